@@ -1,0 +1,217 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// BranchPrefix is the prefix of the branches promoter owns (pull request
+// heads). Only these may be force-pushed or deleted.
+const BranchPrefix = "promoter/"
+
+// Push makes commit the tip of the target branch on the remote, if the
+// branch is still at base there. It never forces.
+//
+// Errors: [ErrNonFastForward] when the branch moved (fetch and retry, or use
+// [Repo.Update]); [ErrAuth]; [*PushError] for other rejections (a protected
+// branch, a hook).
+func (r *Repo) Push(ctx context.Context, commit, base string) error {
+	return r.push(ctx, commit, r.branch, base, false)
+}
+
+// PushBranch makes commit the tip of branch, one of promoter's own branches
+// ([BranchPrefix]), replacing whatever was there (a forced push).
+// Errors: [ErrForbiddenForce] for any other branch; [ErrAuth]; [*PushError].
+func (r *Repo) PushBranch(ctx context.Context, commit, branch string) error {
+	if !strings.HasPrefix(branch, BranchPrefix) || branch == r.branch {
+		return fmt.Errorf("%s: %w", branch, ErrForbiddenForce)
+	}
+	return r.push(ctx, commit, branch, "", true)
+}
+
+// DeleteBranch deletes one of promoter's own branches on the remote. A
+// branch that does not exist is success.
+func (r *Repo) DeleteBranch(ctx context.Context, branch string) error {
+	if !strings.HasPrefix(branch, BranchPrefix) || branch == r.branch {
+		return fmt.Errorf("delete %s: %w", branch, ErrForbiddenForce)
+	}
+	spec := config.RefSpec(":" + plumbing.NewBranchReferenceName(branch).String())
+	err := r.git.PushContext(ctx, &git.PushOptions{
+		RemoteName: remoteName,
+		RemoteURL:  r.remote.clean,
+		RefSpecs:   []config.RefSpec{spec},
+		Auth:       r.auth,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("delete branch %s: %w", branch, r.classify(err))
+	}
+	r.mu.Lock()
+	_ = r.git.Storer.RemoveReference(r.trackingRef(branch))
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *Repo) push(ctx context.Context, commit, branch, base string, force bool) error {
+	ref := plumbing.NewBranchReferenceName(branch)
+	spec := fmt.Sprintf("%s:%s", commit, ref)
+	if force {
+		spec = "+" + spec
+	}
+	r.log.Debug("pushing", "ref", ref, "commit", commit, "remote", r.remote.clean)
+	err := r.git.PushContext(ctx, &git.PushOptions{
+		RemoteName: remoteName,
+		RemoteURL:  r.remote.clean,
+		RefSpecs:   []config.RefSpec{config.RefSpec(spec)},
+		Auth:       r.auth,
+	})
+	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.git.Storer.SetReference(plumbing.NewHashReference(r.trackingRef(branch), plumbing.NewHash(commit)))
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	err = r.classify(err)
+	if errors.Is(err, ErrAuth) {
+		return err
+	}
+	if !force {
+		// go-git decides fast-forwardness locally (and fails oddly when the
+		// remote's new tip is unknown to a shallow clone), and the server
+		// rejects a lost race with a lock or stale-info message. Either way
+		// the question is the same: is the branch still where we built on?
+		now, lerr := r.remoteTip(ctx, branch)
+		if lerr == nil && now != base {
+			return fmt.Errorf("push %s (remote at %.12s, built on %.12s): %w", ref, now, base, ErrNonFastForward)
+		}
+	}
+	return &PushError{Ref: ref.String(), Reason: err.Error()}
+}
+
+// remoteTip asks the remote where branch is ("" if it does not exist).
+func (r *Repo) remoteTip(ctx context.Context, branch string) (string, error) {
+	rem := git.NewRemote(r.git.Storer, &config.RemoteConfig{Name: remoteName, URLs: []string{r.remote.clean}})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: r.auth})
+	if err != nil {
+		return "", r.classify(err)
+	}
+	want := plumbing.NewBranchReferenceName(branch)
+	for _, ref := range refs {
+		if ref.Name() == want {
+			return ref.Hash().String(), nil
+		}
+	}
+	return "", nil
+}
+
+// Retry bounds the push loop of [Repo.Update].
+type Retry struct {
+	// Attempts is the most pushes tried (at least 1).
+	Attempts int
+	// Backoff is the base delay after the first lost race; it doubles per
+	// attempt, up to MaxBackoff, and a random part of it is added (jitter)
+	// so that racing runs spread out.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+// DefaultRetry is used when [Options.Retry] is zero.
+var DefaultRetry = Retry{Attempts: 6, Backoff: 200 * time.Millisecond, MaxBackoff: 5 * time.Second}
+
+func (rt Retry) delay(attempt int) time.Duration {
+	d := rt.Backoff << (attempt - 1)
+	if rt.MaxBackoff > 0 && (d > rt.MaxBackoff || d <= 0) {
+		d = rt.MaxBackoff
+	}
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// UpdateFunc produces the change to commit on tip, the target branch as it
+// is now. It must derive everything from tip (it is called again on the new
+// tip after a lost race). A nil change means there is nothing to do.
+type UpdateFunc func(ctx context.Context, tip *Snapshot) (*Change, error)
+
+// Result is what [Repo.Update] did.
+type Result struct {
+	// Commit is the commit that landed; zero when nothing was pushed.
+	Commit Commit
+	// Pushed reports whether a commit landed.
+	Pushed bool
+	// Attempts is the number of times fn was called.
+	Attempts int
+	// Base is the tip fn saw last.
+	Base Commit
+}
+
+// Update is the commit-and-push loop: fetch the target branch, call fn with
+// its tip, commit the change fn returns and push it. When the push loses a
+// race (someone else pushed first) it waits a jittered, growing delay and
+// starts again from a fresh fetch, so fn re-derives its state on the new
+// tip; it gives up after the Retry bound.
+//
+// A nil change from fn, or a change that alters nothing, is success with
+// Pushed false. With dryRun the commit is made but not pushed.
+//
+// Errors: fn's errors, returned as they are; [ErrNonFastForward] after the
+// last lost race; [ErrAuth]; [*PushError]; ctx's error.
+func (r *Repo) Update(ctx context.Context, dryRun bool, fn UpdateFunc) (Result, error) {
+	var res Result
+	for attempt := 1; ; attempt++ {
+		if _, err := r.Fetch(ctx); err != nil {
+			return res, err
+		}
+		tip, err := r.Tip(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Attempts, res.Base = attempt, tip.Commit
+		ch, err := fn(ctx, tip)
+		if err != nil || ch == nil {
+			return res, err
+		}
+		c, err := r.Commit(ctx, tip.Commit.Hash, *ch)
+		if errors.Is(err, ErrNothingToCommit) {
+			return res, nil
+		}
+		if err != nil {
+			return res, err
+		}
+		if dryRun {
+			res.Commit = c
+			return res, nil
+		}
+		err = r.Push(ctx, c.Hash, tip.Commit.Hash)
+		if err == nil {
+			res.Commit, res.Pushed = c, true
+			r.log.Info("pushed", "branch", r.branch, "commit", c.Short(), "subject", c.Message.Subject, "attempt", attempt)
+			return res, nil
+		}
+		if !errors.Is(err, ErrNonFastForward) || attempt >= r.retry.Attempts {
+			if errors.Is(err, ErrNonFastForward) {
+				err = fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+			}
+			return res, err
+		}
+		d := r.retry.delay(attempt)
+		r.log.Info("lost a push race, retrying on the new tip", "branch", r.branch, "attempt", attempt, "wait", d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, ctx.Err()
+		case <-t.C:
+		}
+	}
+}

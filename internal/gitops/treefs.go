@@ -1,0 +1,201 @@
+package gitops
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// treeFS is a read-only [fs.FS] over a Git tree: the repository as it was
+// at one commit, without a checkout. Modification times are the commit's
+// time. Symbolic links and submodules appear as files that cannot be read
+// (render never follows links out of the repository).
+type treeFS struct {
+	root *object.Tree
+	when time.Time
+}
+
+var (
+	_ fs.ReadFileFS = (*treeFS)(nil)
+	_ fs.ReadDirFS  = (*treeFS)(nil)
+	_ fs.StatFS     = (*treeFS)(nil)
+)
+
+func (t *treeFS) lookup(op, name string) (*object.TreeEntry, *object.Tree, error) {
+	if !fs.ValidPath(name) {
+		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	if name == "." {
+		return nil, t.root, nil
+	}
+	e, err := t.root.FindEntry(name)
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
+	if e.Mode == filemode.Dir {
+		sub, err := t.root.Tree(name)
+		if err != nil {
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
+		}
+		return e, sub, nil
+	}
+	return e, nil, nil
+}
+
+func (t *treeFS) Open(name string) (fs.File, error) {
+	e, dir, err := t.lookup("open", name)
+	if err != nil {
+		return nil, err
+	}
+	if dir != nil {
+		entries, err := t.entries(dir, name)
+		if err != nil {
+			return nil, err
+		}
+		return &treeDir{info: t.info(path.Base(name), filemode.Dir, 0), entries: entries}, nil
+	}
+	data, err := t.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return &treeFile{info: t.info(e.Name, e.Mode, int64(len(data))), r: strings.NewReader(string(data))}, nil
+}
+
+func (t *treeFS) ReadFile(name string) ([]byte, error) {
+	e, dir, err := t.lookup("read", name)
+	if err != nil {
+		return nil, err
+	}
+	if dir != nil || !e.Mode.IsFile() || e.Mode == filemode.Symlink {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
+	}
+	return t.blob(name, e.Hash)
+}
+
+func (t *treeFS) blob(name string, h plumbing.Hash) ([]byte, error) {
+	f, err := t.root.File(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	rd, err := f.Reader()
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	_, dir, err := t.lookup("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	if dir == nil {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
+	}
+	return t.entries(dir, name)
+}
+
+func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
+	e, dir, err := t.lookup("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	if dir != nil {
+		return t.info(path.Base(name), filemode.Dir, 0), nil
+	}
+	var size int64
+	if obj, err := t.root.File(name); err == nil {
+		size = obj.Size
+	}
+	return t.info(e.Name, e.Mode, size), nil
+}
+
+func (t *treeFS) entries(dir *object.Tree, name string) ([]fs.DirEntry, error) {
+	out := make([]fs.DirEntry, 0, len(dir.Entries))
+	for _, e := range dir.Entries {
+		var size int64
+		if e.Mode.IsFile() {
+			if f, err := dir.TreeEntryFile(&e); err == nil {
+				size = f.Size
+			}
+		}
+		out = append(out, fs.FileInfoToDirEntry(t.info(e.Name, e.Mode, size)))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+func (t *treeFS) info(name string, mode filemode.FileMode, size int64) fileInfo {
+	return fileInfo{name: name, mode: mode, size: size, when: t.when}
+}
+
+type fileInfo struct {
+	name string
+	mode filemode.FileMode
+	size int64
+	when time.Time
+}
+
+func (i fileInfo) Name() string       { return i.name }
+func (i fileInfo) Size() int64        { return i.size }
+func (i fileInfo) ModTime() time.Time { return i.when }
+func (i fileInfo) IsDir() bool        { return i.mode == filemode.Dir }
+func (i fileInfo) Sys() any           { return nil }
+func (i fileInfo) Mode() fs.FileMode {
+	switch i.mode {
+	case filemode.Dir:
+		return fs.ModeDir | 0o555
+	case filemode.Symlink:
+		return fs.ModeSymlink | 0o444
+	case filemode.Executable:
+		return 0o555
+	case filemode.Submodule:
+		return fs.ModeIrregular
+	}
+	return 0o444
+}
+
+type treeFile struct {
+	info fileInfo
+	r    *strings.Reader
+}
+
+func (f *treeFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+func (f *treeFile) Read(p []byte) (int, error) { return f.r.Read(p) }
+func (f *treeFile) Close() error               { return nil }
+
+type treeDir struct {
+	info    fileInfo
+	entries []fs.DirEntry
+	off     int
+}
+
+func (d *treeDir) Stat() (fs.FileInfo, error) { return d.info, nil }
+func (d *treeDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.info.name, Err: errors.New("is a directory")}
+}
+func (d *treeDir) Close() error { return nil }
+func (d *treeDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	rest := d.entries[d.off:]
+	if n <= 0 {
+		d.off = len(d.entries)
+		return rest, nil
+	}
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	if n > len(rest) {
+		n = len(rest)
+	}
+	d.off += n
+	return rest[:n], nil
+}
