@@ -1,0 +1,11 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// commands lists the subcommands; each lives in its own file.
+func commands(g *globals) []*cobra.Command {
+	return []*cobra.Command{
+		newValidateCmd(g),
+		newRenderCmd(g),
+	}
+}

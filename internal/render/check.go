@@ -1,0 +1,193 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// ErrCheck marks built manifests that do not apply what the stage says, or
+// that Argo CD or Flux would fail to apply. promoter never pushes them.
+var ErrCheck = errors.New("built manifests fail promoter's checks")
+
+// CheckError lists what is wrong with the built manifests.
+type CheckError struct {
+	Canary   string
+	Problems []string
+}
+
+func (e *CheckError) Error() string {
+	return fmt.Sprintf("canary %s: the built overlay is not safe to apply:\n  %s", e.Canary, strings.Join(e.Problems, "\n  "))
+}
+
+func (e *CheckError) Unwrap() error { return ErrCheck }
+
+// Check builds the overlay of c with files written over repo and verifies
+// that the result is valid and applies st: every Istio VirtualService and
+// DestinationRule validates against its CRD schema; the split route sends
+// 100-w to stable and w to canary and its weights sum to 100; every other
+// route is exactly as in the base; the DestinationRule defines both subsets;
+// images and replicas are those st pins (or the base's); the state
+// annotations are present. It returns the built manifests.
+func Check(c *spec.Canary, repo fs.FS, b *Base, files Files, st Stage) ([]byte, error) {
+	out, err := Build(repo, c.Spec.Overlay, files)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := splitManifests(out)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	for _, m := range ms {
+		if groupOf(m.APIVersion) == "networking.istio.io" && (m.Kind == "VirtualService" || m.Kind == "DestinationRule") {
+			if err := validateCRD(m); err != nil {
+				fail("%v", err)
+			}
+		}
+	}
+	if err := checkSubsets(c, ms); err != nil {
+		fail("%v", err)
+	}
+
+	m, err := find(ms, "networking.istio.io", "VirtualService", b.VSName, b.VSNamespace)
+	if err != nil {
+		return nil, &CheckError{Canary: c.Metadata.Name, Problems: append(problems, err.Error())}
+	}
+	checkRoutes(c, b, m, st, fail)
+
+	var vs virtualService
+	if err := m.decode(&vs); err == nil {
+		for k, want := range stateAnnotations(c, b, st) {
+			if got := vs.Metadata.Annotations[k]; got != want {
+				fail("VirtualService %s: annotation %s is %q, want %q", b.VSName, k, got, want)
+			}
+		}
+	}
+
+	checkWorkload(ms, b.Canary, cmpOr(st.CanaryImage, b.Canary.Image), st.CanaryReplicas, fail)
+	checkWorkload(ms, b.Stable, cmpOr(st.StableImage, b.Stable.Image), nil, fail)
+
+	if len(problems) > 0 {
+		return nil, &CheckError{Canary: c.Metadata.Name, Problems: problems}
+	}
+	return out, nil
+}
+
+func checkRoutes(c *spec.Canary, b *Base, m manifest, st Stage, fail func(string, ...any)) {
+	var vs virtualService
+	if err := m.decode(&vs); err != nil {
+		fail("VirtualService %s: %v", b.VSName, err)
+		return
+	}
+	if b.Route >= len(vs.Spec.HTTP) {
+		fail("VirtualService %s: the split route #%d is gone", b.VSName, b.Route)
+		return
+	}
+	route := vs.Spec.HTTP[b.Route]
+	if route.Name != b.RouteName {
+		fail("VirtualService %s: route #%d is %q, want %q", b.VSName, b.Route, route.Name, b.RouteName)
+	}
+	sum := 0
+	for i, d := range route.Route {
+		w := 0
+		if d.Weight != nil {
+			w = *d.Weight
+		} else if len(route.Route) == 1 {
+			w = 100
+		}
+		sum += w
+		switch i {
+		case b.StableDest:
+			if w != 100-st.Weight {
+				fail("route %s: subset %s has weight %d, want %d", routeLabel(b), c.Spec.Subsets.Stable, w, 100-st.Weight)
+			}
+		case b.CanaryDest:
+			if w != st.Weight {
+				fail("route %s: subset %s has weight %d, want %d", routeLabel(b), c.Spec.Subsets.Canary, w, st.Weight)
+			}
+		}
+	}
+	if sum != 100 {
+		fail("route %s: weights sum to %d, not 100", routeLabel(b), sum)
+	}
+	// Every other route must be exactly as the humans wrote it.
+	httpNode := lookup(m.node, "spec", "http")
+	if httpNode == nil || b.baseHTTP == nil {
+		return
+	}
+	for i := range httpNode.Content {
+		if i == b.Route || i >= len(b.baseHTTP) {
+			continue
+		}
+		if got := encodeNode(httpNode.Content[i]); !bytes.Equal(got, b.baseHTTP[i]) {
+			fail("VirtualService %s: route #%d changed although promoter only patches route %s", b.VSName, i, routeLabel(b))
+		}
+	}
+	if len(httpNode.Content) != len(b.baseHTTP) {
+		fail("VirtualService %s: has %d HTTP routes, the base has %d", b.VSName, len(httpNode.Content), len(b.baseHTTP))
+	}
+}
+
+func checkWorkload(ms []manifest, w Workload, image string, replicas *int32, fail func(string, ...any)) {
+	m, err := find(ms, "apps", "Deployment", w.Name, w.Namespace)
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	var d deployment
+	if err := m.decode(&d); err != nil {
+		fail("Deployment %s: %v", w.Name, err)
+		return
+	}
+	cs := d.Spec.Template.Spec.Containers
+	if w.Container >= len(cs) || cs[w.Container].Name != w.ContainerName {
+		fail("Deployment %s: container %s moved", w.Name, w.ContainerName)
+		return
+	}
+	if got := cs[w.Container].Image; got != image {
+		fail("Deployment %s: container %s has image %q, want %q", w.Name, w.ContainerName, got, image)
+	}
+	if replicas != nil {
+		got := int32(1)
+		if d.Spec.Replicas != nil {
+			got = *d.Spec.Replicas
+		}
+		if got != *replicas {
+			fail("Deployment %s: %d replicas, want %d", w.Name, got, *replicas)
+		}
+	}
+}
+
+// lookup follows mapping keys from n.
+func lookup(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+func encodeNode(n *yaml.Node) []byte {
+	data, err := yaml.Marshal(n)
+	if err != nil {
+		return nil
+	}
+	return data
+}

@@ -1,0 +1,140 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Typed partial views of the resources promoter reads. Only the fields
+// promoter needs are declared; everything else passes through untouched
+// because promoter patches, never rewrites, these resources.
+
+type objectMeta struct {
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+type object struct {
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   objectMeta `yaml:"metadata"`
+}
+
+type virtualService struct {
+	object `yaml:",inline"`
+	Spec   struct {
+		Hosts []string    `yaml:"hosts"`
+		HTTP  []httpRoute `yaml:"http"`
+	} `yaml:"spec"`
+}
+
+type httpRoute struct {
+	Name  string           `yaml:"name,omitempty"`
+	Match []any            `yaml:"match,omitempty"`
+	Route []routeDestination `yaml:"route,omitempty"`
+}
+
+type routeDestination struct {
+	Destination struct {
+		Host   string `yaml:"host"`
+		Subset string `yaml:"subset,omitempty"`
+	} `yaml:"destination"`
+	Weight *int `yaml:"weight,omitempty"`
+}
+
+type destinationRule struct {
+	object `yaml:",inline"`
+	Spec   struct {
+		Host    string `yaml:"host"`
+		Subsets []struct {
+			Name string `yaml:"name"`
+		} `yaml:"subsets"`
+	} `yaml:"spec"`
+}
+
+type deployment struct {
+	object `yaml:",inline"`
+	Spec   struct {
+		Replicas *int32 `yaml:"replicas,omitempty"`
+		Template struct {
+			Spec struct {
+				Containers []struct {
+					Name  string `yaml:"name"`
+					Image string `yaml:"image"`
+				} `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+// manifest is one built resource: its identity and its raw node.
+type manifest struct {
+	object
+	node *yaml.Node
+}
+
+func (m manifest) decode(v any) error { return m.node.Decode(v) }
+
+// splitManifests parses a YAML stream of built resources.
+func splitManifests(data []byte) ([]manifest, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []manifest
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading built manifests: %w", err)
+		}
+		if len(n.Content) == 0 {
+			continue
+		}
+		var o object
+		if err := n.Decode(&o); err != nil {
+			return nil, fmt.Errorf("reading built manifests: %w", err)
+		}
+		out = append(out, manifest{object: o, node: n.Content[0]})
+	}
+}
+
+// find returns the one manifest of the given kind, name and namespace
+// (namespace "" matches any).
+func find(ms []manifest, group, kind, name, namespace string) (manifest, error) {
+	var found []manifest
+	for _, m := range ms {
+		if m.Kind == kind && groupOf(m.APIVersion) == group && m.Metadata.Name == name &&
+			(namespace == "" || m.Metadata.Namespace == "" || m.Metadata.Namespace == namespace) {
+			found = append(found, m)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return manifest{}, fmt.Errorf("%s %s not found in the overlay", kind, qualified(namespace, name))
+	case 1:
+		return found[0], nil
+	}
+	return manifest{}, fmt.Errorf("%s %s is ambiguous: %d resources match", kind, qualified(namespace, name), len(found))
+}
+
+func groupOf(apiVersion string) string {
+	for i := range len(apiVersion) {
+		if apiVersion[i] == '/' {
+			return apiVersion[:i]
+		}
+	}
+	return ""
+}
+
+func qualified(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
