@@ -53,12 +53,12 @@ type Base struct {
 
 // Workload is one Deployment as the base builds it.
 type Workload struct {
-	Name      string
-	Namespace string
+	Name          string
+	Namespace     string
 	Container     int // index of the revision container
 	ContainerName string
-	Image     string
-	Replicas  int32
+	Image         string
+	Replicas      int32
 }
 
 // Inspect builds the canary's overlay without promoter's component and

@@ -34,8 +34,8 @@ type virtualService struct {
 }
 
 type httpRoute struct {
-	Name  string           `yaml:"name,omitempty"`
-	Match []any            `yaml:"match,omitempty"`
+	Name  string             `yaml:"name,omitempty"`
+	Match []any              `yaml:"match,omitempty"`
 	Route []routeDestination `yaml:"route,omitempty"`
 }
 

@@ -295,7 +295,9 @@ type Duration struct {
 }
 
 // D returns a valid Duration of d.
-func D(d time.Duration) Duration { return Duration{Duration: d, raw: d.String(), valid: true, set: true} }
+func D(d time.Duration) Duration {
+	return Duration{Duration: d, raw: d.String(), valid: true, set: true}
+}
 
 // IsSet reports whether the field was given.
 func (d Duration) IsSet() bool { return d.set }
