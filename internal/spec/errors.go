@@ -58,7 +58,7 @@ func (e *ValidationError) Unwrap() error { return ErrInvalid }
 func (e *ValidationError) sorted() []Problem {
 	ps := slices.Clone(e.Problems)
 	slices.SortStableFunc(ps, func(a, b Problem) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Field, b.Field))
 	})
 	return ps
 }

@@ -51,7 +51,8 @@ func Parse(r io.Reader, file string) ([]*Canary, error) {
 			break
 		}
 		if err != nil {
-			problems = append(problems, Problem{File: file, Line: yamlErrorLine(err), Message: cleanYAMLError(err)})
+			// yaml.v3 reports syntax errors at the 0-based line of its mark.
+			problems = append(problems, Problem{File: file, Line: yamlErrorLine(err) + 1, Message: cleanYAMLError(err)})
 			break // the decoder cannot resynchronise after a syntax error
 		}
 		c, ps := parseDocument(&doc, file)
@@ -203,7 +204,12 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, src Source, problems
 func unknownFieldMessage(key string, fields map[string]reflect.StructField) string {
 	best, bestD := "", 3
 	for name := range fields {
-		if d := editDistance(strings.ToLower(key), strings.ToLower(name)); d < bestD || (d == bestD && name < best) {
+		k, n := strings.ToLower(key), strings.ToLower(name)
+		d := editDistance(k, n)
+		if strings.HasPrefix(k, n) || strings.HasPrefix(n, k) {
+			d = min(d, 2)
+		}
+		if d < bestD || (d == bestD && name < best) {
 			best, bestD = name, d
 		}
 	}

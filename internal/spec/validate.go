@@ -100,11 +100,17 @@ func (c *Canary) Normalize() {
 			if g.Type == GateSequential && g.Margin == 0 {
 				g.Margin = 1
 			}
-			if !g.Interval.IsSet() {
-				g.Interval = a.Interval
-			}
 		}
 	}
+}
+
+// GateInterval is the query window of a gate: its own interval, or the
+// analysis interval.
+func (a *Analysis) GateInterval(g Gate) time.Duration {
+	if g.Interval.IsSet() && g.Interval.valid {
+		return g.Interval.Duration
+	}
+	return a.Interval.Duration
 }
 
 // alias makes field path to report at the line of from, for gates that
