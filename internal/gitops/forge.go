@@ -1,0 +1,171 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Forge errors.
+var (
+	// ErrConflict means a pull request cannot be merged because its base
+	// moved in a conflicting way (GitHub's mergeable_state "dirty"):
+	// re-render the head branch on the new base.
+	ErrConflict = errors.New("pull request conflicts with its base")
+	// ErrHeadChanged means the head branch moved since the pull request
+	// was read: read it again.
+	ErrHeadChanged = errors.New("pull request head changed")
+)
+
+// PullRequest is a pull request as promoter sees it.
+type PullRequest struct {
+	// Number is the forge's number; 0 for the local forge.
+	Number int
+	URL    string
+	// Head is the head branch (promoter/<canary>/step-<n>), HeadSHA its tip.
+	Head    string
+	HeadSHA string
+	Base    string
+	Title   string
+	Body    string
+	Labels  []string
+}
+
+// NewPullRequest is what [Forge.OpenPullRequest] opens.
+type NewPullRequest struct {
+	Head, Base  string
+	Title, Body string
+	Labels      []string
+	Reviewers   []string
+}
+
+// MergeMethod is how a pull request is merged.
+type MergeMethod string
+
+// Merge methods.
+const (
+	MergeCommit MergeMethod = "merge"
+	MergeSquash MergeMethod = "squash"
+	MergeRebase MergeMethod = "rebase"
+)
+
+// StatusState is the state of a commit status.
+type StatusState string
+
+// Commit status states.
+const (
+	StatusPending StatusState = "pending"
+	StatusSuccess StatusState = "success"
+	StatusFailure StatusState = "failure"
+	StatusError   StatusState = "error"
+)
+
+// Status is a commit status, the gate verdict on a pull request's head.
+type Status struct {
+	State       StatusState
+	Context     string
+	Description string
+	TargetURL   string
+}
+
+// Forge is where promoter's pull requests live.
+type Forge interface {
+	// FindPullRequest returns the open pull request whose head is the
+	// branch head, or nil and no error when there is none. A rerun uses it
+	// to adopt its own pull request instead of opening a second one.
+	FindPullRequest(ctx context.Context, head string) (*PullRequest, error)
+	// OpenPullRequest opens a pull request from the already pushed branch
+	// pr.Head into pr.Base. When one is open for that head already, it
+	// returns that one.
+	OpenPullRequest(ctx context.Context, pr NewPullRequest) (*PullRequest, error)
+	// UpdatePullRequest replaces the body and adds labels (nil leaves them).
+	UpdatePullRequest(ctx context.Context, pr *PullRequest, body string, labels []string) error
+	// MergePullRequest merges pr with method, using msg as the merge (or
+	// squash) commit's message so the branch keeps promoter's trailers.
+	// It returns true once merged, and false with no error when the pull
+	// request is not mergeable yet (checks pending, reviews missing, base
+	// ahead): that is a wait, not a failure. Errors: [ErrConflict] when the
+	// head must be re-rendered on the new base, [ErrHeadChanged] when the
+	// head moved, other errors for real failures.
+	MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error)
+	// SetStatus sets a commit status on sha.
+	SetStatus(ctx context.Context, sha string, st Status) error
+	// Comment adds a comment to pr.
+	Comment(ctx context.Context, pr *PullRequest, body string) error
+	// DeleteBranch deletes one of promoter's branches; a missing branch is
+	// success.
+	DeleteBranch(ctx context.Context, branch string) error
+}
+
+// StepBranch is the head branch of the pull request for step n of canary.
+func StepBranch(canary string, step int) string {
+	return fmt.Sprintf("%s%s/step-%d", BranchPrefix, canary, step)
+}
+
+// RollbackBranch is the head branch of the pull request of a rollback.
+func RollbackBranch(canary string) string {
+	return BranchPrefix + canary + "/rollback"
+}
+
+// FakeForge is a [Forge] whose methods are its fields; a nil field
+// succeeds with zero values. For tests of code that uses a forge.
+type FakeForge struct {
+	FindPullRequestFn   func(ctx context.Context, head string) (*PullRequest, error)
+	OpenPullRequestFn   func(ctx context.Context, pr NewPullRequest) (*PullRequest, error)
+	UpdatePullRequestFn func(ctx context.Context, pr *PullRequest, body string, labels []string) error
+	MergePullRequestFn  func(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error)
+	SetStatusFn         func(ctx context.Context, sha string, st Status) error
+	CommentFn           func(ctx context.Context, pr *PullRequest, body string) error
+	DeleteBranchFn      func(ctx context.Context, branch string) error
+}
+
+var _ Forge = (*FakeForge)(nil)
+
+func (f *FakeForge) FindPullRequest(ctx context.Context, head string) (*PullRequest, error) {
+	if f.FindPullRequestFn == nil {
+		return nil, nil
+	}
+	return f.FindPullRequestFn(ctx, head)
+}
+
+func (f *FakeForge) OpenPullRequest(ctx context.Context, pr NewPullRequest) (*PullRequest, error) {
+	if f.OpenPullRequestFn == nil {
+		return &PullRequest{Head: pr.Head, Base: pr.Base, Title: pr.Title, Body: pr.Body, Labels: pr.Labels}, nil
+	}
+	return f.OpenPullRequestFn(ctx, pr)
+}
+
+func (f *FakeForge) UpdatePullRequest(ctx context.Context, pr *PullRequest, body string, labels []string) error {
+	if f.UpdatePullRequestFn == nil {
+		return nil
+	}
+	return f.UpdatePullRequestFn(ctx, pr, body, labels)
+}
+
+func (f *FakeForge) MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error) {
+	if f.MergePullRequestFn == nil {
+		return true, nil
+	}
+	return f.MergePullRequestFn(ctx, pr, method, msg)
+}
+
+func (f *FakeForge) SetStatus(ctx context.Context, sha string, st Status) error {
+	if f.SetStatusFn == nil {
+		return nil
+	}
+	return f.SetStatusFn(ctx, sha, st)
+}
+
+func (f *FakeForge) Comment(ctx context.Context, pr *PullRequest, body string) error {
+	if f.CommentFn == nil {
+		return nil
+	}
+	return f.CommentFn(ctx, pr, body)
+}
+
+func (f *FakeForge) DeleteBranch(ctx context.Context, branch string) error {
+	if f.DeleteBranchFn == nil {
+		return nil
+	}
+	return f.DeleteBranchFn(ctx, branch)
+}
