@@ -1,0 +1,233 @@
+package gates
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// Options tune judgement beyond what a spec says.
+type Options struct {
+	// TriggerMinRequests is the least number of canary requests a tile
+	// needs before a rate trigger in rollbackOn may fire on it (default
+	// 100): an error-rate trigger must not fire on one failed request out of
+	// three.
+	TriggerMinRequests int
+}
+
+// DefaultTriggerMinRequests is the default of Options.TriggerMinRequests.
+const DefaultTriggerMinRequests = 100
+
+// Judge turns observations into a report. It is pure: the same spec, stage
+// and observations give the same report.
+//
+// Promotion gates are judged over the stage's complete tiles; below
+// analysis.minRequests canary requests every promotion gate is at best
+// Inconclusive. Each promotion gate is also checked on every tile, and a
+// gate whose failed checks reach analysis.threshold rolls the canary back
+// (Flagger's semantics, recomputed from Prometheus on every run). A
+// rollbackOn trigger rolls back as soon as one tile breaches it. The
+// sequential test runs over the canary's tiles and rolls back when it
+// rejects.
+func Judge(c *spec.Canary, st Stage, obs *Observations, opts Options) *Report {
+	if opts.TriggerMinRequests <= 0 {
+		opts.TriggerMinRequests = DefaultTriggerMinRequests
+	}
+	a := c.Spec.Analysis
+	st.interval = a.Interval.Duration
+	r := &Report{
+		Canary:      c.Metadata.Name,
+		Weight:      st.Weight,
+		Stage:       st,
+		Interval:    a.Interval.Duration,
+		MinRequests: a.MinRequests,
+		Verdict:     Pass,
+	}
+	stage := viewOf(obs.StageTiles, obs.StageTiles.Tiles)
+	r.CanaryRequests = stage.req.Canary
+	r.History = history(obs.CanaryTiles.Tiles)
+
+	for i, g := range a.Gates {
+		var res GateResult
+		if g.Type == spec.GateSequential {
+			res = sequentialGate(c, g, obs)
+		} else {
+			res = promotionGate(g, st, stage, obs, GateKey("gates", i))
+			countChecks(&res, g, st, obs, GateKey("gates", i))
+			if a.Threshold > 0 && res.FailedChecks >= a.Threshold {
+				r.rollback(fmt.Sprintf("gate %s failed %d of %d checks (threshold %d)", res.Name, res.FailedChecks, res.Checks, a.Threshold))
+			}
+		}
+		if res.Verdict == Fail && res.Sequential != nil {
+			r.rollback(fmt.Sprintf("gate %s: %s", res.Name, res.Message))
+		}
+		if res.Type != spec.GateSequential && res.Verdict != Error && res.Verdict != Inconclusive && stage.req.Canary < float64(a.MinRequests) {
+			res.Verdict = Inconclusive
+			res.Message = fmt.Sprintf("canary served %.0f requests; %d needed before this gate can pass (so far: %s)", stage.req.Canary, a.MinRequests, res.Message)
+		}
+		r.Gates = append(r.Gates, res)
+		r.Verdict = worse(r.Verdict, res.Verdict)
+	}
+	for i, g := range a.RollbackOn {
+		res := trigger(g, st, obs, GateKey("rollbackOn", i), opts)
+		if res.Verdict == Fail {
+			r.rollback(fmt.Sprintf("rollbackOn %s: %s", res.Name, res.Message))
+		}
+		r.RollbackOn = append(r.RollbackOn, res)
+		// A trigger that could not be evaluated blocks nothing by itself,
+		// but an error must be visible.
+		if res.Verdict == Error {
+			r.Verdict = worse(r.Verdict, Error)
+		}
+	}
+	if len(obs.StageTiles.Tiles) == 0 && r.Verdict == Pass {
+		r.Verdict = Inconclusive
+	}
+	if r.Rollback {
+		r.Verdict = Fail
+	}
+	return r
+}
+
+func (r *Report) rollback(reason string) {
+	r.Rollback = true
+	r.RollbackReasons = append(r.RollbackReasons, reason)
+}
+
+func gateName(g spec.Gate) string {
+	if g.Name != "" {
+		return g.Name
+	}
+	return g.Type
+}
+
+// promotionGate judges a gate over the whole stage so far.
+func promotionGate(g spec.Gate, st Stage, stage view, obs *Observations, key string) GateResult {
+	res := GateResult{Name: gateName(g), Type: g.Type, Role: "gate", Window: stage.w, Samples: stage.req}
+	if stage.tiles == 0 {
+		res.Verdict, res.Value, res.Stable = Inconclusive, math.NaN(), math.NaN()
+		res.Message = fmt.Sprintf("the stage's first %s interval is not over yet", promDuration(st.interval))
+		res.Query = stage.queries[FamilyRequests]
+		return res
+	}
+	custom := math.NaN()
+	if cu, ok := obs.Custom[key]; ok {
+		res.Query = cu.Query
+		if cu.Err != nil {
+			res.Verdict, res.Value, res.Stable = Error, math.NaN(), math.NaN()
+			res.Message = queryErrorMessage(cu.Err)
+			return res
+		}
+		// A custom query is a per-interval check: its verdict is the
+		// latest tile's.
+		if n := len(cu.Values); n > 0 {
+			custom = cu.Values[n-1]
+			res.Window = Window{Start: stage.w.End.Add(-(stage.w.End.Sub(stage.w.Start) / time.Duration(stage.tiles))), End: stage.w.End}
+		}
+	}
+	ck := evaluate(g, stage, st.Weight, custom)
+	res.apply(ck)
+	return res
+}
+
+func queryErrorMessage(err error) string {
+	msg := "the query failed: " + err.Error()
+	if qe, ok := err.(*QueryError); ok && qe.Hint() != "" {
+		msg += "; " + qe.Hint()
+	}
+	return msg
+}
+
+func (res *GateResult) apply(ck check) {
+	res.Verdict, res.Value, res.Stable, res.Unit, res.Threshold, res.Message = ck.verdict, ck.value, ck.stable, ck.unit, ck.threshold, ck.message
+	if ck.query != "" && res.Query == "" {
+		res.Query = ck.query
+	}
+}
+
+// countsTowardThreshold says whether failed checks of a gate type count
+// towards analysis.threshold: a low request count or a weight that has not
+// synced yet is not the canary's fault.
+func countsTowardThreshold(typ string) bool {
+	return typ != spec.GateRequestCount && typ != spec.GateTrafficShare
+}
+
+// countChecks checks the gate on each stage tile (Flagger's checks).
+func countChecks(res *GateResult, g spec.Gate, st Stage, obs *Observations, key string) {
+	if !countsTowardThreshold(g.Type) {
+		return
+	}
+	ts := obs.StageTiles
+	cu, isCustom := obs.Custom[key]
+	for k := range ts.Tiles {
+		custom := math.NaN()
+		if isCustom && k < len(cu.Values) {
+			custom = cu.Values[k]
+		}
+		ck := evaluate(g, viewOf(ts, ts.Tiles[k:k+1]), st.Weight, custom)
+		if ck.verdict == Pass || ck.verdict == Fail {
+			res.Checks++
+		}
+		if ck.verdict == Fail {
+			res.FailedChecks++
+		}
+	}
+}
+
+// trigger judges a rollbackOn trigger on each stage tile; it fires on the
+// first tile that breaches it with enough requests.
+func trigger(g spec.Gate, st Stage, obs *Observations, key string, opts Options) GateResult {
+	res := GateResult{Name: gateName(g), Type: g.Type, Role: "rollbackOn", Verdict: Inconclusive, Value: math.NaN(), Stable: math.NaN()}
+	ts := obs.StageTiles
+	cu, isCustom := obs.Custom[key]
+	if isCustom && cu.Err != nil {
+		res.Verdict, res.Query, res.Message = Error, cu.Query, queryErrorMessage(cu.Err)
+		return res
+	}
+	if len(ts.Tiles) == 0 {
+		res.Message = fmt.Sprintf("the stage's first %s interval is not over yet", promDuration(st.interval))
+		return res
+	}
+	needsCount := g.Type == spec.GateErrorRate || g.Type == spec.GateSuccessRate || g.Type == spec.GateLatency
+	for k := range ts.Tiles {
+		v := viewOf(ts, ts.Tiles[k:k+1])
+		custom := math.NaN()
+		if isCustom && k < len(cu.Values) {
+			custom = cu.Values[k]
+		}
+		ck := evaluate(g, v, st.Weight, custom)
+		if ck.verdict == Fail && needsCount && v.req.Canary < float64(opts.TriggerMinRequests) {
+			ck.verdict = Inconclusive
+			ck.message = fmt.Sprintf("canary served %.0f requests in the interval; a trigger needs %d", v.req.Canary, opts.TriggerMinRequests)
+		}
+		res.Checks++
+		res.Window, res.Samples = v.w, v.req
+		if isCustom {
+			res.Query = cu.Query
+		}
+		res.apply(ck)
+		if ck.verdict == Fail {
+			res.FailedChecks++
+			res.Message = fmt.Sprintf("%s (interval ending %s)", ck.message, v.w.End.UTC().Format(time.RFC3339))
+			return res
+		}
+	}
+	return res
+}
+
+// history summarises each tile for the report's chart.
+func history(tiles []Tile) []HistoryPoint {
+	out := make([]HistoryPoint, 0, len(tiles))
+	for _, t := range tiles {
+		out = append(out, HistoryPoint{
+			End:             t.End,
+			CanaryErrorRate: ratio(t.Errors.Canary, t.Requests.Canary),
+			StableErrorRate: ratio(t.Errors.Stable, t.Requests.Stable),
+			CanaryP99:       t.CanaryLatency.Quantile(0.99),
+			StableP99:       t.StableLatency.Quantile(0.99),
+		})
+	}
+	return out
+}

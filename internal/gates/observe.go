@@ -1,0 +1,338 @@
+package gates
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// Stage is the stage being judged, as the caller derived it (from Git).
+type Stage struct {
+	// Weight is the committed canary weight in percent.
+	Weight int
+	// Start is when the stage went live; CanaryStart when the canary's
+	// first stage did. CanaryStart zero means Start.
+	Start, CanaryStart time.Time
+	// Now is the evaluation time (the injected clock).
+	Now time.Time
+
+	interval time.Duration // analysis.interval, set by Judge for messages
+}
+
+func (s Stage) canaryStart() time.Time {
+	if s.CanaryStart.IsZero() || s.CanaryStart.After(s.Start) {
+		return s.Start
+	}
+	return s.CanaryStart
+}
+
+// Counts is one quantity for both versions.
+type Counts struct{ Canary, Stable float64 }
+
+// Tile is what Prometheus says about one tile: requests, 5xx responses and
+// latency buckets of both versions over (Start, End].
+type Tile struct {
+	Start, End time.Time
+	Requests   Counts
+	Errors     Counts
+	// CanaryLatency and StableLatency are the tile's latency histograms in
+	// milliseconds; nil when there were no observations.
+	CanaryLatency, StableLatency Histogram
+}
+
+// MetricFamily names a metric family of the built-in queries.
+type MetricFamily string
+
+// The metric families.
+const (
+	FamilyRequests MetricFamily = "requests"
+	FamilyErrors   MetricFamily = "errors"
+	FamilyLatency  MetricFamily = "latency"
+)
+
+// TileSet is a grid of tiles and what went wrong fetching each family.
+type TileSet struct {
+	Tiles []Tile
+	// Queries is the query of each family; Errs the error of each family
+	// whose query failed.
+	Queries map[MetricFamily]string
+	Errs    map[MetricFamily]error
+}
+
+// Custom is the per-tile value of a custom gate's query on the stage grid
+// (NaN where the query returned nothing).
+type Custom struct {
+	Query  string
+	Values []float64
+	Err    error
+}
+
+// Observations are everything the gates of one stage look at. [Observe]
+// fetches them from Prometheus; the benchmark simulator builds them from
+// synthetic traffic. [Judge] turns them into a [Report].
+type Observations struct {
+	// CanaryTiles are on the grid starting at the canary's start (the
+	// sequential test); StageTiles on the grid starting at the stage's
+	// start (all other gates). They are the same when the stage started on
+	// the canary's grid.
+	CanaryTiles, StageTiles TileSet
+	// Baseline is stable's latency before the canary started, from which
+	// the sequential test picks its bucket bounds.
+	Baseline    Histogram
+	BaselineErr error
+	// Custom holds custom gates' values, keyed by [GateKey].
+	Custom map[string]Custom
+}
+
+// GateKey identifies a gate of a spec: "gates[2]" or "rollbackOn[0]".
+func GateKey(list string, i int) string { return list + "[" + strconv.Itoa(i) + "]" }
+
+// baselineWindow is how much of stable's history before the canary the
+// sequential test uses to choose its latency bounds.
+const baselineWindow = time.Hour
+
+// tileEnds returns the ends of the complete tiles of length step starting at
+// start, up to now.
+func tileEnds(start time.Time, step time.Duration, now time.Time) []time.Time {
+	var ends []time.Time
+	for e := start.Add(step); !e.After(now); e = e.Add(step) {
+		ends = append(ends, e)
+	}
+	return ends
+}
+
+// Observe runs the queries of the stage's gates: three range queries (requests,
+// errors, latency buckets) per tile grid, one for stable's pre-canary
+// latency, and one per custom gate, concurrently. Query failures are
+// recorded in the observations, not returned: [Judge] turns them into Error
+// verdicts. The error is only for a spec that cannot be queried at all.
+func Observe(ctx context.Context, q Querier, c *spec.Canary, st Stage) (*Observations, error) {
+	a := c.Spec.Analysis
+	interval := a.Interval.Duration
+	if interval <= 0 {
+		return nil, fmt.Errorf("analysis.interval must be set")
+	}
+	t := TargetOf(c)
+	obs := &Observations{Custom: map[string]Custom{}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+
+	cs := st.canaryStart()
+	wg.Go(func() { obs.CanaryTiles = fetchTiles(ctx, q, t, cs, interval, st.Now) })
+	sameGrid := st.Start.Sub(cs)%interval == 0
+	if !sameGrid {
+		wg.Go(func() { obs.StageTiles = fetchTiles(ctx, q, t, st.Start, interval, st.Now) })
+	}
+	if hasSequential(a) {
+		wg.Go(func() {
+			series, err := q.Query(ctx, Query{Expr: t.BucketsQuery(baselineWindow), Time: cs})
+			obs.Baseline, obs.BaselineErr = nil, err
+			if err == nil {
+				obs.Baseline = histogramOf(series, t.StableVersion)
+			}
+		})
+	}
+	ends := tileEnds(st.Start, interval, st.Now)
+	for list, gs := range map[string][]spec.Gate{"gates": a.Gates, "rollbackOn": a.RollbackOn} {
+		for i, g := range gs {
+			if g.Type != spec.GateCustom {
+				continue
+			}
+			key := GateKey(list, i)
+			wg.Go(func() {
+				cu := fetchCustom(ctx, q, t, g, interval, ends)
+				mu.Lock()
+				obs.Custom[key] = cu
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	if sameGrid {
+		obs.StageTiles = obs.CanaryTiles.from(st.Start)
+	}
+	return obs, nil
+}
+
+func hasSequential(a spec.Analysis) bool {
+	for _, g := range a.Gates {
+		if g.Type == spec.GateSequential {
+			return true
+		}
+	}
+	return false
+}
+
+// from returns the tiles starting at or after start.
+func (ts TileSet) from(start time.Time) TileSet {
+	out := TileSet{Queries: ts.Queries, Errs: ts.Errs}
+	for _, tl := range ts.Tiles {
+		if !tl.Start.Before(start) {
+			out.Tiles = append(out.Tiles, tl)
+		}
+	}
+	return out
+}
+
+// fetchTiles runs the three family queries as range queries over the
+// complete tiles of the grid starting at start.
+func fetchTiles(ctx context.Context, q Querier, t Target, start time.Time, step time.Duration, now time.Time) TileSet {
+	ends := tileEnds(start, step, now)
+	ts := TileSet{
+		Queries: map[MetricFamily]string{
+			FamilyRequests: t.RequestsQuery(step),
+			FamilyErrors:   t.ErrorsQuery(step),
+			FamilyLatency:  t.BucketsQuery(step),
+		},
+		Errs: map[MetricFamily]error{},
+	}
+	for _, e := range ends {
+		ts.Tiles = append(ts.Tiles, Tile{Start: e.Add(-step), End: e})
+	}
+	if len(ends) == 0 {
+		return ts
+	}
+	results := map[MetricFamily][]Series{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for f, expr := range ts.Queries {
+		wg.Go(func() {
+			s, err := q.Query(ctx, Query{Expr: expr, Start: ends[0], End: ends[len(ends)-1], Step: step})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				ts.Errs[f] = err
+				return
+			}
+			results[f] = s
+		})
+	}
+	wg.Wait()
+	for k := range ts.Tiles {
+		tl := &ts.Tiles[k]
+		tl.Requests = countsAt(results[FamilyRequests], t, tl.End)
+		tl.Errors = countsAt(results[FamilyErrors], t, tl.End)
+		tl.CanaryLatency = histogramAt(results[FamilyLatency], t.CanaryVersion, tl.End)
+		tl.StableLatency = histogramAt(results[FamilyLatency], t.StableVersion, tl.End)
+	}
+	return ts
+}
+
+// valueAt returns the series' value at time at, or NaN.
+func valueAt(s Series, at time.Time) float64 {
+	for _, p := range s.Points {
+		if p.T.Equal(at) {
+			return p.V
+		}
+	}
+	return math.NaN()
+}
+
+// countsAt returns each version's value at time at; a missing version counts
+// as 0 (sum by over no series returns nothing).
+func countsAt(series []Series, t Target, at time.Time) Counts {
+	var c Counts
+	for _, s := range series {
+		v := valueAt(s, at)
+		if !finite(v) {
+			continue
+		}
+		switch s.Labels["destination_version"] {
+		case t.CanaryVersion:
+			c.Canary += v
+		case t.StableVersion:
+			c.Stable += v
+		}
+	}
+	return c
+}
+
+func histogramAt(series []Series, version string, at time.Time) Histogram {
+	var h Histogram
+	for _, s := range series {
+		if s.Labels["destination_version"] != version {
+			continue
+		}
+		le, err := strconv.ParseFloat(s.Labels["le"], 64)
+		v := valueAt(s, at)
+		if err != nil || !finite(v) {
+			continue
+		}
+		h = append(h, Bucket{Le: le, Count: v})
+	}
+	if len(h) == 0 {
+		return nil
+	}
+	return sortedHistogram(h)
+}
+
+// histogramOf reads an instant result's histogram of one version.
+func histogramOf(series []Series, version string) Histogram {
+	var h Histogram
+	for _, s := range series {
+		if s.Labels["destination_version"] != version || len(s.Points) == 0 {
+			continue
+		}
+		le, err := strconv.ParseFloat(s.Labels["le"], 64)
+		if err != nil || !finite(s.Points[0].V) {
+			continue
+		}
+		h = append(h, Bucket{Le: le, Count: s.Points[0].V})
+	}
+	if len(h) == 0 {
+		return nil
+	}
+	return sortedHistogram(h)
+}
+
+// fetchCustom evaluates a custom gate's query at the end of every stage tile.
+func fetchCustom(ctx context.Context, q Querier, t Target, g spec.Gate, interval time.Duration, ends []time.Time) Custom {
+	window := interval
+	if g.Interval.Duration > 0 {
+		window = g.Interval.Duration
+	}
+	expr, err := t.CustomQuery(g.Query, window)
+	cu := Custom{Query: expr, Values: make([]float64, len(ends))}
+	for i := range cu.Values {
+		cu.Values[i] = math.NaN()
+	}
+	if err != nil {
+		cu.Err = err
+		return cu
+	}
+	if len(ends) == 0 {
+		return cu
+	}
+	series, err := q.Query(ctx, Query{Expr: expr, Start: ends[0], End: ends[len(ends)-1], Step: interval})
+	if err != nil {
+		cu.Err = err
+		return cu
+	}
+	s, ok := pickSeries(series, t.CanaryVersion)
+	if !ok {
+		return cu
+	}
+	for i, e := range ends {
+		cu.Values[i] = valueAt(s, e)
+	}
+	return cu
+}
+
+// pickSeries chooses the series a custom gate judges: the only one, or the
+// canary's when the query kept destination_version.
+func pickSeries(series []Series, canary string) (Series, bool) {
+	if len(series) == 1 {
+		return series[0], true
+	}
+	for _, s := range series {
+		if s.Labels["destination_version"] == canary {
+			return s, true
+		}
+	}
+	return Series{}, false
+}

@@ -1,0 +1,132 @@
+package gates
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// Istio's standard metrics.
+const (
+	metricRequests = "istio_requests_total"
+	metricDuration = "istio_request_duration_milliseconds_bucket"
+)
+
+// Target says whose metrics a canary's queries select.
+type Target struct {
+	// Namespace and Service select the destination service; a Service with
+	// a dot is taken as a fully qualified host (destination_service).
+	Namespace, Service string
+	// Name is the canary's name and Workload the canary Deployment (the
+	// .Name and .Target of custom query templates).
+	Name, Workload string
+	// StableVersion and CanaryVersion are destination_version values.
+	StableVersion, CanaryVersion string
+}
+
+// TargetOf returns the query target of a canary spec.
+func TargetOf(c *spec.Canary) Target {
+	ns := c.Spec.VirtualService.Namespace
+	if ns == "" {
+		ns = c.Metadata.Namespace
+	}
+	return Target{
+		Namespace:     ns,
+		Service:       c.Spec.Host,
+		Name:          c.Metadata.Name,
+		Workload:      c.Spec.Deployments.Canary,
+		StableVersion: c.Spec.Analysis.Versions.Stable,
+		CanaryVersion: c.Spec.Analysis.Versions.Canary,
+	}
+}
+
+// quoteLabel returns v as a double-quoted PromQL string literal. Every
+// character that could end the literal is escaped, so a value from a spec
+// cannot change a query's meaning.
+func quoteLabel(v string) string { return strconv.Quote(v) }
+
+// escapeLabel returns v escaped for use between double quotes in a PromQL
+// template ("{{ .Namespace }}" inside "...").
+func escapeLabel(v string) string {
+	q := strconv.Quote(v)
+	return q[1 : len(q)-1]
+}
+
+// selector returns the label matchers shared by every built-in query.
+func (t Target) selector() string {
+	var b strings.Builder
+	b.WriteString(`reporter="destination"`)
+	if strings.Contains(t.Service, ".") {
+		fmt.Fprintf(&b, ",destination_service=%s", quoteLabel(t.Service))
+	} else {
+		fmt.Fprintf(&b, ",destination_service_namespace=%s,destination_service_name=%s", quoteLabel(t.Namespace), quoteLabel(t.Service))
+	}
+	versions := regexp.QuoteMeta(t.StableVersion) + "|" + regexp.QuoteMeta(t.CanaryVersion)
+	fmt.Fprintf(&b, ",destination_version=~%s", quoteLabel(versions))
+	return b.String()
+}
+
+// promDuration formats d the way PromQL writes durations ("5m", "1h30m").
+func promDuration(d time.Duration) string { return model.Duration(d).String() }
+
+// RequestsQuery counts each version's requests over the window.
+func (t Target) RequestsQuery(window time.Duration) string {
+	return fmt.Sprintf(`sum by (destination_version) (increase(%s{%s}[%s]))`, metricRequests, t.selector(), promDuration(window))
+}
+
+// ErrorsQuery counts each version's 5xx responses over the window.
+func (t Target) ErrorsQuery(window time.Duration) string {
+	return fmt.Sprintf(`sum by (destination_version) (increase(%s{%s,response_code=~"5.."}[%s]))`, metricRequests, t.selector(), promDuration(window))
+}
+
+// BucketsQuery counts each version's requests per latency bucket over the
+// window. Latency quantiles are computed from it with [Histogram.Quantile],
+// the algorithm of [QuantileQuery].
+func (t Target) BucketsQuery(window time.Duration) string {
+	return fmt.Sprintf(`sum by (destination_version, le) (increase(%s{%s}[%s]))`, metricDuration, t.selector(), promDuration(window))
+}
+
+// QuantileQuery is the histogram_quantile query equivalent to computing the
+// q-quantile from [Target.BucketsQuery]; reports show it.
+func (t Target) QuantileQuery(q float64, window time.Duration) string {
+	return fmt.Sprintf(`histogram_quantile(%g, %s)`, q, t.BucketsQuery(window))
+}
+
+// templateData is what a custom query template sees. Every string is
+// escaped for use inside a double-quoted PromQL string.
+type templateData struct {
+	Namespace, Name, Service, Target, Interval, StableVersion, CanaryVersion string
+}
+
+// CustomQuery renders a custom gate's query template. Template fields:
+// .Namespace .Name .Service .Target .Interval .StableVersion .CanaryVersion.
+// Label values are escaped for double-quoted PromQL strings; write
+// label="{{ .Namespace }}", never single quotes or backticks.
+func (t Target) CustomQuery(tmpl string, window time.Duration) (string, error) {
+	tp, err := template.New("query").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return "", fmt.Errorf("query template: %w", err)
+	}
+	var b bytes.Buffer
+	err = tp.Execute(&b, templateData{
+		Namespace:     escapeLabel(t.Namespace),
+		Name:          escapeLabel(t.Name),
+		Service:       escapeLabel(t.Service),
+		Target:        escapeLabel(t.Workload),
+		Interval:      promDuration(window),
+		StableVersion: escapeLabel(t.StableVersion),
+		CanaryVersion: escapeLabel(t.CanaryVersion),
+	})
+	if err != nil {
+		return "", fmt.Errorf("query template: %w", err)
+	}
+	return b.String(), nil
+}
