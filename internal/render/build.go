@@ -26,7 +26,11 @@ type BuildError struct {
 }
 
 func (e *BuildError) Error() string {
-	return fmt.Sprintf("kustomize build %s: %v", e.Overlay, e.Err)
+	msg := fmt.Sprintf("kustomize build %s: %v", e.Overlay, e.Err)
+	if strings.Contains(msg, "test failed") && strings.Contains(msg, "/promoter/") {
+		msg += "\n(a guarded patch of promoter's component no longer matches: the base changed since the component was rendered; promoter re-renders it on its next run)"
+	}
+	return msg
 }
 
 func (e *BuildError) Unwrap() []error { return []error{ErrBuild, e.Err} }
@@ -120,6 +124,9 @@ func copyRoots(repo fs.FS, mem filesys.FileSystem, dir string, overrides Files) 
 				return fmt.Errorf("%s: remote resource %q is not supported: vendor it into the repository", file, ref)
 			}
 			target := path.Join(dir, ref)
+			if !inside(target) {
+				return fmt.Errorf("%s: %q leaves the repository", file, ref)
+			}
 			if isDir(repo, target, overrides) && !within(target, dir) {
 				if err := visit(target, append(chain, dir)); err != nil {
 					return err

@@ -1,0 +1,335 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+func loadExample(t *testing.T) (*spec.Canary, fstest.MapFS) {
+	t.Helper()
+	repo := fstest.MapFS{}
+	root := "../../examples/repo"
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		repo[filepath.ToSlash(rel)] = &fstest.MapFile{Data: data}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := spec.Load(context.Background(), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs[0], repo
+}
+
+// splitRoute returns the weights of the built canary-route by subset.
+func splitRoute(t *testing.T, manifests []byte) map[string]int {
+	t.Helper()
+	ms, err := splitManifests(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := find(ms, "networking.istio.io", "VirtualService", "myapp-routing", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs virtualService
+	if err := m.decode(&vs); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range vs.Spec.HTTP {
+		if r.Name != "canary-route" {
+			continue
+		}
+		for _, d := range r.Route {
+			out[d.Destination.Subset] = *d.Weight
+		}
+	}
+	return out
+}
+
+func TestRenderEveryStepOfTheExample(t *testing.T) {
+	c, repo := loadExample(t)
+	for i, st := range c.Spec.Steps {
+		res, err := Render(c, repo, Stage{Step: i + 1, Weight: st.Weight})
+		if err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+		got := splitRoute(t, res.Manifests)
+		if got["stable"] != 100-st.Weight || got["canary"] != st.Weight {
+			t.Errorf("step %d: weights %v, want stable %d canary %d", i+1, got, 100-st.Weight, st.Weight)
+		}
+		// What promoter renders, it reads back.
+		for p, data := range res.Files {
+			repo[p] = &fstest.MapFile{Data: data}
+		}
+		back, err := ReadStage(c, repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Step != i+1 || back.Weight != st.Weight || back.CanaryRevision != "myapp:v2.0.0" {
+			t.Errorf("read back %+v, want step %d weight %d", back, i+1, st.Weight)
+		}
+	}
+}
+
+func TestReadStageRoundTrip(t *testing.T) {
+	c, repo := loadExample(t)
+	want := Stage{Step: 6, Weight: 0, CanaryImage: "myapp:v3", StableImage: "myapp:v3", CanaryReplicas: Replicas(0),
+		Rollback: &Rollback{Revision: "myapp:v2", Reason: "p99 too high", PreviousWeight: 50}}
+	res, err := Render(c, repo, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range res.Files {
+		repo[p] = &fstest.MapFile{Data: data}
+	}
+	got, err := ReadStage(c, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Step != want.Step || got.CanaryImage != want.CanaryImage || got.StableImage != want.StableImage ||
+		got.CanaryReplicas == nil || *got.CanaryReplicas != 0 || got.Rollback == nil ||
+		got.Rollback.Revision != "myapp:v2" || got.Rollback.Reason != "p99 too high" || got.Rollback.PreviousWeight != 50 {
+		t.Errorf("read back %+v (rollback %+v), want %+v", got, got.Rollback, want)
+	}
+	if got.CanaryRevision != "myapp:v3" {
+		t.Errorf("canary revision %q, want the pinned image", got.CanaryRevision)
+	}
+
+	delete(repo, ComponentDir(c)+"/"+fileState)
+	delete(repo, ComponentDir(c)+"/"+fileKustomization)
+	if _, err := ReadStage(c, repo); !errors.Is(err, ErrNoComponent) {
+		t.Errorf("without a component: %v, want ErrNoComponent", err)
+	}
+}
+
+func TestHeaderRoutesUntouched(t *testing.T) {
+	c, repo := loadExample(t)
+	base, err := Build(repo, c.Spec.Overlay, Files{ComponentDir(c) + "/kustomization.yaml": emptyComponent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Render(c, repo, Stage{Step: 3, Weight: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := func(manifests []byte) map[string]string {
+		ms, err := splitManifests(manifests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := find(ms, "networking.istio.io", "VirtualService", "myapp-routing", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range lookup(m.node, "spec", "http").Content {
+			out[lookup(r, "name").Value] = string(encodeNode(r))
+		}
+		return out
+	}
+	before, after := routes(base), routes(res.Manifests)
+	for _, name := range []string{"canary-header", "beta-users"} {
+		if before[name] == "" || before[name] != after[name] {
+			t.Errorf("route %s changed:\n%s\n---\n%s", name, before[name], after[name])
+		}
+	}
+	if before["canary-route"] == after["canary-route"] {
+		t.Error("canary-route did not change at 25%")
+	}
+}
+
+// The same overlay built by the kustomize CLI gives identical output.
+func TestSameOutputAsKustomizeCLI(t *testing.T) {
+	bin := kustomizeCLI(t)
+	c, repo := loadExample(t)
+	res, err := Render(c, repo, Stage{Step: 3, Weight: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for p, f := range repo {
+		writeFile(t, filepath.Join(dir, p), f.Data)
+	}
+	for p, data := range res.Files {
+		writeFile(t, filepath.Join(dir, p), data)
+	}
+	cmd := exec.Command(bin, "build", filepath.Join(dir, c.Spec.Overlay))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kustomize build: %v\n%s", err, stderr.String())
+	}
+	if !bytes.Equal(out, res.Manifests) {
+		t.Errorf("kustomize CLI and promoter disagree:\n--- CLI\n%s\n--- promoter\n%s", out, res.Manifests)
+	}
+}
+
+// kustomizeCLI finds kustomize v5.8.2, installing it into the user cache
+// with `go install` when needed.
+func kustomizeCLI(t *testing.T) string {
+	t.Helper()
+	const version = "v5.8.2"
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	gobin := filepath.Join(cache, "promoter-test", "kustomize-"+version)
+	bin := filepath.Join(gobin, "kustomize")
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	cmd := exec.Command("go", "install", "sigs.k8s.io/kustomize/kustomize/v5@"+version)
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("SKIPPED: cannot install the kustomize CLI %s to compare outputs (%v):\n%s", version, err, out)
+	}
+	return bin
+}
+
+func writeFile(t *testing.T, p string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBuildRefusesRemoteAndEscapes(t *testing.T) {
+	tests := []struct {
+		name, kustomization, want string
+	}{
+		{"remote git base", "resources:\n- github.com/example/repo//base?ref=v1\n", `remote resource "github.com/example/repo//base?ref=v1" is not supported`},
+		{"remote url", "resources:\n- https://example.com/all.yaml\n", `remote resource "https://example.com/all.yaml" is not supported`},
+		{"escape", "resources:\n- ../../../../outside\n", "leaves the repository"},
+		{"file outside root", "resources:\n- ../secret.yaml\n", "'/app/secret.yaml' doesn't exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := fstest.MapFS{
+				"app/overlay/kustomization.yaml": {Data: []byte(tt.kustomization)},
+				"app/secret.yaml":                {Data: []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n")},
+			}
+			_, err := Build(repo, "app/overlay", nil)
+			if !errors.Is(err, ErrBuild) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want a build error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckCatchesWrongOutput(t *testing.T) {
+	c, repo := loadExample(t)
+	b, err := Inspect(c, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Component(c, b, Stage{Step: 2, Weight: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Checking the files against a different stage must fail: the check
+	// compares what was built with what the stage says.
+	_, err = Check(c, repo, b, files, Stage{Step: 2, Weight: 25, CanaryImage: "myapp:v9"})
+	var ce *CheckError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a CheckError", err)
+	}
+	for _, want := range []string{
+		"route canary-route: subset stable has weight 90, want 75",
+		"route canary-route: subset canary has weight 10, want 25",
+		`Deployment myapp-canary: container myapp has image "myapp:v2.0.0", want "myapp:v9"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+
+	// A typo in the base VirtualService is caught by the Istio schema.
+	vs := repo["apps/myapp/base/virtualservice.yaml"]
+	repo["apps/myapp/base/virtualservice.yaml"] = &fstest.MapFile{Data: bytes.Replace(vs.Data, []byte("perTryTimeout"), []byte("perTryTimeOut"), 1)}
+	_, err = Render(c, repo, Stage{Step: 1, Weight: 5})
+	if err == nil || !strings.Contains(err.Error(), "spec.http[2].retries.perTryTimeOut: unknown field") {
+		t.Fatalf("got %v, want the unknown field reported", err)
+	}
+	repo["apps/myapp/base/virtualservice.yaml"] = &fstest.MapFile{Data: bytes.Replace(vs.Data, []byte("attempts: 3"), []byte("attempts: three"), 1)}
+	_, err = Render(c, repo, Stage{Step: 1, Weight: 5})
+	if err == nil || !strings.Contains(err.Error(), "attempts") {
+		t.Fatalf("got %v, want the type error reported", err)
+	}
+}
+
+func TestEnsureComponent(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{
+			name: "appends to an existing list, keeping comments",
+			in:   "# production\nresources:\n- ../../base  # the app\ncomponents:\n- ../../components/tls # keep\n\n# trailing comment\n",
+			want: "# production\nresources:\n- ../../base  # the app\ncomponents:\n- ../../components/tls # keep\n- promoter/myapp\n\n# trailing comment\n",
+		},
+		{
+			name: "indented list",
+			in:   "resources:\n  - ../../base\ncomponents:\n  - other\n",
+			want: "resources:\n  - ../../base\ncomponents:\n  - other\n  - promoter/myapp\n",
+		},
+		{
+			name: "no components yet",
+			in:   "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base # base\n",
+			want: "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base # base\ncomponents:\n  - promoter/myapp\n",
+		},
+		{
+			name: "no trailing newline",
+			in:   "resources:\n- ../../base",
+			want: "resources:\n- ../../base\ncomponents:\n- promoter/myapp\n",
+		},
+		{
+			name: "already listed",
+			in:   "components:\n- ./promoter/myapp\n",
+			want: "",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, changed, err := addComponent([]byte(tt.in), "promoter/myapp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == "" {
+				if changed {
+					t.Fatalf("changed an overlay that lists the component:\n%s", out)
+				}
+				return
+			}
+			if string(out) != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", out, tt.want)
+			}
+			var v map[string]any
+			if err := yaml.Unmarshal(out, &v); err != nil {
+				t.Errorf("result is not YAML: %v", err)
+			}
+		})
+	}
+}
