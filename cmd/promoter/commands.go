@@ -7,5 +7,7 @@ func commands(g *globals) []*cobra.Command {
 	return []*cobra.Command{
 		newValidateCmd(g),
 		newRenderCmd(g),
+		newStartCmd(g),
+		newRollbackCmd(g),
 	}
 }
