@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -28,9 +29,9 @@ func (g *globals) localFS() (fs.FS, error) {
 
 // loadCanaries loads every canary of the repository and selects the named
 // ones (all when names is empty). Problems in specs that are not selected
-// are still reported: a broken spec anywhere is worth knowing about, but
+// are logged as warnings: a broken spec anywhere is worth knowing about, but
 // only selected canaries make the command fail.
-func loadCanaries(ctx context.Context, fsys fs.FS, names []string) ([]*spec.Canary, error) {
+func loadCanaries(ctx context.Context, log *slog.Logger, fsys fs.FS, names []string) ([]*spec.Canary, error) {
 	all, err := spec.Load(ctx, fsys)
 	var ve *spec.ValidationError
 	if err != nil && !errors.As(err, &ve) {
@@ -61,6 +62,11 @@ func loadCanaries(ctx context.Context, fsys fs.FS, names []string) ([]*spec.Cana
 			known[i] = c.Metadata.Name
 		}
 		return nil, withHint(fmt.Errorf("no canary named %s", strings.Join(missing, ", ")), "canaries in this repository: "+strings.Join(known, ", "))
+	}
+	if ve != nil {
+		for _, p := range ve.Problems {
+			log.Warn("problem in a canary spec that was not selected", "problem", p.String())
+		}
 	}
 	return selected, nil
 }

@@ -33,7 +33,7 @@ It writes nothing.`,
 			if err != nil {
 				return err
 			}
-			cs, err := loadCanaries(cmd.Context(), fsys, args)
+			cs, err := loadCanaries(cmd.Context(), g.log, fsys, args)
 			if err != nil {
 				return err
 			}

@@ -28,9 +28,11 @@ var ErrTooLarge = errors.New("spec file is larger than 1 MiB")
 // in error messages. Documents of other kinds are skipped, so a spec file may
 // hold other resources too.
 //
-// Parse reports problems of form (YAML syntax, unknown fields, wrong types)
-// as a [ValidationError] listing all of them; it does not default or
-// validate the result: see [Canary.Normalize] and [Canary.Validate].
+// Parse reports problems of the stream (YAML syntax, size, aliases) as a
+// [ValidationError]. Problems of a document's form (unknown fields, wrong
+// types) are kept with the Canary and reported by [Canary.Validate] together
+// with every other problem of the document. Parse does not default or
+// validate: see [Canary.Normalize] and [Canary.Validate].
 func Parse(r io.Reader, file string) ([]*Canary, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxDocumentSize+1))
 	if err != nil {
@@ -57,7 +59,7 @@ func Parse(r io.Reader, file string) ([]*Canary, error) {
 		}
 		c, ps := parseDocument(&doc, file)
 		problems = append(problems, ps...)
-		if c != nil && len(ps) == 0 {
+		if c != nil {
 			out = append(out, c)
 		}
 	}
@@ -86,21 +88,24 @@ func parseDocument(doc *yaml.Node, file string) (*Canary, []Problem) {
 	src := Source{File: file, Line: root.Line, lines: map[string]int{}}
 	var problems []Problem
 	checkFields(root, reflect.TypeOf(Canary{}), "", src, &problems)
-	if len(problems) > 0 {
-		return nil, problems
-	}
 	var c Canary
 	if err := root.Decode(&c); err != nil {
+		// yaml.v3 decodes what it can and lists the type errors.
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, msg := range te.Errors {
-				line := yamlErrorLine(errors.New(msg))
-				problems = append(problems, Problem{File: file, Line: line, Field: src.pathAt(line), Message: cleanYAMLError(errors.New(msg))})
-			}
-			return nil, problems
+		if !errors.As(err, &te) {
+			return nil, append(problems, Problem{File: file, Line: root.Line, Message: cleanYAMLError(err)})
 		}
-		return nil, []Problem{{File: file, Line: root.Line, Message: cleanYAMLError(err)}}
+		for _, msg := range te.Errors {
+			if strings.Contains(msg, "already defined at line") {
+				// checkFields reported the duplicate with its path; what
+				// yaml.v3 decoded of this document cannot be trusted.
+				return nil, problems
+			}
+			line := yamlErrorLine(errors.New(msg))
+			problems = append(problems, Problem{File: file, Line: line, Field: src.pathAt(line), Message: cleanYAMLError(errors.New(msg))})
+		}
 	}
+	src.problems = problems
 	c.Source = src
 	return &c, nil
 }

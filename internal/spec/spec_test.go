@@ -129,7 +129,10 @@ func TestMalformedSpecs(t *testing.T) {
 		{"unknown field", edit(t, "    threshold: 5", "    treshold: 5"),
 			[]string{f + `:20: spec.analysis.treshold: unknown field (did you mean "threshold"?)`}},
 		{"unknown gate field", edit(t, "{name: error-rate, type: error-rate, max: 0.01}", "{name: error-rate, type: error-rate, maximum: 0.01}"),
-			[]string{f + `:24: spec.analysis.gates[0].maximum: unknown field (did you mean "max"?)`}},
+			[]string{
+				f + ":24: spec.analysis.gates[0]: a error-rate gate needs max, min or maxIncrease",
+				f + `:24: spec.analysis.gates[0].maximum: unknown field (did you mean "max"?)`,
+			}},
 		{"type error", edit(t, "minRequests: 1000", "minRequests: lots"),
 			[]string{f + ":21: spec.analysis.minRequests: `lots` is not an integer"}},
 		{"alpha too big", edit(t, "alpha: 0.01", "alpha: 0.7"),

@@ -52,6 +52,9 @@ type Source struct {
 	Line int
 	// lines maps a field path ("spec.steps[2].weight") to its line.
 	lines map[string]int
+	// problems are the document's problems of form (unknown fields, wrong
+	// types), reported by Validate.
+	problems []Problem
 }
 
 // LineOf returns the line of the field at path, or of its closest ancestor

@@ -171,7 +171,7 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // Validate reports every problem of a normalised spec at once, as a
 // *ValidationError; nil when the spec is valid.
 func (c *Canary) Validate() error {
-	v := validator{src: c.Source}
+	v := validator{src: c.Source, problems: slices.Clone(c.Source.problems)}
 	s := &c.Spec
 	a := &s.Analysis
 
