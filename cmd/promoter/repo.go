@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -78,8 +79,8 @@ func (g *globals) newForge(ctx context.Context, r *gitops.Repo) (gitops.Forge, e
 
 // canaryAt loads the spec of the canary name from the repository at a
 // commit.
-func canaryAt(ctx context.Context, fsys fs.FS, name string) (*spec.Canary, error) {
-	cs, err := loadCanaries(ctx, fsys, []string{name})
+func (g *globals) canaryAt(ctx context.Context, fsys fs.FS, name string) (*spec.Canary, error) {
+	cs, err := loadCanaries(ctx, slog.New(slog.DiscardHandler), fsys, []string{name})
 	if err != nil {
 		return nil, err
 	}

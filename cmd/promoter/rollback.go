@@ -56,7 +56,7 @@ func runRollback(ctx context.Context, g *globals, name string, o rollbackOptions
 	if err != nil {
 		return err
 	}
-	c, err := canaryAt(ctx, snap.FS(), name)
+	c, err := g.canaryAt(ctx, snap.FS(), name)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func runRollback(ctx context.Context, g *globals, name string, o rollbackOptions
 	out, err := g.deliver(ctx, r, c, gitops.RollbackBranch(name), func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
 		noop = ""
 		fsys := tip.FS()
-		c, err := canaryAt(ctx, fsys, name)
+		c, err := g.canaryAt(ctx, fsys, name)
 		if err != nil {
 			return nil, err
 		}

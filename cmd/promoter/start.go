@@ -66,7 +66,7 @@ func runStart(ctx context.Context, g *globals, name string, o startOptions) erro
 	if err != nil {
 		return err
 	}
-	c, err := canaryAt(ctx, snap.FS(), name)
+	c, err := g.canaryAt(ctx, snap.FS(), name)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func runStart(ctx context.Context, g *globals, name string, o startOptions) erro
 	var files []string
 	out, err := g.deliver(ctx, r, c, gitops.StepBranch(name, 0), func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
 		fsys := tip.FS()
-		c, err := canaryAt(ctx, fsys, name)
+		c, err := g.canaryAt(ctx, fsys, name)
 		if err != nil {
 			return nil, err
 		}

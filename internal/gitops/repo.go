@@ -236,6 +236,11 @@ func (r *Repo) clone(ctx context.Context, opts Options) error {
 		}
 		r.branch = head.Name().Short()
 	}
+	// A bare clone keeps the branch under refs/heads; promoter reads the
+	// target from its remote-tracking ref, which this fetch sets.
+	if err := r.fetch(ctx, r.branch, depth); err != nil {
+		return err
+	}
 	return nil
 }
 
