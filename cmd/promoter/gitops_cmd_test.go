@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/gitops/github/githubtest"
 	"github.com/promoter-dev/promoter/internal/gitops/gittest"
 	"github.com/promoter-dev/promoter/internal/render"
 )
@@ -279,3 +280,38 @@ func basic(user, pass string) string {
 }
 
 func base64Encode(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// The GitHub forge end to end: start and rollback through pull requests on
+// the fake API, whose merges move the real repository.
+func TestStartRollbackThroughGitHub(t *testing.T) {
+	const token = "ghs_cmd_token"
+	srv := gittest.NewServer(t)
+	bare := seedExample(t, srv, "auto-merge")
+	gh := githubtest.New(t, bare, "acme", "gitops", token)
+	t.Setenv("GITHUB_TOKEN", token)
+	t.Setenv("GITHUB_API_URL", gh.BaseURL)
+	t.Setenv("GITHUB_REPOSITORY", "acme/gitops")
+	url := srv.RepoURL("repo")
+	for _, args := range [][]string{
+		{"--repo", url, "--forge", "github", "start", "myapp", "--image", "myapp:v2.0.0"},
+		{"--repo", url, "--forge", "github", "rollback", "myapp", "--reason", "p99 too high"},
+	} {
+		code, out, errs := run(args...)
+		if code != 0 || !strings.Contains(out, "/pull/") {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errs)
+		}
+	}
+	pulls := gh.Pulls()
+	if len(pulls) != 2 || !pulls[0].Merged || !pulls[1].Merged || strings.Join(pulls[1].Labels, ",") != "canary" {
+		t.Errorf("pull requests = %+v", pulls)
+	}
+	if msg := gittest.Git(t, bare, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "This reverts commit") || !strings.Contains(msg, "p99 too high") {
+		t.Errorf("merged rollback message:\n%s", msg)
+	}
+	if _, w := virtualService(t, url); w != [2]int{100, 0} {
+		t.Errorf("weights = %v, want 100/0", w)
+	}
+	if left := gittest.Git(t, bare, "branch", "--list", "promoter/*"); left != "" {
+		t.Errorf("merged branches left behind: %s", left)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/gitops/github"
 	"github.com/promoter-dev/promoter/internal/render"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
@@ -287,6 +288,24 @@ func changedPaths(ch *gitops.Change) []string {
 	return out
 }
 
+// newGitHubForge builds the GitHub forge: token from GITHUB_TOKEN, API root
+// from GITHUB_API_URL (GitHub Enterprise; GitHub Actions sets it), owner and
+// repository from GITHUB_REPOSITORY or else the remote URL.
 func (g *globals) newGitHubForge(ctx context.Context, r *gitops.Repo) (gitops.Forge, error) {
-	return nil, errors.New("the github forge is not wired yet")
+	token := g.getenv("GITHUB_TOKEN")
+	if token == "" {
+		return nil, withHint(errors.New("the github forge needs a token"), "set GITHUB_TOKEN")
+	}
+	owner, name, ok := strings.Cut(g.getenv("GITHUB_REPOSITORY"), "/")
+	if !ok {
+		var err error
+		if owner, name, err = github.ParseRemote(r.Remote()); err != nil {
+			return nil, withHint(err, "set GITHUB_REPOSITORY=owner/repo")
+		}
+	}
+	base := g.getenv("GITHUB_API_URL")
+	if base == "https://api.github.com" {
+		base = ""
+	}
+	return github.New(github.Options{Owner: owner, Repo: name, Token: token, BaseURL: base, Log: g.log})
 }
