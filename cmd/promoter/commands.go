@@ -9,5 +9,10 @@ func commands(g *globals) []*cobra.Command {
 		newRenderCmd(g),
 		newStartCmd(g),
 		newRollbackCmd(g),
+		newRunCmd(g),
+		newPlanCmd(g),
+		newWatchCmd(g),
+		newStatusCmd(g),
+		newPromoteCmd(g),
 	}
 }

@@ -2,19 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"log/slog"
 	"net/mail"
 	"net/url"
 	"strings"
 
 	"github.com/promoter-dev/promoter/internal/gitops"
 	"github.com/promoter-dev/promoter/internal/gitops/github"
-	"github.com/promoter-dev/promoter/internal/render"
-	"github.com/promoter-dev/promoter/internal/spec"
+	"github.com/promoter-dev/promoter/internal/promote"
 )
 
 // openRepo opens --repo (a checkout, or a URL to clone) for a command that
@@ -78,75 +74,36 @@ func (g *globals) newForge(ctx context.Context, r *gitops.Repo) (gitops.Forge, e
 	return nil, withHint(fmt.Errorf("--forge %q: unknown forge", name), "use --forge local or --forge github")
 }
 
-// canaryAt loads the spec of the canary name from the repository at a
-// commit.
-func (g *globals) canaryAt(ctx context.Context, fsys fs.FS, name string) (*spec.Canary, error) {
-	cs, err := loadCanaries(ctx, slog.New(slog.DiscardHandler), fsys, []string{name})
-	if err != nil {
-		return nil, err
+// printManual prints the decision of a command a human asked for (start,
+// rollback) in the form of its outcome. msgs maps "dry-run", "wait" and
+// "landed" to messages, in which %s stands for the commit subject.
+func (g *globals) printManual(d promote.Decision, action string, msgs map[string]string) error {
+	type outcome struct {
+		Name        string   `json:"name"`
+		Action      string   `json:"action"`
+		Result      string   `json:"result"` // committed | merged | pull-request | unchanged | dry-run
+		Message     string   `json:"message"`
+		Commit      string   `json:"commit,omitempty"`
+		PullRequest string   `json:"pullRequest,omitempty"`
+		Subject     string   `json:"subject,omitempty"`
+		Reasons     []string `json:"reasons"`
 	}
-	return cs[0], nil
-}
-
-// standing is where a canary stands at a commit, as far as start and
-// rollback need to know.
-type standing struct {
-	committed *render.Committed
-	base      *render.Base
-	// revision is the canary image in effect, stable the stable one.
-	revision, stable string
-}
-
-func readStanding(c *spec.Canary, fsys fs.FS) (*standing, error) {
-	b, err := render.Inspect(c, fsys)
-	if err != nil {
-		return nil, err
+	o := outcome{Name: d.Canary, Action: action, Commit: d.Commit, PullRequest: d.PullRequest, Subject: d.Subject, Reasons: d.Reasons}
+	switch {
+	case d.Action == promote.ActNone:
+		o.Result, o.Message = "unchanged", "nothing to do: "+first(d.Reasons, "the repository already says so")
+	case g.dryRun:
+		o.Result, o.Message, o.Commit = "dry-run", strings.ReplaceAll(msgs["dry-run"], "%s", d.Subject), ""
+	case d.Action == promote.ActWait:
+		o.Result, o.Message = "pull-request", msgs["wait"]
+	case d.PullRequest != "":
+		o.Result, o.Message = "merged", strings.ReplaceAll(msgs["landed"], "%s", d.Subject)
+	default:
+		o.Result = "committed"
+		o.Message = strings.ReplaceAll(msgs["landed"], "%s", d.Subject)
 	}
-	committed, err := render.ReadStage(c, fsys)
-	if errors.Is(err, render.ErrNoComponent) {
-		committed, err = &render.Committed{}, nil
-	}
-	if err != nil {
-		return nil, withHint(err, "promoter's component was edited by hand; restore it from history, or run `promoter rollback` to reset it to stable")
-	}
-	s := &standing{committed: committed, base: b, revision: b.Canary.Image, stable: b.Stable.Image}
-	if committed.CanaryImage != "" {
-		s.revision = committed.CanaryImage
-	}
-	if committed.StableImage != "" {
-		s.stable = committed.StableImage
-	}
-	return s, nil
-}
-
-// rolledBack reports whether the current revision is held after a rollback.
-func (s *standing) rolledBack() bool {
-	rb := s.committed.Rollback
-	return rb != nil && rb.Revision == s.revision
-}
-
-// inFlight reports whether the canary is taking traffic or stepping.
-func (s *standing) inFlight() bool {
-	return !s.rolledBack() && s.revision != s.stable && (s.committed.Step > 0 || s.committed.Weight > 0)
-}
-
-// outcome is what a writing command did, for its output.
-type outcome struct {
-	Name        string   `json:"name"`
-	Action      string   `json:"action"`
-	Result      string   `json:"result"` // committed | merged | pull-request | unchanged | dry-run
-	Message     string   `json:"message"`
-	Commit      string   `json:"commit,omitempty"`
-	PullRequest string   `json:"pullRequest,omitempty"`
-	Subject     string   `json:"subject,omitempty"`
-	Files       []string `json:"files,omitempty"`
-}
-
-func (g *globals) print(o outcome) error {
 	if g.output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(o)
+		return writeJSON(g.stdout, o)
 	}
 	line := o.Name + ": " + o.Message
 	if o.Commit != "" {
@@ -156,10 +113,17 @@ func (g *globals) print(o outcome) error {
 		line += " (pull request " + o.PullRequest + ")"
 	}
 	_, err := fmt.Fprintln(g.stdout, line)
-	for _, f := range o.Files {
-		fmt.Fprintln(g.stdout, "  "+f)
+	if d.Diff != "" {
+		fmt.Fprintf(g.stdout, "  diff of the built manifests:\n    %s\n", strings.ReplaceAll(strings.TrimRight(d.Diff, "\n"), "\n", "\n    "))
 	}
 	return err
+}
+
+func first(s []string, otherwise string) string {
+	if len(s) == 0 {
+		return otherwise
+	}
+	return s[0]
 }
 
 func shortSHA(s string) string {
@@ -169,128 +133,6 @@ func shortSHA(s string) string {
 	return s
 }
 
-// deliver lands the change fn derives from the target branch, as the
-// canary's pull-request mode says: pushed to the branch (direct, and every
-// dry run), or committed to the pull request branch head, which is opened
-// (or adopted) and, in auto-merge mode, merged. fn is called again on the
-// new tip after a lost race or a conflicting base. noop is the message when
-// fn has nothing to do.
-func (g *globals) deliver(ctx context.Context, r *gitops.Repo, c *spec.Canary, head string, fn gitops.UpdateFunc) (outcome, error) {
-	o := outcome{Name: c.Metadata.Name}
-	mode := c.Spec.PullRequests.Mode
-	if mode == "" {
-		mode = spec.ModeAutoMerge
-	}
-	if mode == spec.ModeDirect || g.dryRun {
-		res, err := r.Update(ctx, g.dryRun, fn)
-		if err != nil {
-			return o, err
-		}
-		switch {
-		case res.Pushed:
-			o.Result, o.Commit, o.Subject = "committed", res.Commit.Hash, res.Commit.Message.Subject
-		case res.Commit.Hash != "":
-			o.Result, o.Subject = "dry-run", res.Commit.Message.Subject
-		default:
-			o.Result = "unchanged"
-		}
-		return o, nil
-	}
-	forge, err := g.newForge(ctx, r)
-	if err != nil {
-		return o, err
-	}
-	for attempt := 1; ; attempt++ {
-		var change *gitops.Change
-		var built gitops.Commit
-		res, err := r.Update(ctx, true, func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
-			ch, err := fn(ctx, tip)
-			change = ch
-			return ch, err
-		})
-		if err != nil {
-			return o, err
-		}
-		if res.Commit.Hash == "" {
-			o.Result = "unchanged"
-			return o, nil
-		}
-		built = res.Commit
-		if err := r.PushBranch(ctx, built.Hash, head); err != nil {
-			return o, err
-		}
-		pr, err := forge.FindPullRequest(ctx, head)
-		if err != nil {
-			return o, err
-		}
-		if pr == nil {
-			pr, err = forge.OpenPullRequest(ctx, gitops.NewPullRequest{
-				Head: head, Base: r.Branch(),
-				Title: change.Message.Subject, Body: change.Message.Body,
-				Labels: c.Spec.PullRequests.Labels, Reviewers: c.Spec.PullRequests.Reviewers,
-			})
-			if err != nil {
-				return o, err
-			}
-		} else if err := forge.UpdatePullRequest(ctx, pr, change.Message.Body, c.Spec.PullRequests.Labels); err != nil {
-			return o, err
-		}
-		pr.HeadSHA = built.Hash
-		o.PullRequest, o.Subject = prRef(pr), built.Message.Subject
-		if mode == spec.ModeReview {
-			o.Result, o.Commit = "pull-request", built.Hash
-			return o, nil
-		}
-		merged, err := forge.MergePullRequest(ctx, pr, gitops.MergeMethod(c.Spec.PullRequests.MergeMethod), change.Message)
-		if (errors.Is(err, gitops.ErrConflict) || errors.Is(err, gitops.ErrHeadChanged)) && attempt < 3 {
-			g.log.Info("pull request must be re-rendered on the new base", "head", head, "err", err)
-			continue
-		}
-		if err != nil {
-			return o, err
-		}
-		if !merged {
-			o.Result, o.Commit = "pull-request", built.Hash
-			return o, nil
-		}
-		if err := forge.DeleteBranch(ctx, head); err != nil {
-			g.log.Warn("could not delete the merged branch", "branch", head, "err", err)
-		}
-		tip, err := r.Fetch(ctx)
-		if err != nil {
-			return o, err
-		}
-		o.Result, o.Commit = "merged", tip.Hash
-		return o, nil
-	}
-}
-
-func prRef(pr *gitops.PullRequest) string {
-	switch {
-	case pr.URL != "":
-		return pr.URL
-	case pr.Number != 0:
-		return fmt.Sprintf("#%d", pr.Number)
-	}
-	return pr.Head
-}
-
-// changedPaths lists the files a change writes, for dry-run output.
-func changedPaths(ch *gitops.Change) []string {
-	var out []string
-	for p, content := range ch.Files {
-		if content == nil {
-			out = append(out, "delete "+p)
-		} else {
-			out = append(out, "write  "+p)
-		}
-	}
-	return out
-}
-
-// newGitHubForge builds the GitHub forge: token from GITHUB_TOKEN, API root
-// from GITHUB_API_URL (GitHub Enterprise; GitHub Actions sets it), owner and
-// repository from GITHUB_REPOSITORY or else the remote URL.
 func (g *globals) newGitHubForge(ctx context.Context, r *gitops.Repo) (gitops.Forge, error) {
 	token := g.getenv("GITHUB_TOKEN")
 	if token == "" {

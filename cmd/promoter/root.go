@@ -52,6 +52,9 @@ type globals struct {
 	now        string
 	shard      string
 
+	promHeaders               []string
+	promCA, promCert, promKey string
+
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -117,6 +120,10 @@ func newRootCmd(g *globals) *cobra.Command {
 	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&g.now, "now", "", "evaluate as of this RFC 3339 time (back-testing and tests)")
 	f.StringVar(&g.shard, "shard", "", "only canaries whose name hashes to shard K of N (K/N)")
+	f.StringArrayVar(&g.promHeaders, "prometheus-header", nil, "extra header for Prometheus requests, NAME=VALUE (repeatable; e.g. X-Scope-OrgID=tenant)")
+	f.StringVar(&g.promCA, "prometheus-ca", "", "PEM file of CAs to trust for an https Prometheus")
+	f.StringVar(&g.promCert, "prometheus-cert", "", "client certificate for mutual TLS to Prometheus")
+	f.StringVar(&g.promKey, "prometheus-key", "", "client key for mutual TLS to Prometheus")
 
 	for _, c := range commands(g) {
 		root.AddCommand(c)

@@ -1,0 +1,116 @@
+package promote
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/promoter-dev/promoter/internal/gates"
+	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/spec"
+	"github.com/promoter-dev/promoter/templates"
+)
+
+// commitBody explains a stage commit: what and why, with the gate evidence.
+func commitBody(st *State, action Action, reasons []string, report *gates.Report) string {
+	data := struct {
+		Summary  string
+		Reasons  []string
+		Evidence string
+	}{Summary: summary(st, action), Reasons: reasons}
+	if report != nil {
+		data.Evidence = evidenceText(report)
+	}
+	var b bytes.Buffer
+	if err := templates.Prose.ExecuteTemplate(&b, "commit-body.tmpl", data); err != nil {
+		return data.Summary // the templates are compiled in; this cannot fail for valid data
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func summary(st *State, action Action) string {
+	c := st.Canary
+	switch action {
+	case ActStart:
+		return fmt.Sprintf("Start the canary of %s: %d%% of traffic to the canary.", st.Revision, c.Spec.Steps[0].Weight)
+	case ActPromote:
+		return fmt.Sprintf("Advance the canary of %s from %d%% to %d%% (step %d of %d).", st.Revision, st.Weight(), c.Spec.Steps[st.Step()].Weight, st.Step()+1, len(c.Spec.Steps))
+	case ActFinish:
+		return fmt.Sprintf("Promote %s: the stable Deployment takes the canary's image, 100%% of traffic to stable, the canary scaled to 0.", st.Revision)
+	case ActRerender:
+		return fmt.Sprintf("Re-render the stage at %d%%: the base changed since the component was rendered.", st.Weight())
+	case ActRollback:
+		return fmt.Sprintf("Roll back %s at %d%%: 100%% to stable.", st.Revision, st.Weight())
+	}
+	return ""
+}
+
+// evidenceText is a compact plain-text gate summary for commit messages.
+func evidenceText(r *gates.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Gates at %d%% (%s, %0.f canary requests):", r.Weight, r.Verdict, r.CanaryRequests)
+	for _, g := range append(append([]gates.GateResult{}, r.Gates...), r.RollbackOn...) {
+		fmt.Fprintf(&b, "\n  %-13s %-12s %s", g.Verdict, g.Name, g.Message)
+	}
+	return b.String()
+}
+
+type scheduleRow struct {
+	Step   int
+	Weight int
+	Pause  string
+	Mark   string
+}
+
+// pullRequestBody renders a stage pull request's body: the gate report,
+// the step schedule with progress, the diff of the built manifests, and the
+// commit trailers. ch may be nil when only the report is refreshed.
+func (p *Promoter) pullRequestBody(ctx context.Context, c *spec.Canary, base string, ch *gitops.Change, report *gates.Report) string {
+	data := struct {
+		Title, Summary, Report, Diff, Trailers string
+		Reasons                                []string
+		Schedule                               []scheduleRow
+	}{Title: "canary(" + c.Metadata.Name + ")"}
+	step := -1
+	if ch != nil {
+		data.Title = ch.Message.Subject
+		data.Summary = ch.Message.Body
+		t := ch.Message.Trailers
+		data.Trailers = fmt.Sprintf("%s: %s · %s: %d · %s: %s", gitops.TrailerCanary, t.Canary, gitops.TrailerStep, t.Step, gitops.TrailerAction, t.Action)
+		step = t.Step
+		data.Diff = p.builtDiff(ctx, c, base, ch)
+	}
+	if report != nil {
+		var b bytes.Buffer
+		if err := report.WriteMarkdown(&b); err == nil {
+			data.Report = b.String()
+		}
+		if ch == nil {
+			data.Summary = fmt.Sprintf("Gate report refreshed at %s.", report.Stage.Now.UTC().Format("2006-01-02 15:04 MST"))
+		}
+	}
+	for i, s := range c.Spec.Steps {
+		row := scheduleRow{Step: i + 1, Weight: s.Weight, Pause: s.Pause.Duration.String()}
+		switch {
+		case i+1 == step:
+			row.Mark = "⬅ this pull request"
+		case report != nil && s.Weight == report.Weight:
+			row.Mark = "live"
+		}
+		data.Schedule = append(data.Schedule, row)
+	}
+	data.Schedule = append(data.Schedule, scheduleRow{Step: len(c.Spec.Steps) + 1, Weight: 100, Pause: "-", Mark: markIf(step == len(c.Spec.Steps)+1, "⬅ this pull request (promotion)")})
+	var b bytes.Buffer
+	if err := templates.Prose.ExecuteTemplate(&b, "pull-request.md.tmpl", data); err != nil {
+		return data.Title + "\n\n" + data.Summary
+	}
+	return b.String()
+}
+
+func markIf(ok bool, s string) string {
+	if ok {
+		return s
+	}
+	return ""
+}

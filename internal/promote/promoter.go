@@ -1,0 +1,313 @@
+// Package promote is promoter's decision loop: the only package that sees
+// the spec, the renderer, Git and the gates together.
+//
+// # One run
+//
+// [Promoter.Run] makes one pass over the canaries of the target branch.
+// For each canary it derives where the canary stands from Git alone
+// ([State]), evaluates the current stage's gates against Prometheus, and
+// decides: start, promote one step, finish, roll back, or hold. The change
+// lands as [spec.PullRequests] says: pushed to the branch, or through a
+// pull request that promoter merges (auto-merge) or a human merges (review).
+// Every run is a function of Git, the forge, Prometheus and the clock, so a
+// run killed at any point is carried on by the next.
+//
+// # Concurrency
+//
+// Canaries are evaluated concurrently up to [Options.Concurrency]. Pushes
+// race with other runs and with humans; the loser fetches, re-derives and
+// re-renders on the new tip (see [gitops.Repo.Update]).
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/gates"
+	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// Options configure a Promoter.
+type Options struct {
+	Repo *gitops.Repo
+	// Forge lands pull requests; nil is only valid for direct mode and dry
+	// runs.
+	Forge gitops.Forge
+	// Querier reaches Prometheus; nil makes every gate an Error.
+	Querier gates.Querier
+	// Clock is the run's time (--now); nil means time.Now.
+	Clock func() time.Time
+	Log   *slog.Logger
+	// DryRun decides and reports but writes nothing anywhere.
+	DryRun bool
+	// Concurrency bounds the canaries evaluated at once (default 8).
+	Concurrency int
+	// HTTP sends webhooks and notifications (default: a client with a 10s
+	// timeout).
+	HTTP *http.Client
+	// Getenv resolves urlFrom: env:NAME (default: none set).
+	Getenv func(string) string
+	// Gates tunes gate judgement.
+	Gates gates.Options
+}
+
+// Promoter runs passes over a repository's canaries.
+type Promoter struct {
+	opts Options
+	log  *slog.Logger
+	// gitMu serialises use of the repository: go-git's storage is not
+	// safe for concurrent writers, and Git work is small next to rendering
+	// and Prometheus queries, which run concurrently.
+	gitMu sync.Mutex
+}
+
+// New returns a Promoter.
+func New(opts Options) *Promoter {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.HTTP == nil {
+		opts.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = func(string) string { return "" }
+	}
+	return &Promoter{opts: opts, log: opts.Log}
+}
+
+// Selection chooses the canaries of a pass.
+type Selection struct {
+	// Names selects canaries by metadata.name; empty means all.
+	Names []string
+	// Shard K of N (1-based) keeps canaries whose name hashes to K; N = 0
+	// means no sharding.
+	ShardK, ShardN int
+}
+
+// Pass is the outcome of one run over the selected canaries.
+type Pass struct {
+	Tip       gitops.Commit
+	Decisions []Decision
+	// Problems lists spec problems of canaries that were not evaluated.
+	Problems error
+}
+
+// RolledBack reports whether a canary was rolled back in the pass.
+func (p *Pass) RolledBack() bool {
+	return slices.ContainsFunc(p.Decisions, func(d Decision) bool { return d.Action == ActRollback && d.Landed })
+}
+
+// Failed reports whether any canary failed.
+func (p *Pass) Failed() bool {
+	return slices.ContainsFunc(p.Decisions, func(d Decision) bool { return d.Err != nil })
+}
+
+// Run makes one pass: it fetches the target branch and reconciles every
+// selected canary, concurrently. A canary's failure is reported in its
+// Decision and does not stop the others.
+func (p *Promoter) Run(ctx context.Context, sel Selection) (*Pass, error) {
+	return p.pass(ctx, sel, p.reconcile)
+}
+
+// Status derives every selected canary's state without asking Prometheus
+// and without writing.
+func (p *Promoter) Status(ctx context.Context, sel Selection) (*Pass, error) {
+	return p.pass(ctx, sel, func(ctx context.Context, tip *gitops.Snapshot, c *spec.Canary) Decision {
+		st, err := p.derive(ctx, tip, c)
+		if err != nil {
+			return failed(c, err)
+		}
+		d := newDecision(st)
+		d.Reasons = append(d.Reasons, describe(st, p.opts.Clock())...)
+		return d
+	})
+}
+
+type reconcileFunc func(ctx context.Context, tip *gitops.Snapshot, c *spec.Canary) Decision
+
+func (p *Promoter) pass(ctx context.Context, sel Selection, fn reconcileFunc) (*Pass, error) {
+	tip, err := p.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs, problems, err := p.load(ctx, tip.FS(), sel)
+	if err != nil {
+		return nil, err
+	}
+	out := &Pass{Tip: tip.Commit, Problems: problems, Decisions: make([]Decision, len(cs))}
+	sem := make(chan struct{}, p.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				out.Decisions[i] = failed(c, ctx.Err())
+				return
+			}
+			defer func() { <-sem }()
+			defer func() {
+				if r := recover(); r != nil {
+					out.Decisions[i] = failed(c, fmt.Errorf("internal error: %v", r))
+				}
+			}()
+			out.Decisions[i] = fn(ctx, tip, c)
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// load reads the selected canaries' specs at tip.
+func (p *Promoter) load(ctx context.Context, fsys fs.FS, sel Selection) ([]*spec.Canary, error, error) {
+	all, err := spec.Load(ctx, fsys)
+	var ve *spec.ValidationError
+	if err != nil && !errors.As(err, &ve) {
+		return nil, nil, err
+	}
+	var problems error
+	if ve != nil {
+		problems = ve
+	}
+	var out []*spec.Canary
+	for _, c := range all {
+		if len(sel.Names) > 0 && !slices.Contains(sel.Names, c.Metadata.Name) {
+			continue
+		}
+		if sel.ShardN > 0 && shardOf(c.Metadata.Name, sel.ShardN) != sel.ShardK {
+			continue
+		}
+		out = append(out, c)
+	}
+	for _, n := range sel.Names {
+		if !slices.ContainsFunc(out, func(c *spec.Canary) bool { return c.Metadata.Name == n }) {
+			if problems != nil {
+				return nil, nil, problems
+			}
+			return nil, nil, fmt.Errorf("no canary named %s in the repository", n)
+		}
+	}
+	return out, problems, nil
+}
+
+// shardOf maps a canary name to a shard 1..n (FNV-1a, stable across runs
+// and machines).
+func shardOf(name string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32()%uint32(n)) + 1
+}
+
+// fetch updates the target branch and returns its tip.
+func (p *Promoter) fetch(ctx context.Context) (*gitops.Snapshot, error) {
+	p.gitMu.Lock()
+	defer p.gitMu.Unlock()
+	tip, err := p.opts.Repo.Fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.opts.Repo.At(ctx, tip.Hash)
+}
+
+// derive reads a canary's state under the Git lock.
+func (p *Promoter) derive(ctx context.Context, tip *gitops.Snapshot, c *spec.Canary) (*State, error) {
+	return derive(ctx, lockedHistory{p}, tip, c)
+}
+
+type lockedHistory struct{ p *Promoter }
+
+func (l lockedHistory) History(ctx context.Context, from, canary string) ([]gitops.Commit, error) {
+	l.p.gitMu.Lock()
+	defer l.p.gitMu.Unlock()
+	return l.p.opts.Repo.History(ctx, from, canary)
+}
+
+func (l lockedHistory) LastPromoterCommit(ctx context.Context, from, canary string) (gitops.Commit, error) {
+	l.p.gitMu.Lock()
+	defer l.p.gitMu.Unlock()
+	return l.p.opts.Repo.LastPromoterCommit(ctx, from, canary)
+}
+
+func newDecision(st *State) Decision {
+	d := Decision{
+		Canary: st.Canary.Metadata.Name, Phase: st.Phase, Action: ActNone,
+		Step: st.Step(), Steps: len(st.Canary.Spec.Steps), Weight: st.Weight(), FromWeight: st.Weight(),
+		CanaryRevision: st.Revision, StableRevision: st.StableRevision,
+		Reasons: []string{},
+	}
+	if l := st.Last; l != nil {
+		d.Last = &LastDecision{Subject: l.Message.Subject, Action: string(l.Message.Trailers.Action), Commit: l.Hash, At: l.CommitTime}
+	}
+	return d
+}
+
+func failed(c *spec.Canary, err error) Decision {
+	return Decision{Canary: c.Metadata.Name, Action: ActNone, Err: err, Error: err.Error(), Reasons: []string{}}
+}
+
+// describe explains a state for status.
+func describe(st *State, now time.Time) []string {
+	switch st.Phase {
+	case RolledBack:
+		rb := st.Committed.Rollback
+		return []string{fmt.Sprintf("revision %s was rolled back at %s: %s; held until the canary image changes", rb.Revision, rb.At.Format(time.RFC3339), rb.Reason)}
+	case Idle:
+		return []string{fmt.Sprintf("the canary runs the stable image %s", st.StableRevision)}
+	case Succeeded:
+		return []string{fmt.Sprintf("promoted: stable runs %s", st.StableRevision)}
+	case Pending:
+		return []string{fmt.Sprintf("canary image %s differs from stable %s: the next run starts it", st.Revision, st.StableRevision)}
+	case Progressing:
+		pause := st.Canary.Spec.Steps[st.Step()-1].Pause.Duration
+		return []string{fmt.Sprintf("step %d/%d at %d%% since %s (%s of its %s pause)", st.Step(), len(st.Canary.Spec.Steps), st.Weight(),
+			st.StageStart.Format(time.RFC3339), round(now.Sub(st.StageStart)), pause)}
+	}
+	return nil
+}
+
+// stageOf is the gates' view of a progressing state.
+func stageOf(st *State, now time.Time) gates.Stage {
+	return gates.Stage{Weight: st.Weight(), Start: st.StageStart, CanaryStart: st.CanaryStart, Now: now}
+}
+
+// evaluate observes and judges the current stage.
+func (p *Promoter) evaluate(ctx context.Context, st *State, now time.Time) (*gates.Report, error) {
+	q := p.opts.Querier
+	if q == nil {
+		q = gates.QuerierFunc(func(context.Context, gates.Query) ([]gates.Series, error) {
+			return nil, &gates.QueryError{Kind: gates.ErrUnreachable, Err: errors.New("no Prometheus URL: set --prometheus or PROMETHEUS_URL")}
+		})
+	}
+	obs, err := gates.Observe(ctx, q, st.Canary, stageOf(st, now))
+	if err != nil {
+		return nil, err
+	}
+	return gates.Judge(st.Canary, stageOf(st, now), obs, p.opts.Gates), nil
+}
+
+// componentFiles converts rendered files for a commit.
+func componentFiles(files render.Files) gitops.Files {
+	out := gitops.Files{}
+	for p, data := range files {
+		out[p] = data
+	}
+	return out
+}

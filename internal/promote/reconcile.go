@@ -1,0 +1,492 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/gates"
+	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// reconcile is one run for one canary.
+func (p *Promoter) reconcile(ctx context.Context, tip *gitops.Snapshot, c *spec.Canary) Decision {
+	now := p.opts.Clock()
+	st, err := p.derive(ctx, tip, c)
+	if err != nil {
+		return failed(c, err)
+	}
+	d := newDecision(st)
+	log := p.log.With("canary", c.Metadata.Name)
+
+	switch st.Phase {
+	case Idle, Succeeded:
+		if st.Drift {
+			return p.act(ctx, st, &d, ActRerender, nil, []string{"the base changed since promoter rendered its component"})
+		}
+		d.Reasons = describe(st, now)
+		return d
+	case RolledBack:
+		d.Reasons = describe(st, now)
+		if st.Drift {
+			return p.act(ctx, st, &d, ActRerender, nil, []string{"the base changed since promoter rendered its component"})
+		}
+		return d
+	case Pending:
+		if reasons := p.hooks(ctx, c, spec.WebhookPreRollout, now); len(reasons) > 0 {
+			d.Action, d.Reasons = ActHold, append([]string{"a pre-rollout webhook did not pass; not starting"}, reasons...)
+			return d
+		}
+		return p.act(ctx, st, &d, ActStart, nil, []string{fmt.Sprintf("canary image %s differs from stable %s", st.Revision, st.StableRevision)})
+	}
+
+	// Progressing.
+	if st.Drift {
+		log.Info("promoter's component drifted from what its stage renders to; re-rendering")
+		return p.act(ctx, st, &d, ActRerender, nil, []string{"the base changed (or promoter's files were edited) since the stage was rendered"})
+	}
+	report, err := p.evaluate(ctx, st, now)
+	if err != nil {
+		d.Err, d.Error = err, err.Error()
+		return d
+	}
+	d.Report, d.Verdict = report, report.Verdict
+	pause := c.Spec.Steps[st.Step()-1].Pause.Duration
+	j := judge(report, now.Sub(st.StageStart), pause, st.Final())
+
+	if j.action != ActRollback {
+		if reasons := p.hooks(ctx, c, spec.WebhookRollback, now); len(reasons) == 0 && hasHook(c, spec.WebhookRollback) {
+			j = judgement{ActRollback, []string{"a rollback webhook asked for a rollback"}}
+		}
+	}
+	if j.action == ActPromote || j.action == ActFinish {
+		if reasons := p.hooks(ctx, c, spec.WebhookRollout, now); len(reasons) > 0 {
+			j = judgement{ActHold, append([]string{"a rollout webhook did not pass"}, reasons...)}
+		}
+	}
+	if j.action == ActFinish && c.Spec.PullRequests.Mode != spec.ModeReview {
+		// In review mode the final pull request's approval is the
+		// confirmation; otherwise confirm-promotion hooks gate it.
+		if reasons := p.hooks(ctx, c, spec.WebhookConfirmPromotion, now); len(reasons) > 0 {
+			j = judgement{ActHold, append([]string{"waiting for confirm-promotion"}, reasons...)}
+		}
+	}
+	switch j.action {
+	case ActRollback, ActPromote, ActFinish:
+		return p.act(ctx, st, &d, j.action, report, j.reasons)
+	}
+	if report.Verdict == gates.Inconclusive {
+		d.Phase = Waiting
+	}
+	d.Action, d.Reasons = ActHold, j.reasons
+	// A pull request of the next step may still be open (review mode, or a
+	// merge that was not possible yet): refresh its report.
+	p.refreshPullRequest(ctx, st, &d, report)
+	return d
+}
+
+// act renders and lands the change of action, and notifies.
+func (p *Promoter) act(ctx context.Context, st *State, d *Decision, action Action, report *gates.Report, reasons []string) Decision {
+	return p.actIntent(ctx, st, d, intent{action: action, reasons: reasons}, report)
+}
+
+// intent is a decided action with what its change needs.
+type intent struct {
+	action  Action
+	reasons []string
+	// image is the canary image of ActSetImage.
+	image string
+}
+
+func (p *Promoter) actIntent(ctx context.Context, st *State, d *Decision, in intent, report *gates.Report) Decision {
+	c := st.Canary
+	action, reasons := in.action, in.reasons
+	d.Action, d.Reasons = action, reasons
+	var noop string
+	plan := func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
+		noop = ""
+		// Re-derive on the tip: after a lost race another run may have
+		// done this already.
+		cur, err := p.deriveUnlocked(ctx, tip, c.Metadata.Name)
+		if err != nil {
+			return nil, err
+		}
+		if !stillDue(st, cur, in) {
+			noop = alreadyDone(cur, p.opts.Clock())
+			return nil, nil
+		}
+		return p.change(ctx, tip, cur, in, report)
+	}
+	head := gitops.StepBranch(c.Metadata.Name, nextStep(st, action))
+	if action == ActRollback {
+		head = gitops.RollbackBranch(c.Metadata.Name)
+	}
+	out, err := p.land(ctx, c, head, report, plan)
+	if err != nil {
+		d.Err, d.Error = err, err.Error()
+		return *d
+	}
+	d.Commit, d.PullRequest, d.Landed = out.commit, out.pullRequest, out.landed
+	if out.change != nil {
+		d.Step, d.Weight = out.change.Message.Trailers.Step, weightOf(st, action)
+		d.Subject = out.change.Message.Subject
+		if p.opts.DryRun && out.base != "" {
+			p.gitMu.Lock()
+			d.Diff = p.builtDiff(ctx, c, out.base, out.change)
+			p.gitMu.Unlock()
+		}
+	}
+	switch {
+	case p.opts.DryRun:
+		d.Reasons = append([]string{"dry run: nothing was written"}, reasons...)
+	case out.unchanged:
+		d.Action = ActNone
+		d.Reasons = []string{cmpOr(noop, "the repository already says so")}
+	case !out.landed && out.pullRequest != "":
+		d.Action = ActWait
+		if action == ActFinish {
+			d.Phase = Promoting
+		}
+		d.Reasons = append([]string{fmt.Sprintf("%s waits in pull request %s (%s)", action, out.pullRequest, out.waitReason)}, reasons...)
+	case out.landed:
+		d.Phase = phaseAfter(action, d.Phase)
+		p.notify(ctx, st, *d, report)
+		if action == ActFinish || action == ActRollback {
+			p.hooks(ctx, c, spec.WebhookPostRollout, p.opts.Clock())
+		}
+	}
+	return *d
+}
+
+// deriveUnlocked derives on a tip inside Repo.Update, which already holds
+// the Git lock.
+func (p *Promoter) deriveUnlocked(ctx context.Context, tip *gitops.Snapshot, name string) (*State, error) {
+	fsys := tip.FS()
+	cs, err := spec.Load(ctx, fsys)
+	var c *spec.Canary
+	for _, x := range cs {
+		if x.Metadata.Name == name {
+			c = x
+		}
+	}
+	if c == nil {
+		if err == nil {
+			err = fmt.Errorf("canary %s is gone from the target branch", name)
+		}
+		return nil, err
+	}
+	return derive(ctx, p.opts.Repo, tip, c)
+}
+
+// stillDue reports whether action is still what the canary needs on the
+// new tip cur, given the state st it was decided on.
+func stillDue(st, cur *State, in intent) bool {
+	switch in.action {
+	case ActSetImage:
+		return !(cur.Revision == in.image && cur.Committed.CanaryImage == in.image && cur.Phase != RolledBack)
+	case ActRollback:
+		return cur.Phase == Progressing || cur.Phase == Pending
+	case ActRerender:
+		return cur.Drift
+	case ActStart:
+		return cur.Phase == Pending
+	}
+	return cur.Phase == Progressing && cur.Step() == st.Step() && cur.Revision == st.Revision
+}
+
+// alreadyDone says why a decided change is no longer needed on a newer tip.
+func alreadyDone(cur *State, now time.Time) string {
+	if cur.Phase == RolledBack {
+		rb := cur.Committed.Rollback
+		return fmt.Sprintf("already rolled back (%s: %s)", rb.Revision, rb.Reason)
+	}
+	return "another run already did this: " + strings.Join(describe(cur, now), "; ")
+}
+
+func nextStep(st *State, action Action) int {
+	switch action {
+	case ActSetImage:
+		return 0
+	case ActStart:
+		return 1
+	case ActPromote, ActFinish:
+		return st.Step() + 1
+	}
+	return st.Step()
+}
+
+func weightOf(st *State, action Action) int {
+	switch action {
+	case ActStart:
+		return st.Canary.Spec.Steps[0].Weight
+	case ActPromote:
+		return st.Canary.Spec.Steps[st.Step()].Weight
+	case ActRerender:
+		return st.Weight()
+	}
+	return 0
+}
+
+func phaseAfter(action Action, cur Phase) Phase {
+	switch action {
+	case ActSetImage:
+		return Pending
+	case ActStart, ActPromote:
+		return Progressing
+	case ActFinish:
+		return Succeeded
+	case ActRollback:
+		return RolledBack
+	}
+	return cur
+}
+
+// change renders the commit of action on tip.
+func (p *Promoter) change(ctx context.Context, tip *gitops.Snapshot, st *State, in intent, report *gates.Report) (*gitops.Change, error) {
+	action, reasons := in.action, in.reasons
+	c := st.Canary
+	name := c.Metadata.Name
+	var (
+		stage   render.Stage
+		trailer gitops.Action
+		to      int
+	)
+	replicas := canaryReplicas(c)
+	switch action {
+	case ActSetImage:
+		trailer, to = gitops.ActionStart, 0
+		stage = render.Stage{Step: 0, Weight: 0, CanaryImage: in.image, StableImage: st.Committed.StableImage}
+	case ActStart:
+		// A start commit by `promoter start` may already open the attempt.
+		trailer = gitops.ActionStart
+		if len(st.Attempt) > 0 && st.Committed.CanaryRevision == st.Revision {
+			trailer = gitops.ActionPromote
+		}
+		to = c.Spec.Steps[0].Weight
+		stage = render.Stage{Step: 1, Weight: to, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: replicas, StableImage: st.Committed.StableImage}
+	case ActPromote:
+		trailer = gitops.ActionPromote
+		to = c.Spec.Steps[st.Step()].Weight
+		stage = render.Stage{Step: st.Step() + 1, Weight: to, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: replicas, StableImage: st.Committed.StableImage}
+	case ActFinish:
+		trailer = gitops.ActionFinish
+		to = 100
+		// Stable takes the canary's image; the canary scales to zero and
+		// its image is no longer pinned, so the base decides the next one.
+		stage = render.Stage{Step: len(c.Spec.Steps) + 1, Weight: 0, StableImage: st.Revision, CanaryReplicas: render.Replicas(0)}
+	case ActRerender:
+		trailer = gitops.ActionPromote
+		to = st.Weight()
+		stage = st.Committed.Stage
+	case ActRollback:
+		return p.rollbackChange(ctx, tip, st, strings.Join(reasons, "; "), report)
+	}
+	res, err := render.Render(c, tip.FS(), stage)
+	if err != nil {
+		return nil, err
+	}
+	files := componentFiles(res.Files)
+	if add, err := render.EnsureComponent(c, tip.FS()); err != nil {
+		return nil, err
+	} else {
+		for p, data := range add {
+			files[p] = data
+		}
+	}
+	subject := gitops.Subject(name, st.Weight(), to)
+	if action == ActSetImage {
+		subject = gitops.Subject(name, 0, 0)
+	}
+	if action == ActRerender {
+		subject = fmt.Sprintf("canary(%s): re-render %d%% for the changed base", name, to)
+	}
+	body := commitBody(st, action, reasons, report)
+	return &gitops.Change{
+		Dir:     render.ComponentDir(c),
+		Files:   files,
+		Message: gitops.Message{Subject: subject, Body: body, Trailers: gitops.Trailers{Canary: name, Step: stage.Step, Action: trailer}},
+	}, nil
+}
+
+// rollbackChange reverts promoter's commits of the attempt in its
+// component: 100% stable, canary weight 0 kept, canary scaled to 0, and the
+// rollback recorded in annotations.
+func (p *Promoter) rollbackChange(ctx context.Context, tip *gitops.Snapshot, st *State, reason string, report *gates.Report) (*gitops.Change, error) {
+	c := st.Canary
+	name := c.Metadata.Name
+	dir := render.ComponentDir(c)
+	stage := render.Stage{
+		Step: 0, Weight: 0, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: render.Replicas(0),
+		StableImage: st.Committed.StableImage,
+		Rollback:    &render.Rollback{Revision: st.Revision, Reason: reason, At: p.opts.Clock().UTC(), PreviousWeight: st.Weight()},
+	}
+	res, err := render.Render(c, tip.FS(), stage)
+	if err != nil {
+		return nil, err
+	}
+	evidence := fmt.Sprintf("Rolled back %s at %d%%: 100%% to stable (%s), canary weight 0, canary replicas 0.", st.Revision, st.Weight(), st.StableRevision)
+	notes := []string{evidence}
+	if report != nil {
+		notes = append(notes, evidenceText(report))
+	}
+	var msg gitops.Message
+	if len(st.Attempt) == 0 {
+		msg = gitops.Message{
+			Subject:  gitops.Subject(name, st.Weight(), 0),
+			Body:     "Roll back.\n\nReason: " + reason + "\n\n" + strings.Join(notes, "\n\n"),
+			Trailers: gitops.Trailers{Canary: name, Step: 0, Action: gitops.ActionRollback},
+		}
+	} else {
+		_, err := p.opts.Repo.Revert(ctx, tip, dir, name, st.Attempt, reason)
+		var he *gitops.HandEditError
+		switch {
+		case errors.As(err, &he):
+			notes = append(notes, fmt.Sprintf("Note: %s. Its content was not restored; the stable-only stage was rendered instead.", he.Error()))
+		case err != nil:
+			return nil, err
+		}
+		msg = gitops.RevertMessage(name, st.Attempt, reason, notes...)
+	}
+	return &gitops.Change{Dir: dir, Files: componentFiles(res.Files), Message: msg}, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func canaryReplicas(c *spec.Canary) *int32 {
+	if n := c.Spec.Deployments.CanaryReplicas; n > 0 {
+		return render.Replicas(n)
+	}
+	return nil
+}
+
+// Rollback rolls a canary back now, skipping gates. It is a no-op when the
+// canary is not running or already rolled back.
+func (p *Promoter) Rollback(ctx context.Context, name, reason string) (Decision, error) {
+	return p.manual(ctx, name, func(st *State) (Action, []string, error) {
+		switch st.Phase {
+		case RolledBack:
+			rb := st.Committed.Rollback
+			return ActNone, []string{fmt.Sprintf("already rolled back (%s: %s)", rb.Revision, rb.Reason)}, nil
+		case Idle, Succeeded:
+			return ActNone, []string{"no canary to roll back (the canary runs the stable image)"}, nil
+		}
+
+		return ActRollback, []string{reason}, nil
+	})
+}
+
+// ErrInFlight refuses to start a revision while another takes traffic.
+var ErrInFlight = errors.New("another canary revision is in flight")
+
+// Start commits image as the canary's image in promoter's component; the
+// next run takes it through the steps. It refuses while another revision
+// is in flight unless force; a rolled-back revision is not in flight.
+func (p *Promoter) Start(ctx context.Context, name, image string, force bool) (Decision, error) {
+	var in intent
+	d, err := p.manualIntent(ctx, name, func(st *State) (intent, error) {
+		switch {
+		case image == st.StableRevision:
+			return intent{}, fmt.Errorf("start %s: %s is the stable image", name, image)
+		case st.Revision == image && st.Committed.CanaryImage == image && st.Phase != RolledBack:
+			return intent{action: ActNone, reasons: []string{fmt.Sprintf("%s is already the canary", image)}}, nil
+		case st.Phase == Progressing && !force:
+			return intent{}, fmt.Errorf("%w: canary %s runs %s at step %d (%d%%)", ErrInFlight, name, st.Revision, st.Step(), st.Weight())
+		}
+		reasons := []string{fmt.Sprintf("start a canary of %s (stable: %s)", image, st.StableRevision)}
+		if st.Phase == Progressing {
+			reasons = append(reasons, fmt.Sprintf("forced: replaces %s, which was in flight", st.Revision))
+		}
+		in = intent{action: ActSetImage, image: image, reasons: reasons}
+		return in, nil
+	})
+	if d.Action == ActSetImage && d.Landed {
+		d.CanaryRevision = image
+	}
+	return d, err
+}
+
+// Promote advances a canary one step now (or, with full, straight to
+// promotion), skipping gates; the commit says so.
+func (p *Promoter) Promote(ctx context.Context, name string, full bool) (Decision, error) {
+	return p.manual(ctx, name, func(st *State) (Action, []string, error) {
+		switch st.Phase {
+		case Pending:
+			if full {
+				return ActFinish, []string{"promoted by hand (promote --full), skipping gates"}, nil
+			}
+			return ActStart, []string{"started by hand (promote), skipping gates"}, nil
+		case Progressing:
+			if full || st.Final() {
+				return ActFinish, []string{"promoted by hand, skipping gates"}, nil
+			}
+			return ActPromote, []string{"advanced by hand (promote), skipping gates"}, nil
+		}
+		return ActNone, nil, fmt.Errorf("canary %s is %s: there is nothing to promote", name, st.Phase)
+	})
+}
+
+func (p *Promoter) manual(ctx context.Context, name string, decide func(*State) (Action, []string, error)) (Decision, error) {
+	return p.manualIntent(ctx, name, func(st *State) (intent, error) {
+		a, reasons, err := decide(st)
+		return intent{action: a, reasons: reasons}, err
+	})
+}
+
+func (p *Promoter) manualIntent(ctx context.Context, name string, decide func(*State) (intent, error)) (Decision, error) {
+	tip, err := p.fetch(ctx)
+	if err != nil {
+		return Decision{}, err
+	}
+	cs, _, err := p.load(ctx, tip.FS(), Selection{Names: []string{name}})
+	if err != nil {
+		return Decision{}, err
+	}
+	st, err := p.derive(ctx, tip, cs[0])
+	if err != nil {
+		return Decision{}, err
+	}
+	d := newDecision(st)
+	in, err := decide(st)
+	if err != nil {
+		return d, err
+	}
+	if in.action == ActNone {
+		d.Reasons = in.reasons
+		return d, nil
+	}
+	d = p.actIntent(ctx, st, &d, in, nil)
+	return d, d.Err
+}
+
+// hooks calls the canary's webhooks of one type and returns why any did
+// not pass (nil when all passed or there are none).
+func (p *Promoter) hooks(ctx context.Context, c *spec.Canary, typ string, now time.Time) []string {
+	var reasons []string
+	for _, w := range c.Spec.Webhooks {
+		if w.Type != typ {
+			continue
+		}
+		if err := p.callHook(ctx, c, w, now); err != nil {
+			reasons = append(reasons, fmt.Sprintf("webhook %s: %v", w.Name, err))
+		}
+	}
+	return reasons
+}
+
+func hasHook(c *spec.Canary, typ string) bool {
+	for _, w := range c.Spec.Webhooks {
+		if w.Type == typ {
+			return true
+		}
+	}
+	return false
+}

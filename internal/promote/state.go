@@ -1,0 +1,174 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// Phase is where a canary stands.
+type Phase string
+
+// The phases of design §5.
+const (
+	// Idle: the canary runs the stable image (or nothing is pending).
+	Idle Phase = "Idle"
+	// Pending: the canary image differs from stable but no step has been
+	// committed yet; the next run starts it.
+	Pending Phase = "Pending"
+	// Progressing: at a step, observing.
+	Progressing Phase = "Progressing"
+	// Waiting: at a step, but there is not enough data to decide.
+	Waiting Phase = "Waiting"
+	// Promoting: the final promotion waits in a pull request.
+	Promoting Phase = "Promoting"
+	// Succeeded: the last attempt was promoted; stable runs its image.
+	Succeeded Phase = "Succeeded"
+	// RolledBack: the canary revision was rolled back and is held until
+	// the canary image changes.
+	RolledBack Phase = "RolledBack"
+)
+
+// State is everything a run knows about one canary, derived from the target
+// branch alone: the committed component, the base, and promoter's commits.
+type State struct {
+	Canary *spec.Canary
+	// Tip is the target branch commit the state was read at.
+	Tip gitops.Commit
+	// Base is the overlay without promoter's component.
+	Base *render.Base
+	// Committed is the stage promoter's component records.
+	Committed *render.Committed
+	// Revision is the canary image in effect; StableRevision the stable one.
+	Revision, StableRevision string
+	Phase                    Phase
+	// Attempt holds promoter's commits of the current attempt, newest
+	// first (empty when none is running).
+	Attempt []gitops.Commit
+	// StageStart is when the current step landed on the target branch;
+	// CanaryStart when the attempt's first step did. Zero when not
+	// progressing.
+	StageStart, CanaryStart time.Time
+	// Last is promoter's newest commit for the canary, if any.
+	Last *gitops.Commit
+	// Drift is set when the committed component is not what promoter
+	// renders for its stage now (the base moved, or a hand edit).
+	Drift bool
+}
+
+// Step and Weight are the committed step and canary weight.
+func (s *State) Step() int   { return s.Committed.Step }
+func (s *State) Weight() int { return s.Committed.Weight }
+
+// Final reports whether the committed step is the last of the schedule.
+func (s *State) Final() bool { return s.Committed.Step >= len(s.Canary.Spec.Steps) }
+
+// history is what derive needs from Git history; *gitops.Repo provides it.
+type history interface {
+	History(ctx context.Context, from, canary string) ([]gitops.Commit, error)
+	LastPromoterCommit(ctx context.Context, from, canary string) (gitops.Commit, error)
+}
+
+// derive reads where canary c stands at tip.
+func derive(ctx context.Context, h history, tip *gitops.Snapshot, c *spec.Canary) (*State, error) {
+	fsys := tip.FS()
+	b, err := render.Inspect(c, fsys)
+	if err != nil {
+		return nil, err
+	}
+	committed, err := render.ReadStage(c, fsys)
+	if errors.Is(err, render.ErrNoComponent) {
+		committed, err = &render.Committed{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("canary %s: promoter's component cannot be read (edited by hand?): %w", c.Metadata.Name, err)
+	}
+	s := &State{
+		Canary: c, Tip: tip.Commit, Base: b, Committed: committed,
+		Revision: b.Canary.Image, StableRevision: b.Stable.Image,
+	}
+	if committed.CanaryImage != "" {
+		s.Revision = committed.CanaryImage
+	}
+	if committed.StableImage != "" {
+		s.StableRevision = committed.StableImage
+	}
+	if last, err := h.LastPromoterCommit(ctx, tip.Commit.Hash, c.Metadata.Name); err == nil {
+		s.Last = &last
+	} else if !errors.Is(err, gitops.ErrNotFound) {
+		return nil, err
+	}
+	if s.Attempt, err = h.History(ctx, tip.Commit.Hash, c.Metadata.Name); err != nil {
+		return nil, err
+	}
+
+	// Drift: what promoter would render for the committed stage now.
+	if res, err := render.Render(c, fsys, committed.Stage); err == nil {
+		current, rerr := tip.ReadDir(render.ComponentDir(c))
+		if rerr != nil {
+			return nil, rerr
+		}
+		s.Drift = !sameFiles(current, res.Files)
+	} else {
+		s.Drift = true
+	}
+
+	rb := committed.Rollback
+	switch {
+	case rb != nil && rb.Revision == s.Revision:
+		s.Phase = RolledBack
+	case s.Revision == s.StableRevision:
+		s.Phase = Idle
+		if s.Last != nil && s.Last.Message.Trailers.Action == gitops.ActionFinish {
+			s.Phase = Succeeded
+		}
+	case committed.Step >= 1 && committed.Step <= len(c.Spec.Steps) && committed.CanaryRevision == s.Revision:
+		s.Phase = Progressing
+		s.StageStart, s.CanaryStart = stageTimes(s.Attempt, committed.Step)
+	default:
+		// A new revision, or a revision changed mid-flight: start over.
+		s.Phase = Pending
+	}
+	return s, nil
+}
+
+// stageTimes finds when the current step and the attempt's first step
+// landed: the oldest commits of the attempt at those steps (a re-render of
+// the same step does not restart its clock). attempt is newest first.
+func stageTimes(attempt []gitops.Commit, step int) (stage, canary time.Time) {
+	for _, c := range attempt {
+		t := c.CommitTime
+		if c.Message.Trailers.Step == step {
+			stage = t
+		}
+		if c.Message.Trailers.Step >= 1 {
+			canary = t
+		}
+	}
+	if canary.IsZero() {
+		canary = stage
+	}
+	return stage, canary
+}
+
+func sameFiles(current gitops.Files, rendered render.Files) bool {
+	n := 0
+	for p, data := range rendered {
+		if data == nil {
+			if _, ok := current[p]; ok {
+				return false
+			}
+			continue
+		}
+		n++
+		if string(current[p]) != string(data) {
+			return false
+		}
+	}
+	return n == len(current)
+}
