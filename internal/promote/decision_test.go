@@ -1,0 +1,92 @@
+package promote
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/gates"
+	"github.com/promoter-dev/promoter/internal/gitops"
+)
+
+func TestJudge(t *testing.T) {
+	gate := func(v gates.Verdict, msg string) []gates.GateResult {
+		return []gates.GateResult{{Name: "error-rate", Verdict: v, Message: msg}}
+	}
+	tests := []struct {
+		name    string
+		report  gates.Report
+		elapsed time.Duration
+		final   bool
+		want    Action
+		reason  string
+	}{
+		{"rollback beats everything, even before the pause", gates.Report{Rollback: true, RollbackReasons: []string{"error-rate 6% > 5%"}, Verdict: gates.Fail}, time.Minute, false, ActRollback, "error-rate 6% > 5%"},
+		{"pass before the pause holds", gates.Report{Verdict: gates.Pass}, 10 * time.Minute, false, ActHold, "stage live for 10m0s of its 30m0s pause"},
+		{"pass after the pause promotes", gates.Report{Verdict: gates.Pass}, 30 * time.Minute, false, ActPromote, "every gate passed after the 30m0s pause"},
+		{"pass at the last step finishes", gates.Report{Verdict: gates.Pass}, time.Hour, true, ActFinish, "every gate passed"},
+		{"inconclusive holds", gates.Report{Verdict: gates.Inconclusive, Gates: gate(gates.Inconclusive, "canary served 312 requests; 1000 needed")}, time.Hour, false, ActHold, "canary served 312 requests; 1000 needed"},
+		{"error never passes", gates.Report{Verdict: gates.Error, Gates: gate(gates.Error, "query failed")}, time.Hour, false, ActHold, "could not be evaluated"},
+		{"fail below the threshold holds", gates.Report{Verdict: gates.Fail, Gates: gate(gates.Fail, "1.5% > 1%")}, time.Hour, true, ActHold, "1.5% > 1%"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := judge(&tt.report, tt.elapsed, 30*time.Minute, tt.final)
+			if j.action != tt.want {
+				t.Errorf("action %s, want %s", j.action, tt.want)
+			}
+			if !strings.Contains(strings.Join(j.reasons, "\n"), tt.reason) {
+				t.Errorf("reasons %q lack %q", j.reasons, tt.reason)
+			}
+		})
+	}
+}
+
+func TestStageTimes(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 1, 1, 0, m, 0, 0, time.UTC) }
+	commit := func(step int, m int, action gitops.Action) gitops.Commit {
+		return gitops.Commit{CommitTime: at(m), Message: gitops.Message{Trailers: gitops.Trailers{Canary: "c", Step: step, Action: action}}}
+	}
+	// Newest first: a re-render of step 2 at 50 must not restart its clock.
+	attempt := []gitops.Commit{
+		commit(2, 50, gitops.ActionPromote),
+		commit(2, 40, gitops.ActionPromote),
+		commit(1, 10, gitops.ActionPromote),
+		commit(0, 5, gitops.ActionStart),
+	}
+	stage, canary := stageTimes(attempt, 2)
+	if !stage.Equal(at(40)) || !canary.Equal(at(10)) {
+		t.Errorf("stage %s canary %s, want 00:40 and 00:10", stage, canary)
+	}
+}
+
+func TestUnifiedDiff(t *testing.T) {
+	a := "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n"
+	b := "a\nb\nc\nD\ne\nf\ng\nh\ni\nj\nk\n"
+	got := unifiedDiff("before", "after", a, b, 1)
+	want := "--- before\n+++ after\n@@ -3,3 +3,3 @@\n c\n-d\n+D\n e\n@@ -10,1 +10,2 @@\n j\n+k\n"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if unifiedDiff("x", "y", a, a, 3) != "" {
+		t.Error("equal inputs must give an empty diff")
+	}
+}
+
+func TestShardsAreStableAndCover(t *testing.T) {
+	counts := map[int]int{}
+	for i := range 1000 {
+		name := "app-" + strings.Repeat("x", i%7) + string(rune('a'+i%26))
+		k := shardOf(name, 4)
+		if k < 1 || k > 4 {
+			t.Fatalf("shard %d out of 1..4", k)
+		}
+		if shardOf(name, 4) != k {
+			t.Fatal("shard is not stable")
+		}
+		counts[k]++
+	}
+	if len(counts) != 4 {
+		t.Errorf("names spread over %d shards, want 4", len(counts))
+	}
+}
