@@ -122,26 +122,26 @@ func (p *Pass) Failed() bool {
 // selected canary, concurrently. A canary's failure is reported in its
 // Decision and does not stop the others.
 func (p *Promoter) Run(ctx context.Context, sel Selection) (*Pass, error) {
-	return p.pass(ctx, sel, p.reconcile)
+	return p.pass(ctx, sel, false, p.reconcile)
 }
 
 // Status derives every selected canary's state without asking Prometheus
 // and without writing.
 func (p *Promoter) Status(ctx context.Context, sel Selection) (*Pass, error) {
-	return p.pass(ctx, sel, func(ctx context.Context, tip *gitops.Snapshot, c *spec.Canary) Decision {
-		st, err := p.derive(ctx, tip, c)
-		if err != nil {
-			return failed(c, err)
-		}
+	return p.pass(ctx, sel, true, func(ctx context.Context, st *State) Decision {
 		d := newDecision(st)
 		d.Reasons = append(d.Reasons, describe(st, p.opts.Clock())...)
 		return d
 	})
 }
 
-type reconcileFunc func(ctx context.Context, tip *gitops.Snapshot, c *spec.Canary) Decision
+// reconcileFunc decides for one canary whose state was derived.
+type reconcileFunc func(ctx context.Context, st *State) Decision
 
-func (p *Promoter) pass(ctx context.Context, sel Selection, fn reconcileFunc) (*Pass, error) {
+// pass derives every selected canary's state concurrently, reads the
+// history the undecided ones need in one walk, then decides for each,
+// concurrently. allHistory reads the whole history (for status).
+func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn reconcileFunc) (*Pass, error) {
 	tip, err := p.fetch(ctx)
 	if err != nil {
 		return nil, err
@@ -151,6 +151,49 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, fn reconcileFunc) (*
 		return nil, err
 	}
 	out := &Pass{Tip: tip.Commit, Problems: problems, Decisions: make([]Decision, len(cs))}
+	states := make([]*State, len(cs))
+	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
+		st, err := derive(ctx, nil, tip, c)
+		if err != nil {
+			out.Decisions[i] = failed(c, err)
+			return
+		}
+		states[i] = st
+	})
+	var wanted map[string]bool
+	if !allHistory {
+		wanted = map[string]bool{}
+		for _, st := range states {
+			if st != nil && st.needsHistory() {
+				wanted[st.Canary.Metadata.Name] = true
+			}
+		}
+	}
+	p.gitMu.Lock()
+	idx, err := indexHistory(ctx, p.opts.Repo, tip.Commit.Hash, wanted)
+	p.gitMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
+		st := states[i]
+		if st == nil {
+			return
+		}
+		if allHistory || st.needsHistory() {
+			if err := st.attach(ctx, idx); err != nil {
+				out.Decisions[i] = failed(c, err)
+				return
+			}
+		}
+		out.Decisions[i] = fn(ctx, st)
+	})
+	return out, nil
+}
+
+// each calls fn for every canary, concurrently up to the bound; a panic
+// becomes that canary's error.
+func (p *Promoter) each(ctx context.Context, cs []*spec.Canary, out *Pass, fn func(i int, c *spec.Canary)) {
 	sem := make(chan struct{}, p.opts.Concurrency)
 	var wg sync.WaitGroup
 	for i, c := range cs {
@@ -169,11 +212,10 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, fn reconcileFunc) (*
 					out.Decisions[i] = failed(c, fmt.Errorf("internal error: %v", r))
 				}
 			}()
-			out.Decisions[i] = fn(ctx, tip, c)
+			fn(i, c)
 		}()
 	}
 	wg.Wait()
-	return out, nil
 }
 
 // load reads the selected canaries' specs at tip.
@@ -225,25 +267,6 @@ func (p *Promoter) fetch(ctx context.Context) (*gitops.Snapshot, error) {
 		return nil, err
 	}
 	return p.opts.Repo.At(ctx, tip.Hash)
-}
-
-// derive reads a canary's state under the Git lock.
-func (p *Promoter) derive(ctx context.Context, tip *gitops.Snapshot, c *spec.Canary) (*State, error) {
-	return derive(ctx, lockedHistory{p}, tip, c)
-}
-
-type lockedHistory struct{ p *Promoter }
-
-func (l lockedHistory) History(ctx context.Context, from, canary string) ([]gitops.Commit, error) {
-	l.p.gitMu.Lock()
-	defer l.p.gitMu.Unlock()
-	return l.p.opts.Repo.History(ctx, from, canary)
-}
-
-func (l lockedHistory) LastPromoterCommit(ctx context.Context, from, canary string) (gitops.Commit, error) {
-	l.p.gitMu.Lock()
-	defer l.p.gitMu.Unlock()
-	return l.p.opts.Repo.LastPromoterCommit(ctx, from, canary)
 }
 
 func newDecision(st *State) Decision {

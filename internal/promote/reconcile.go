@@ -14,12 +14,9 @@ import (
 )
 
 // reconcile is one run for one canary.
-func (p *Promoter) reconcile(ctx context.Context, tip *gitops.Snapshot, c *spec.Canary) Decision {
+func (p *Promoter) reconcile(ctx context.Context, st *State) Decision {
 	now := p.opts.Clock()
-	st, err := p.derive(ctx, tip, c)
-	if err != nil {
-		return failed(c, err)
-	}
+	c := st.Canary
 	d := newDecision(st)
 	log := p.log.With("canary", c.Metadata.Name)
 
@@ -450,7 +447,9 @@ func (p *Promoter) manualIntent(ctx context.Context, name string, decide func(*S
 	if err != nil {
 		return Decision{}, err
 	}
-	st, err := p.derive(ctx, tip, cs[0])
+	p.gitMu.Lock()
+	st, err := derive(ctx, p.opts.Repo, tip, cs[0])
+	p.gitMu.Unlock()
 	if err != nil {
 		return Decision{}, err
 	}

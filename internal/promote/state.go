@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/gitops"
@@ -74,7 +75,9 @@ type history interface {
 	LastPromoterCommit(ctx context.Context, from, canary string) (gitops.Commit, error)
 }
 
-// derive reads where canary c stands at tip.
+// derive reads where canary c stands at tip. With a nil history it reads
+// the component and the base only; attach adds what history says. The phase
+// comes from the component alone.
 func derive(ctx context.Context, h history, tip *gitops.Snapshot, c *spec.Canary) (*State, error) {
 	fsys := tip.FS()
 	b, err := render.Inspect(c, fsys)
@@ -98,43 +101,72 @@ func derive(ctx context.Context, h history, tip *gitops.Snapshot, c *spec.Canary
 	if committed.StableImage != "" {
 		s.StableRevision = committed.StableImage
 	}
-	if last, err := h.LastPromoterCommit(ctx, tip.Commit.Hash, c.Metadata.Name); err == nil {
-		s.Last = &last
-	} else if !errors.Is(err, gitops.ErrNotFound) {
-		return nil, err
-	}
-	if s.Attempt, err = h.History(ctx, tip.Commit.Hash, c.Metadata.Name); err != nil {
-		return nil, err
-	}
 
-	// Drift: what promoter would render for the committed stage now.
-	if res, err := render.Render(c, fsys, committed.Stage); err == nil {
-		current, rerr := tip.ReadDir(render.ComponentDir(c))
-		if rerr != nil {
-			return nil, rerr
+	// Drift: the component is not what promoter renders for the committed
+	// stage on this base. Rendering is pure (no build), so this is cheap;
+	// the build and checks run only when a change is made.
+	if _, err := fs.Stat(fsys, render.ComponentDir(c)); err == nil {
+		files, err := render.Component(c, b, committed.Stage)
+		if err != nil {
+			return nil, err
 		}
-		s.Drift = !sameFiles(current, res.Files)
-	} else {
-		s.Drift = true
+		current, err := tip.ReadDir(render.ComponentDir(c))
+		if err != nil {
+			return nil, err
+		}
+		s.Drift = !sameFiles(current, files)
 	}
 
 	rb := committed.Rollback
+	steps := len(c.Spec.Steps)
 	switch {
 	case rb != nil && rb.Revision == s.Revision:
 		s.Phase = RolledBack
+	case s.Revision == s.StableRevision && committed.Step == steps+1:
+		s.Phase = Succeeded
 	case s.Revision == s.StableRevision:
 		s.Phase = Idle
-		if s.Last != nil && s.Last.Message.Trailers.Action == gitops.ActionFinish {
-			s.Phase = Succeeded
-		}
-	case committed.Step >= 1 && committed.Step <= len(c.Spec.Steps) && committed.CanaryRevision == s.Revision:
+	case committed.Step >= 1 && committed.Step <= steps && committed.CanaryRevision == s.Revision:
 		s.Phase = Progressing
-		s.StageStart, s.CanaryStart = stageTimes(s.Attempt, committed.Step)
 	default:
 		// A new revision, or a revision changed mid-flight: start over.
 		s.Phase = Pending
 	}
+	if h != nil {
+		if err := s.attach(ctx, h); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// needsHistory reports whether deciding for s needs promoter's commits: a
+// progressing canary's stage clock and revert, a pending one's attempt.
+func (s *State) needsHistory() bool { return s.Phase == Progressing || s.Phase == Pending }
+
+// attach adds what history says: the attempt, the last commit and the
+// stage clocks.
+func (s *State) attach(ctx context.Context, h history) error {
+	name := s.Canary.Metadata.Name
+	if last, err := h.LastPromoterCommit(ctx, s.Tip.Hash, name); err == nil {
+		s.Last = &last
+	} else if !errors.Is(err, gitops.ErrNotFound) {
+		return err
+	}
+	attempt, err := h.History(ctx, s.Tip.Hash, name)
+	if err != nil {
+		return err
+	}
+	s.Attempt = attempt
+	if s.Phase == Progressing {
+		s.StageStart, s.CanaryStart = stageTimes(s.Attempt, s.Committed.Step)
+		if s.StageStart.IsZero() {
+			// No commit of promoter's for this step (a component written by
+			// hand): the stage clock starts with the tip.
+			s.StageStart, s.CanaryStart = s.Tip.CommitTime, s.Tip.CommitTime
+		}
+	}
+	return nil
 }
 
 // stageTimes finds when the current step and the attempt's first step
