@@ -177,7 +177,9 @@ func (g *globals) printDecisions(pass *promote.Pass, showDiff bool) error {
 func printDecision(w io.Writer, d promote.Decision, showDiff bool) {
 	line := fmt.Sprintf("%s: %s", d.Canary, d.Action)
 	switch d.Action {
-	case promote.ActStart, promote.ActPromote, promote.ActRollback, promote.ActFinish, promote.ActWait:
+	case promote.ActFinish:
+		line += fmt.Sprintf(" %d%% -> 100%%", d.FromWeight)
+	case promote.ActStart, promote.ActPromote, promote.ActRollback, promote.ActWait:
 		line += fmt.Sprintf(" %d%% -> %d%%", d.FromWeight, d.Weight)
 	default:
 		line += fmt.Sprintf(" at %d%%", d.Weight)
@@ -204,6 +206,7 @@ func printDecision(w io.Writer, d promote.Decision, showDiff bool) {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

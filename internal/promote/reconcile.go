@@ -210,8 +210,10 @@ func nextStep(st *State, action Action) int {
 		return 0
 	case ActStart:
 		return 1
-	case ActPromote, ActFinish:
+	case ActPromote:
 		return st.Step() + 1
+	case ActFinish:
+		return len(st.Canary.Spec.Steps) + 1
 	}
 	return st.Step()
 }
