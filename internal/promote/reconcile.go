@@ -491,3 +491,31 @@ func hasHook(c *spec.Canary, typ string) bool {
 	}
 	return false
 }
+
+// ErrNoStage is returned by Evaluate for a canary that is not observing a
+// stage (idle, pending, promoted or rolled back).
+var ErrNoStage = errors.New("no stage to evaluate")
+
+// Evaluate derives the canary's state and evaluates its current stage's
+// gates now, writing nothing.
+func (p *Promoter) Evaluate(ctx context.Context, name string) (*State, *gates.Report, error) {
+	tip, err := p.fetch(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, _, err := p.load(ctx, tip.FS(), Selection{Names: []string{name}})
+	if err != nil {
+		return nil, nil, err
+	}
+	p.gitMu.Lock()
+	st, err := derive(ctx, p.opts.Repo, tip, cs[0])
+	p.gitMu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Phase != Progressing {
+		return st, nil, fmt.Errorf("canary %s is %s: %w", name, st.Phase, ErrNoStage)
+	}
+	report, err := p.evaluate(ctx, st, p.opts.Clock())
+	return st, report, err
+}
