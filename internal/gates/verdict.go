@@ -88,7 +88,7 @@ type Report struct {
 // HistoryPoint is one tile of the canary-vs-stable history (NaN when a
 // version had no requests).
 type HistoryPoint struct {
-	End                          time.Time
+	End                              time.Time
 	CanaryErrorRate, StableErrorRate float64
-	CanaryP99, StableP99         float64
+	CanaryP99, StableP99             float64
 }
