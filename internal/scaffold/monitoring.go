@@ -1,0 +1,128 @@
+package scaffold
+
+import (
+	"fmt"
+	"path"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// monitoringLabels are on the ServiceMonitor and PrometheusRule so that a
+// Prometheus of kube-prometheus-stack (release "prometheus") selects them.
+func monitoringLabels(o *Options) map[string]string {
+	return map[string]string{"app": o.Name, "release": "prometheus"}
+}
+
+func addMonitoring(o *Options, add func(string, any, string, Comments) error) error {
+	dir := o.monitoringDir()
+	dashboard, err := dashboardConfigMap(o)
+	if err != nil {
+		return err
+	}
+	for _, r := range []struct {
+		file   string
+		v      any
+		header string
+	}{
+		{"servicemonitor.yaml", serviceMonitor(o), "Scrapes the application's own /metrics on both versions. Istio's request metrics,\nwhich the alerts and promoter's gates read, come from the sidecars."},
+		{"prometheusrule.yaml", prometheusRule(o), "Alerts on the canary version, from Istio's request metrics."},
+		{"dashboard.yaml", dashboard, "The canary dashboard, loaded by Grafana's dashboard sidecar (label grafana_dashboard)."},
+	} {
+		if err := add(path.Join(dir, r.file), r.v, r.header, nil); err != nil {
+			return err
+		}
+	}
+	return add(path.Join(dir, "kustomization.yaml"),
+		newKustomization("servicemonitor.yaml", "prometheusrule.yaml", "dashboard.yaml"), "", nil)
+}
+
+func serviceMonitor(o *Options) *monitoringv1.ServiceMonitor {
+	return &monitoringv1.ServiceMonitor{
+		TypeMeta:   typeMeta("monitoring.coreos.com/v1", "ServiceMonitor"),
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: monitoringLabels(o)},
+		Spec: monitoringv1.ServiceMonitorSpec{
+			Selector:          metav1.LabelSelector{MatchLabels: map[string]string{"app": o.Name}},
+			NamespaceSelector: monitoringv1.NamespaceSelector{MatchNames: []string{o.Namespace}},
+			TargetLabels:      []string{"app"},
+			PodTargetLabels:   []string{"version"},
+			Endpoints: []monitoringv1.Endpoint{{
+				Port: "http", Path: "/metrics", Interval: "15s",
+			}},
+		},
+	}
+}
+
+// Alert names.
+const (
+	AlertHighErrorRate = "CanaryHighErrorRate"
+	AlertHighLatency   = "CanaryHighLatency"
+	AlertNoTraffic     = "CanaryNoTraffic"
+)
+
+func prometheusRule(o *Options) *monitoringv1.PrometheusRule {
+	dur := func(s monitoringv1.Duration) *monitoringv1.Duration { return &s }
+	labels := func(severity string) map[string]string {
+		return map[string]string{"severity": severity, "app": o.Name, "namespace": o.Namespace}
+	}
+	canary := canaryMatcher()
+	noTraffic := fmt.Sprintf("(%s or vector(0)) == 0\nand on ()\nsum(kube_deployment_status_replicas_available{namespace=%q, deployment=%q}) > 0",
+		o.requestRate("", "10m", canary), o.Namespace, o.canaryName())
+	return &monitoringv1.PrometheusRule{
+		TypeMeta:   typeMeta("monitoring.coreos.com/v1", "PrometheusRule"),
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name + "-canary", Namespace: o.Namespace, Labels: monitoringLabels(o)},
+		Spec: monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{
+			Name: o.Name + "-canary",
+			Rules: []monitoringv1.Rule{
+				{
+					Alert:  AlertHighErrorRate,
+					Expr:   intstr.FromString(o.errorRatio("destination_version", "5m", canary) + "\n> 0.05"),
+					For:    dur("2m"),
+					Labels: labels("critical"),
+					Annotations: map[string]string{
+						"summary":     fmt.Sprintf("Canary of %s/%s answers more than 5%% of requests with 5xx", o.Namespace, o.Name),
+						"description": "Error rate of the canary is {{ $value | humanizePercentage }} over 5m. promoter rolls back at this level (rollbackOn error-rate 0.05).",
+					},
+				},
+				{
+					Alert:  AlertHighLatency,
+					Expr:   intstr.FromString(o.latencyQuantile("0.99", "destination_version", "5m", canary) + "\n> 500"),
+					For:    dur("5m"),
+					Labels: labels("warning"),
+					Annotations: map[string]string{
+						"summary":     fmt.Sprintf("Canary of %s/%s has a p99 latency over 500 ms", o.Namespace, o.Name),
+						"description": "p99 latency of the canary is {{ $value }} ms over 5m; promoter does not promote above 500 ms and rolls back above 2 s.",
+					},
+				},
+				{
+					Alert:  AlertNoTraffic,
+					Expr:   intstr.FromString(noTraffic),
+					For:    dur("15m"),
+					Labels: labels("warning"),
+					Annotations: map[string]string{
+						"summary":     fmt.Sprintf("Canary of %s/%s is running but receives no requests", o.Namespace, o.Name),
+						"description": "No request reached the canary for 10m although it has available replicas. Expected while promoter holds it at 0%; otherwise check the VirtualService.",
+					},
+				},
+			},
+		}}},
+	}
+}
+
+// dashboardConfigMap holds the Grafana dashboard JSON.
+func dashboardConfigMap(o *Options) (*corev1.ConfigMap, error) {
+	data, err := dashboardJSON(o)
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.ConfigMap{
+		TypeMeta: typeMeta("v1", "ConfigMap"),
+		ObjectMeta: metav1.ObjectMeta{
+			Name: o.Name + "-canary-dashboard", Namespace: o.Namespace,
+			Labels: map[string]string{"app": o.Name, "grafana_dashboard": "1"},
+		},
+		Data: map[string]string{o.Name + "-canary.json": string(data)},
+	}, nil
+}
