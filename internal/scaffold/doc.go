@@ -30,3 +30,5 @@
 // caller writes them. The output depends only on the options, byte for
 // byte, so that examples/repo can be regenerated and compared.
 package scaffold
+
+//go:generate go run testdata/gen.go
