@@ -46,8 +46,10 @@ variables GIT_TOKEN (a project access token with write_repository) and PROMETHEU
     kubectl apply -f deploy/flux/{{.Name}}.yaml
 {{end}}`))
 
+// addProse writes deploy/README.md with the repository-wide runners (a
+// second application, scaffolded with only argocd and flux, leaves it be).
 func addProse(o *Options, files Files) error {
-	if len(o.Runners) == 0 {
+	if !o.runs(RunnerCronJob) && !o.runs(RunnerGitHub) && !o.runs(RunnerGitLab) {
 		return nil
 	}
 	var buf bytes.Buffer
