@@ -18,10 +18,17 @@ type view struct {
 	lc, ls   Histogram
 	errs     map[MetricFamily]error
 	queries  map[MetricFamily]string
+	// quiet views are per-tile checks: verdicts and values only, no text.
+	quiet bool
 }
 
 func viewOf(ts TileSet, tiles []Tile) view {
 	v := view{errs: ts.Errs, queries: ts.Queries, tiles: len(tiles)}
+	if len(tiles) == 1 { // no copies for a single tile: views are read-only
+		t := tiles[0]
+		v.w, v.req, v.err, v.lc, v.ls = Window{t.Start, t.End}, t.Requests, t.Errors, t.CanaryLatency, t.StableLatency
+		return v
+	}
 	for i, t := range tiles {
 		if i == 0 {
 			v.w.Start = t.Start
@@ -31,8 +38,8 @@ func viewOf(ts TileSet, tiles []Tile) view {
 		v.req.Stable += t.Requests.Stable
 		v.err.Canary += t.Errors.Canary
 		v.err.Stable += t.Errors.Stable
-		v.lc = v.lc.Add(t.CanaryLatency)
-		v.ls = v.ls.Add(t.StableLatency)
+		v.lc = v.lc.addInPlace(t.CanaryLatency, i == 0)
+		v.ls = v.ls.addInPlace(t.StableLatency, i == 0)
 	}
 	return v
 }
@@ -120,52 +127,72 @@ func pct(v float64) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", 100*v), "0"), ".") + "%"
 }
 
-// rateCheck judges an error-rate or success-rate gate.
+// rateCheck judges an error-rate or success-rate gate. In a quiet view (a
+// per-tile check) only the verdict and values are computed.
 func rateCheck(g spec.Gate, v view, success bool) check {
-	c := check{unit: "ratio", query: v.queries[FamilyErrors] + " / " + v.queries[FamilyRequests]}
+	c := check{unit: "ratio"}
 	errC, errS := ratio(v.err.Canary, v.req.Canary), ratio(v.err.Stable, v.req.Stable)
 	c.value, c.stable = errC, errS
 	if success {
 		c.value, c.stable = 1-errC, 1-errS
+	}
+	if !v.quiet {
+		c.query = v.queries[FamilyErrors] + " / " + v.queries[FamilyRequests]
 	}
 	if v.req.Canary <= 0 {
 		c.verdict = Inconclusive
 		c.message = "the canary served no requests in the window"
 		return c
 	}
-	var conds []string
-	c.verdict = Pass
-	failIf := func(bad bool, cond, msg string) {
-		conds = append(conds, cond)
-		if bad {
-			c.verdict = Fail
-			c.message = msg
-		}
-	}
 	name := "error rate"
 	if success {
 		name = "success rate"
 	}
+	var conds []string
+	c.verdict = Pass
+	if max, ok := number(g.Max); ok && c.value > max {
+		c.verdict = Fail
+		if !v.quiet {
+			c.message = fmt.Sprintf("canary %s %s is above the maximum %s", name, pct(c.value), pct(max))
+		}
+	} else if ok && !v.quiet {
+		conds = append(conds, "<= "+pct(max))
+	}
+	min, hasMin := number(g.Min)
+	if hasMin && success && min > 1 {
+		min /= 100 // Flagger writes success rates in percent
+	}
+	if hasMin && c.value < min {
+		c.verdict = Fail
+		if !v.quiet {
+			c.message = fmt.Sprintf("canary %s %s is below the minimum %s", name, pct(c.value), pct(min))
+		}
+	}
+	inc, hasInc := number(g.MaxIncrease)
+	switch {
+	case !hasInc:
+	case !finite(errS):
+		if c.verdict == Pass {
+			c.verdict, c.message = Inconclusive, "stable served no requests in the window, so the canary cannot be compared with it"
+		}
+	case errC > errS*(1+inc):
+		c.verdict = Fail
+		if !v.quiet {
+			c.message = fmt.Sprintf("canary error rate %s is more than %s above stable's %s", pct(errC), pct(inc), pct(errS))
+		}
+	}
+	if v.quiet {
+		return c
+	}
+	conds = conds[:0]
 	if max, ok := number(g.Max); ok {
-		failIf(c.value > max, "<= "+pct(max), fmt.Sprintf("canary %s %s is above the maximum %s", name, pct(c.value), pct(max)))
+		conds = append(conds, "<= "+pct(max))
 	}
-	if min, ok := number(g.Min); ok {
-		if success && min > 1 {
-			min /= 100 // Flagger writes success rates in percent
-		}
-		failIf(c.value < min, ">= "+pct(min), fmt.Sprintf("canary %s %s is below the minimum %s", name, pct(c.value), pct(min)))
+	if hasMin {
+		conds = append(conds, ">= "+pct(min))
 	}
-	if inc, ok := number(g.MaxIncrease); ok {
-		limit := errS * (1 + inc)
-		cond := fmt.Sprintf("error rate <= stable +%s", pct(inc))
-		if !finite(errS) {
-			conds = append(conds, cond)
-			if c.verdict == Pass {
-				c.verdict, c.message = Inconclusive, "stable served no requests in the window, so the canary cannot be compared with it"
-			}
-		} else {
-			failIf(errC > limit, cond, fmt.Sprintf("canary error rate %s is more than %s above stable's %s", pct(errC), pct(inc), pct(errS)))
-		}
+	if hasInc {
+		conds = append(conds, "error rate <= stable +"+pct(inc))
 	}
 	c.threshold = strings.Join(conds, ", ")
 	if c.verdict == Pass {
@@ -187,26 +214,22 @@ func latencyCheck(g spec.Gate, v view) check {
 	if q <= 0 || q >= 1 {
 		q = 0.99
 	}
-	c := check{unit: "ms", query: fmt.Sprintf("histogram_quantile(%g, %s)", q, v.queries[FamilyLatency])}
+	c := check{unit: "ms"}
 	c.value, c.stable = v.lc.Quantile(q), v.ls.Quantile(q)
-	label := fmt.Sprintf("p%g latency", 100*q)
 	if !finite(c.value) {
 		c.verdict = Inconclusive
-		c.message = fmt.Sprintf("no canary latency observations in the window, so its %s is unknown", label)
+		c.message = "no canary latency observations in the window, so its latency is unknown"
 		return c
 	}
-	var conds []string
 	c.verdict = Pass
-	if max, ok := g.Max.Duration(); g.Max.IsSet() && ok {
-		maxMs := float64(max) / float64(time.Millisecond)
-		conds = append(conds, "<= "+ms(maxMs))
-		if c.value > maxMs {
-			c.verdict = Fail
-			c.message = fmt.Sprintf("canary %s %s is above the maximum %s", label, ms(c.value), ms(maxMs))
-		}
+	max, hasMax := g.Max.Duration()
+	hasMax = hasMax && g.Max.IsSet()
+	maxMs := float64(max) / float64(time.Millisecond)
+	inc, hasInc := number(g.MaxIncrease)
+	if hasMax && c.value > maxMs {
+		c.verdict = Fail
 	}
-	if inc, ok := number(g.MaxIncrease); ok {
-		conds = append(conds, "<= stable +"+pct(inc))
+	if hasInc {
 		switch {
 		case !finite(c.stable):
 			if c.verdict == Pass {
@@ -214,11 +237,27 @@ func latencyCheck(g spec.Gate, v view) check {
 			}
 		case c.value > c.stable*(1+inc):
 			c.verdict = Fail
-			c.message = fmt.Sprintf("canary %s %s is more than %s above stable's %s", label, ms(c.value), pct(inc), ms(c.stable))
 		}
 	}
+	if v.quiet {
+		return c
+	}
+	c.query = fmt.Sprintf("histogram_quantile(%g, %s)", q, v.queries[FamilyLatency])
+	label := fmt.Sprintf("p%g latency", 100*q)
+	var conds []string
+	if hasMax {
+		conds = append(conds, "<= "+ms(maxMs))
+	}
+	if hasInc {
+		conds = append(conds, "<= stable +"+pct(inc))
+	}
 	c.threshold = strings.Join(conds, ", ")
-	if c.verdict == Pass {
+	switch {
+	case hasMax && c.value > maxMs:
+		c.message = fmt.Sprintf("canary %s %s is above the maximum %s", label, ms(c.value), ms(maxMs))
+	case hasInc && finite(c.stable) && c.value > c.stable*(1+inc):
+		c.message = fmt.Sprintf("canary %s %s is more than %s above stable's %s", label, ms(c.value), pct(inc), ms(c.stable))
+	case c.verdict == Pass:
 		c.message = fmt.Sprintf("canary %s %s (stable %s)", label, ms(c.value), ms(c.stable))
 	}
 	return c

@@ -92,7 +92,7 @@ func TestPrometheusFaults(t *testing.T) {
 	tests := []faultServer{
 		{name: "down", down: true, wantKind: ErrUnreachable, wantVerdict: Error},
 		{name: "slow", wantKind: ErrTimeout, wantAttempts: 3, wantVerdict: Error, handler: func(w http.ResponseWriter, r *http.Request) {
-			_ = r.ParseForm() // read the body, so the server notices the client hanging up
+			_ = r.ParseForm()    // read the body, so the server notices the client hanging up
 			<-r.Context().Done() // never answers before the client gives up
 		}},
 		{name: "500", wantKind: ErrServer, wantAttempts: 3, wantVerdict: Error, handler: func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,9 @@ var IstioBuckets = []float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5
 // sortedHistogram returns h sorted by Le with counts made monotonic, the way
 // PromQL's histogram_quantile prepares buckets.
 func sortedHistogram(h Histogram) Histogram {
+	if isSorted(h) {
+		return h
+	}
 	out := slices.Clone(h)
 	slices.SortFunc(out, func(a, b Bucket) int {
 		switch {
@@ -51,6 +54,17 @@ func sortedHistogram(h Histogram) Histogram {
 	return merged
 }
 
+// isSorted reports whether h has strictly increasing bounds and monotonic
+// counts already.
+func isSorted(h Histogram) bool {
+	for i := 1; i < len(h); i++ {
+		if h[i].Le <= h[i-1].Le || h[i].Count < h[i-1].Count {
+			return false
+		}
+	}
+	return true
+}
+
 // Total returns the number of observations (the +Inf bucket), or 0 for an
 // empty histogram.
 func (h Histogram) Total() float64 {
@@ -75,6 +89,18 @@ func (h Histogram) Above(le float64) (float64, bool) {
 
 // Add returns the bucket-wise sum of h and o.
 func (h Histogram) Add(o Histogram) Histogram {
+	switch {
+	case len(o) == 0:
+		return h
+	case len(h) == 0:
+		return slices.Clone(o)
+	case sameBounds(h, o):
+		out := slices.Clone(h)
+		for i := range out {
+			out[i].Count += o[i].Count
+		}
+		return out
+	}
 	out := slices.Clone(h)
 	for _, b := range o {
 		i := slices.IndexFunc(out, func(x Bucket) bool { return x.Le == b.Le })
@@ -130,6 +156,35 @@ func (h Histogram) Quantile(q float64) float64 {
 		rank -= b[i-1].Count
 	}
 	return start + (end-start)*(rank/count)
+}
+
+// addInPlace adds o to h, reusing h's storage unless shared (h is then
+// copied first): for summing a run of tiles without a copy per tile.
+func (h Histogram) addInPlace(o Histogram, shared bool) Histogram {
+	switch {
+	case len(o) == 0:
+		return h
+	case len(h) == 0:
+		return slices.Clone(o)
+	case shared || !sameBounds(h, o):
+		return h.Add(o)
+	}
+	for i := range h {
+		h[i].Count += o[i].Count
+	}
+	return h
+}
+
+func sameBounds(a, b Histogram) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Le != b[i].Le {
+			return false
+		}
+	}
+	return true
 }
 
 // ChooseBounds picks the bucket bounds at which the sequential test counts

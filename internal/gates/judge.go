@@ -166,7 +166,9 @@ func countChecks(res *GateResult, g spec.Gate, st Stage, obs *Observations, key 
 		if isCustom && k < len(cu.Values) {
 			custom = cu.Values[k]
 		}
-		ck := evaluate(g, viewOf(ts, ts.Tiles[k:k+1]), st.Weight, custom)
+		tv := viewOf(ts, ts.Tiles[k:k+1])
+		tv.quiet = true
+		ck := evaluate(g, tv, st.Weight, custom)
 		if ck.verdict == Pass || ck.verdict == Fail {
 			res.Checks++
 		}
@@ -197,7 +199,12 @@ func trigger(g spec.Gate, st Stage, obs *Observations, key string, opts Options)
 		if isCustom && k < len(cu.Values) {
 			custom = cu.Values[k]
 		}
+		v.quiet = true
 		ck := evaluate(g, v, st.Weight, custom)
+		if ck.verdict == Fail || k == len(ts.Tiles)-1 {
+			v.quiet = false // the tile the trigger reports on: describe it
+			ck = evaluate(g, v, st.Weight, custom)
+		}
 		if ck.verdict == Fail && needsCount && v.req.Canary < float64(opts.TriggerMinRequests) {
 			ck.verdict = Inconclusive
 			ck.message = fmt.Sprintf("canary served %.0f requests in the interval; a trigger needs %d", v.req.Canary, opts.TriggerMinRequests)

@@ -32,11 +32,16 @@ func (p Pair) logLikRatio(r, r0 float64) float64 {
 }
 
 // LogLik returns the log-likelihood l(r) of the rate ratio r over the tiles,
-// up to a constant that does not depend on r.
+// up to a constant that does not depend on r:
+//
+//	l(r) = sum_k [ yc_k*log(r) - (yc_k+ys_k)*log(nc_k*r + ns_k) ] + const
 func LogLik(tiles []Pair, r float64) float64 {
 	var l float64
+	logr := math.Log(r)
 	for _, p := range tiles {
-		l += p.logLikRatio(r, 1)
+		if p.informative() {
+			l += p.YC*logr - (p.YC+p.YS)*math.Log(p.NC*r+p.NS)
+		}
 	}
 	return l
 }
@@ -90,11 +95,16 @@ func (m Mixture) logE(llr []float64) float64 {
 // non-negative supermartingale, so P(ever E_k >= 1/alpha) <= alpha (Ville).
 func (m Mixture) EProcess(tiles []Pair, ref float64) []float64 {
 	acc := make([]float64, len(m.R))
+	logRatio := make([]float64, len(m.R))
+	for j, r := range m.R {
+		logRatio[j] = math.Log(r / ref)
+	}
 	out := make([]float64, len(tiles))
 	for k, p := range tiles {
 		if p.informative() {
+			mk, base := p.YC+p.YS, math.Log(p.NC*ref+p.NS)
 			for j, r := range m.R {
-				acc[j] += p.logLikRatio(r, ref)
+				acc[j] += p.YC*logRatio[j] - mk*(math.Log(p.NC*r+p.NS)-base)
 			}
 		}
 		out[k] = m.logE(acc)
@@ -138,7 +148,7 @@ func ConfidenceInterval(tiles []Pair, m Mixture, alpha float64) Interval {
 	// The maximum of the concave l over log r, by golden-section search.
 	a, b := math.Log(ciMin), math.Log(ciMax)
 	const g = 0.6180339887498949
-	for range 200 {
+	for range 80 { // 0.618^80 of the range: far below float precision
 		c, d := b-g*(b-a), a+g*(b-a)
 		if l(c) < l(d) {
 			a = c
@@ -156,7 +166,7 @@ func ConfidenceInterval(tiles []Pair, m Mixture, alpha float64) Interval {
 		if l(out) >= thr {
 			return math.NaN()
 		}
-		for range 100 {
+		for range 60 {
 			mid := (in + out) / 2
 			if l(mid) >= thr {
 				in = mid

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"math"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/gates"
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// decision is what a policy does at one run.
+type decision int
+
+const (
+	hold decision = iota
+	rollback
+	promote
+)
+
+// Policy decides at each run from the observations promoter would fetch.
+type Policy struct {
+	Name string
+	// Canary is the spec the policy evaluates through gates.Judge; nil for
+	// a policy outside promoter's gates (the naive z-test).
+	Canary  *spec.Canary
+	Options gates.Options
+	// WholeCanaryStage counts the policy's checks since the canary started
+	// rather than since the weight step (Flagger's failed-check counter
+	// runs across the whole analysis).
+	WholeCanaryStage bool
+	// decide replaces gates.Judge for policies outside promoter's gates.
+	decide func(obs *gates.Observations, mayPromote bool) decision
+	// monotone says a rollback decision, once due, stays due at every
+	// later look of the same stage grid, so one evaluation at the last look
+	// gives the first look at which it was due (see lastLookRollback).
+	monotone bool
+}
+
+// benchCanary returns the simulator's canary spec with the given gates.
+func benchCanary(a spec.Analysis) *spec.Canary {
+	c := &spec.Canary{}
+	c.Metadata.Name = "bench"
+	c.Spec.Host = "bench"
+	c.Spec.VirtualService.Namespace = "bench"
+	a.Interval = spec.D(tile)
+	a.Versions = spec.Versions{Stable: "v1", Canary: "v2"}
+	c.Spec.Analysis = a
+	return c
+}
+
+// policies are the compared policies, each given the same traffic.
+func policies(alpha float64) []Policy {
+	return []Policy{
+		{
+			// Flagger's defaults from its documentation: request-success-rate
+			// >= 99%, request-duration (p99) <= 500ms, threshold 5.
+			Name: "Flagger-style",
+			Canary: benchCanary(spec.Analysis{Threshold: 5, Gates: []spec.Gate{
+				{Name: "request-success-rate", Type: spec.GateSuccessRate, Min: spec.Q("0.99")},
+				{Name: "request-duration", Type: spec.GateLatency, Quantile: 0.99, Max: spec.Q("500ms")},
+			}}),
+			WholeCanaryStage: true,
+		},
+		{
+			// The guide's script: roll back when the error rate is above 5%
+			// once at least 100 requests were seen.
+			Name: "guide's script",
+			Canary: benchCanary(spec.Analysis{MinRequests: 100,
+				Gates:      []spec.Gate{{Name: "error-rate", Type: spec.GateErrorRate, Max: spec.Q("5%")}},
+				RollbackOn: []spec.Gate{{Name: "error-rate", Type: spec.GateErrorRate, Max: spec.Q("5%")}},
+			}),
+			Options: gates.Options{TriggerMinRequests: 100},
+		},
+		{
+			Name:   "naive z-test",
+			decide: naiveZ(alpha),
+		},
+		{
+			Name: "promoter sequential",
+			Canary: benchCanary(spec.Analysis{PromoteWhen: "evidence", Gates: []spec.Gate{
+				{Name: "regression", Type: spec.GateSequential, Alpha: alpha},
+			}}),
+			monotone: true,
+		},
+	}
+}
+
+// zCrit is the one-sided normal quantile for alpha/2 per family.
+func zCrit(alpha float64) float64 {
+	// Inverse of the upper tail by bisection on erfc.
+	lo, hi := 0.0, 10.0
+	for range 100 {
+		mid := (lo + hi) / 2
+		if 0.5*math.Erfc(mid/math.Sqrt2) > alpha/2 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// naiveZ is a two-proportion z-test of the canary's against stable's error
+// rate and slow-request rate, on all data since the canary started,
+// repeated at every run at a fixed alpha (split over the two families), the
+// way a fixed-horizon test is usually (mis)applied.
+func naiveZ(alpha float64) func(obs *gates.Observations, mayPromote bool) decision {
+	z := zCrit(alpha)
+	return func(obs *gates.Observations, mayPromote bool) decision {
+		bounds := gates.Bounds(obs)
+		errs, slow := gates.SequentialPairs(obs.CanaryTiles.Tiles, bounds)
+		fams := [][]gates.Pair{errs}
+		if len(slow) > 0 {
+			fams = append(fams, slow[len(slow)-1])
+		}
+		for _, f := range fams {
+			var nc, ns, yc, ys float64
+			for _, p := range f {
+				nc, ns, yc, ys = nc+p.NC, ns+p.NS, yc+p.YC, ys+p.YS
+			}
+			if nc == 0 || ns == 0 || yc+ys == 0 {
+				continue
+			}
+			pool := (yc + ys) / (nc + ns)
+			se := math.Sqrt(pool * (1 - pool) * (1/nc + 1/ns))
+			if se > 0 && (yc/nc-ys/ns)/se > z {
+				return rollback
+			}
+		}
+		if mayPromote {
+			return promote
+		}
+		return hold
+	}
+}
+
+// stageOf returns the stage the run at look (1-based) judges: the weight of
+// the tile just completed and when that weight step began.
+func stageOf(p Policy, start time.Time, look int) gates.Stage {
+	t := time.Duration(look-1) * tile
+	w, from := weightAt(t)
+	if p.WholeCanaryStage {
+		from = 0
+	}
+	return gates.Stage{Weight: w, Start: start.Add(from), CanaryStart: start, Now: start.Add(time.Duration(look) * tile)}
+}
+
+// observations builds what Observe would return at the run at look: the
+// same per-tile counts the Prometheus range queries return.
+func observations(tr Traffic, st gates.Stage, look int) *gates.Observations {
+	obs := &gates.Observations{Baseline: tr.Baseline}
+	obs.CanaryTiles.Tiles = tr.Tiles[:look]
+	for _, t := range tr.Tiles[:look] {
+		if !t.Start.Before(st.Start) {
+			obs.StageTiles.Tiles = append(obs.StageTiles.Tiles, t)
+		}
+	}
+	return obs
+}
+
+// decideAt runs the policy at one look.
+func (p Policy) decideAt(tr Traffic, start time.Time, look int, mayPromote bool) decision {
+	st := stageOf(p, start, look)
+	obs := observations(tr, st, look)
+	if p.decide != nil {
+		return p.decide(obs, mayPromote)
+	}
+	r := gates.Judge(p.Canary, st, obs, p.Options)
+	switch {
+	case r.Rollback:
+		return rollback
+	case mayPromote && r.Verdict == gates.Pass:
+		return promote
+	}
+	return hold
+}
+
+// lastLookRollback returns the first look (1-based) at which the policy
+// rolls back, from one evaluation at the last look: the sequential test
+// reports the first tile at which its e-process crossed the threshold, which
+// is exactly the first run that would have rolled back (a run at look k sees
+// tiles 1..k, and its decision is "E crossed at some tile <= k"). Used for
+// runs without promotion, where it saves evaluating every look.
+func (p Policy) lastLookRollback(tr Traffic, start time.Time, looks int) int {
+	st := stageOf(p, start, looks)
+	r := gates.Judge(p.Canary, st, observations(tr, st, looks), p.Options)
+	for _, g := range r.Gates {
+		if s := g.Sequential; s != nil && s.Reject {
+			return s.RejectTile + 1
+		}
+	}
+	return 0
+}
