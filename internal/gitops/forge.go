@@ -15,6 +15,9 @@ var (
 	// ErrHeadChanged means the head branch moved since the pull request
 	// was read: read it again.
 	ErrHeadChanged = errors.New("pull request head changed")
+	// ErrAlreadyMerged means the pull request's head is already part of
+	// the base: someone else merged it. The merge did not happen now.
+	ErrAlreadyMerged = errors.New("pull request already merged")
 )
 
 // PullRequest is a pull request as promoter sees it.
@@ -85,8 +88,9 @@ type Forge interface {
 	// It returns true once merged, and false with no error when the pull
 	// request is not mergeable yet (checks pending, reviews missing, base
 	// ahead): that is a wait, not a failure. Errors: [ErrConflict] when the
-	// head must be re-rendered on the new base, [ErrHeadChanged] when the
-	// head moved, other errors for real failures.
+	// head must be re-rendered on the new base, [ErrAlreadyMerged] when the
+	// head is already in the base (another run merged it), [ErrHeadChanged]
+	// when the head moved, other errors for real failures.
 	MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error)
 	// SetStatus sets a commit status on sha.
 	SetStatus(ctx context.Context, sha string, st Status) error

@@ -1,7 +1,6 @@
 package gitops
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,8 +68,8 @@ func (f *LocalForge) UpdatePullRequest(ctx context.Context, pr *PullRequest, bod
 // commit (or, for squash and rebase, a single-parent commit with the same
 // tree) and pushes it, retrying lost races within the Repo's bound. The
 // merge is by file: the paths the branch changed since the merge base are
-// taken from the branch; a path the target changed differently in the
-// meantime is a conflict.
+// taken from the branch; a path the target also changed in the meantime is
+// a conflict (re-render the branch on the new base).
 func (f *LocalForge) MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error) {
 	r := f.Repo
 	for attempt := 1; ; attempt++ {
@@ -86,8 +85,11 @@ func (f *LocalForge) MergePullRequest(ctx context.Context, pr *PullRequest, meth
 			return false, fmt.Errorf("merge %s: at %s, expected %s: %w", pr.Head, head.Short(), pr.HeadSHA, ErrHeadChanged)
 		}
 		tree, already, err := r.mergeTree(target.Hash, head.Hash)
-		if err != nil || already {
-			return already, err
+		if err != nil {
+			return false, err
+		}
+		if already {
+			return false, fmt.Errorf("merge %s: %w", pr.Head, ErrAlreadyMerged)
 		}
 		parents := []plumbing.Hash{plumbing.NewHash(target.Hash)}
 		if method == MergeCommit || method == "" {
@@ -146,8 +148,12 @@ func (r *Repo) mergeTree(target, head string) (tree plumbing.Hash, already bool,
 	if err != nil {
 		return tree, false, err
 	}
-	for p, content := range theirs {
-		if mine, ok := ours[p]; ok && !bytes.Equal(mine, content) {
+	// A path the target changed since the branch was made is a conflict,
+	// even when it changed the same way: promoter's branches are rendered
+	// on a tip, and a branch whose files the target has moved on (another
+	// run landed the same step, say) must be re-rendered, not merged again.
+	for p := range theirs {
+		if _, ok := ours[p]; ok {
 			return tree, false, fmt.Errorf("%s changed on both sides: %w", p, ErrConflict)
 		}
 	}

@@ -72,6 +72,12 @@ func (r *Repo) push(ctx context.Context, commit, branch, base string, force bool
 		RefSpecs:   []config.RefSpec{config.RefSpec(spec)},
 		Auth:       r.auth,
 	})
+	if errors.Is(err, git.NoErrAlreadyUpToDate) && !force && base != commit {
+		// The branch already is at this very commit: another run built and
+		// pushed the same change (same content, parent and time). It was
+		// not this push that landed it.
+		return fmt.Errorf("push %s: the remote already has %.12s: %w", ref, commit, ErrNonFastForward)
+	}
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		r.mu.Lock()
 		defer r.mu.Unlock()

@@ -23,9 +23,9 @@ type landing struct {
 	base string
 }
 
-// maxRerenders bounds how often a pull request is re-rendered on a base
+// maxRerenders bounds how often a pull request is re-derived on a target
 // that moved under it within one run.
-const maxRerenders = 3
+const maxRerenders = 5
 
 // land commits the change plan derives from the target branch, as the
 // canary's pull-request mode says: pushed to the branch (direct), or pushed
@@ -57,7 +57,11 @@ func (p *Promoter) land(ctx context.Context, c *spec.Canary, head string, report
 		return out, errors.New("no forge to open pull requests with: use --forge, or pullRequests.mode: direct")
 	}
 	forge := p.opts.Forge
-	for attempt := 1; ; attempt++ {
+	var lastErr error
+	for attempt := 1; attempt <= maxRerenders; attempt++ {
+		if attempt > 1 {
+			p.log.Info("re-deriving the pull request on the new tip", "canary", c.Metadata.Name, "head", head, "attempt", attempt, "after", lastErr)
+		}
 		res, err := r.Update(ctx, true, capture)
 		if err != nil {
 			return out, err
@@ -66,61 +70,107 @@ func (p *Promoter) land(ctx context.Context, c *spec.Canary, head string, report
 			out.unchanged = true
 			return out, nil
 		}
-		built := res.Commit
-		pr, err := forge.FindPullRequest(ctx, head)
-		if err != nil {
+		out.base = res.Base.Hash
+		if _, err := p.landPullRequest(ctx, c, head, report, res, &out, forge); err == nil {
+			return out, nil
+		} else if !racing(err) {
 			return out, err
-		}
-		if pr == nil || !p.sameHead(ctx, pr, built, out.change.Dir) {
-			if err := r.PushBranch(ctx, built.Hash, head); err != nil {
-				return out, err
-			}
 		} else {
-			built.Hash = pr.HeadSHA // the open pull request already says this
+			lastErr = err
 		}
-		body := p.pullRequestBody(ctx, c, res.Base.Hash, out.change, report)
-		if pr == nil {
-			pr, err = forge.OpenPullRequest(ctx, gitops.NewPullRequest{
-				Head: head, Base: r.Branch(), Title: out.change.Message.Subject, Body: body,
-				Labels: c.Spec.PullRequests.Labels, Reviewers: c.Spec.PullRequests.Reviewers,
-			})
-			if err != nil {
-				return out, err
-			}
-		} else if err := forge.UpdatePullRequest(ctx, pr, body, c.Spec.PullRequests.Labels); err != nil {
-			return out, err
-		}
-		pr.HeadSHA = built.Hash
-		out.pullRequest, out.commit = prRef(pr), built.Hash
-		if err := forge.SetStatus(ctx, built.Hash, statusOf(report)); err != nil {
-			p.log.Warn("could not set the commit status", "canary", c.Metadata.Name, "err", err)
-		}
-		if mode == spec.ModeReview {
-			out.waitReason = "review mode: a human merges it"
-			return out, nil
-		}
-		merged, err := forge.MergePullRequest(ctx, pr, gitops.MergeMethod(c.Spec.PullRequests.MergeMethod), out.change.Message)
-		if (errors.Is(err, gitops.ErrConflict) || errors.Is(err, gitops.ErrHeadChanged)) && attempt < maxRerenders {
-			p.log.Info("pull request is re-rendered on the new base", "canary", c.Metadata.Name, "head", head, "err", err)
-			continue
-		}
-		if err != nil {
-			return out, err
-		}
-		if !merged {
-			out.waitReason = "not mergeable yet: required checks or reviews pending"
-			return out, nil
-		}
-		if err := forge.DeleteBranch(ctx, head); err != nil {
-			p.log.Warn("could not delete the merged branch", "branch", head, "err", err)
-		}
+		// Another run (or a human) moved the target or the branch under us:
+		// start again from a fresh fetch, which re-derives the change.
+		out = landing{}
+	}
+	return out, fmt.Errorf("pull request %s: target kept moving: %w", head, lastErr)
+}
+
+// errMoved reports that the target branch moved after the change was
+// derived, so it must be derived again before a pull request is opened or
+// merged.
+var errMoved = errors.New("the target branch moved")
+
+// racing reports errors that mean a concurrent run or a human changed the
+// target or promoter's branch since the change was derived.
+func racing(err error) bool {
+	var pe *gitops.PushError
+	return errors.Is(err, errMoved) || errors.Is(err, gitops.ErrConflict) || errors.Is(err, gitops.ErrHeadChanged) ||
+		errors.Is(err, gitops.ErrAlreadyMerged) ||
+		errors.Is(err, gitops.ErrNotFound) || errors.Is(err, gitops.ErrNonFastForward) || errors.As(err, &pe)
+}
+
+// landPullRequest pushes the built commit to the pull request branch, opens
+// or adopts the pull request, and merges it in auto-merge mode. Before it
+// opens or merges, it checks the target is still where the change was
+// derived; if not it returns errMoved.
+func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head string, report *gates.Report, res gitops.Result, out *landing, forge gitops.Forge) (bool, error) {
+	r := p.opts.Repo
+	built := res.Commit
+	fresh := func() error {
 		tip, err := r.Fetch(ctx)
 		if err != nil {
-			return out, err
+			return err
 		}
-		out.commit, out.landed = tip.Hash, true
-		return out, nil
+		if tip.Hash != res.Base.Hash {
+			return fmt.Errorf("%w (from %.12s to %.12s)", errMoved, res.Base.Hash, tip.Hash)
+		}
+		return nil
 	}
+	pr, err := forge.FindPullRequest(ctx, head)
+	if err != nil {
+		return false, err
+	}
+	if pr == nil || !p.sameHead(ctx, pr, built, out.change.Dir) {
+		if err := fresh(); err != nil {
+			return false, err
+		}
+		if err := r.PushBranch(ctx, built.Hash, head); err != nil {
+			return false, err
+		}
+	} else {
+		built.Hash = pr.HeadSHA // the open pull request already says this
+	}
+	body := p.pullRequestBody(ctx, c, res.Base.Hash, out.change, report)
+	if pr == nil {
+		pr, err = forge.OpenPullRequest(ctx, gitops.NewPullRequest{
+			Head: head, Base: r.Branch(), Title: out.change.Message.Subject, Body: body,
+			Labels: c.Spec.PullRequests.Labels, Reviewers: c.Spec.PullRequests.Reviewers,
+		})
+		if err != nil {
+			return false, err
+		}
+	} else if err := forge.UpdatePullRequest(ctx, pr, body, c.Spec.PullRequests.Labels); err != nil {
+		return false, err
+	}
+	pr.HeadSHA = built.Hash
+	out.pullRequest, out.commit = prRef(pr), built.Hash
+	if err := forge.SetStatus(ctx, built.Hash, statusOf(report)); err != nil {
+		p.log.Warn("could not set the commit status", "canary", c.Metadata.Name, "err", err)
+	}
+	if c.Spec.PullRequests.Mode == spec.ModeReview {
+		out.waitReason = "review mode: a human merges it"
+		return false, nil
+	}
+	if err := fresh(); err != nil {
+		return false, err
+	}
+	merged, err := forge.MergePullRequest(ctx, pr, gitops.MergeMethod(c.Spec.PullRequests.MergeMethod), out.change.Message)
+	if err != nil {
+		return false, err
+	}
+	if !merged {
+		out.waitReason = "not mergeable yet: required checks or reviews pending"
+		return false, nil
+	}
+	if err := forge.DeleteBranch(ctx, head); err != nil {
+		p.log.Warn("could not delete the merged branch", "branch", head, "err", err)
+	}
+	tip, err := r.Fetch(ctx)
+	if err != nil {
+		return false, err
+	}
+	out.commit, out.landed = tip.Hash, true
+	return true, nil
 }
 
 // sameHead reports whether the open pull request's head already holds the

@@ -146,14 +146,15 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 	if err != nil {
 		return nil, err
 	}
-	cs, problems, err := p.load(ctx, tip.FS(), sel)
+	view := lockedSnapshot{snap: tip, mu: &p.gitMu}
+	cs, problems, err := p.load(ctx, view.FS(), sel)
 	if err != nil {
 		return nil, err
 	}
 	out := &Pass{Tip: tip.Commit, Problems: problems, Decisions: make([]Decision, len(cs))}
 	states := make([]*State, len(cs))
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
-		st, err := derive(ctx, nil, tip, c)
+		st, err := derive(ctx, nil, view, tip.Commit, c)
 		if err != nil {
 			out.Decisions[i] = failed(c, err)
 			return

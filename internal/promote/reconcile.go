@@ -176,7 +176,7 @@ func (p *Promoter) deriveUnlocked(ctx context.Context, tip *gitops.Snapshot, nam
 		}
 		return nil, err
 	}
-	return derive(ctx, p.opts.Repo, tip, c)
+	return derive(ctx, p.opts.Repo, tip, tip.Commit, c)
 }
 
 // stillDue reports whether action is still what the canary needs on the
@@ -450,7 +450,7 @@ func (p *Promoter) manualIntent(ctx context.Context, name string, decide func(*S
 		return Decision{}, err
 	}
 	p.gitMu.Lock()
-	st, err := derive(ctx, p.opts.Repo, tip, cs[0])
+	st, err := derive(ctx, p.opts.Repo, tip, tip.Commit, cs[0])
 	p.gitMu.Unlock()
 	if err != nil {
 		return Decision{}, err
@@ -508,7 +508,7 @@ func (p *Promoter) Evaluate(ctx context.Context, name string) (*State, *gates.Re
 		return nil, nil, err
 	}
 	p.gitMu.Lock()
-	st, err := derive(ctx, p.opts.Repo, tip, cs[0])
+	st, err := derive(ctx, p.opts.Repo, tip, tip.Commit, cs[0])
 	p.gitMu.Unlock()
 	if err != nil {
 		return nil, nil, err

@@ -78,7 +78,7 @@ type history interface {
 // derive reads where canary c stands at tip. With a nil history it reads
 // the component and the base only; attach adds what history says. The phase
 // comes from the component alone.
-func derive(ctx context.Context, h history, tip *gitops.Snapshot, c *spec.Canary) (*State, error) {
+func derive(ctx context.Context, h history, tip snapshot, head gitops.Commit, c *spec.Canary) (*State, error) {
 	fsys := tip.FS()
 	b, err := render.Inspect(c, fsys)
 	if err != nil {
@@ -92,7 +92,7 @@ func derive(ctx context.Context, h history, tip *gitops.Snapshot, c *spec.Canary
 		return nil, fmt.Errorf("canary %s: promoter's component cannot be read (edited by hand?): %w", c.Metadata.Name, err)
 	}
 	s := &State{
-		Canary: c, Tip: tip.Commit, Base: b, Committed: committed,
+		Canary: c, Tip: head, Base: b, Committed: committed,
 		Revision: b.Canary.Image, StableRevision: b.Stable.Image,
 	}
 	if committed.CanaryImage != "" {

@@ -305,6 +305,9 @@ func D(d time.Duration) Duration {
 // IsSet reports whether the field was given.
 func (d Duration) IsSet() bool { return d.set }
 
+// IsZero reports whether the field was not given (for omitempty).
+func (d Duration) IsZero() bool { return !d.set }
+
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	*d = Duration{raw: n.Value, set: true}
@@ -342,6 +345,9 @@ func Q(s string) Quantity { return Quantity{raw: s, set: true} }
 
 // IsSet reports whether the field was given.
 func (q Quantity) IsSet() bool { return q.set }
+
+// IsZero reports whether the field was not given (for omitempty).
+func (q Quantity) IsZero() bool { return !q.set }
 
 // String returns the quantity as written.
 func (q Quantity) String() string { return q.raw }

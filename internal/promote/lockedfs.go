@@ -1,0 +1,68 @@
+package promote
+
+import (
+	"io/fs"
+	"sync"
+
+	"github.com/promoter-dev/promoter/internal/gitops"
+)
+
+// snapshot is the repository at one commit as derive reads it.
+type snapshot interface {
+	FS() fs.FS
+	ReadDir(dir string) (gitops.Files, error)
+}
+
+// lockedSnapshot serialises reads of a snapshot shared by the canaries of a
+// pass: go-git's trees and object storage are not safe for concurrent use.
+// Each read holds the lock only while it reads; rendering and kustomize
+// builds run concurrently on what was read.
+type lockedSnapshot struct {
+	snap *gitops.Snapshot
+	mu   *sync.Mutex
+}
+
+func (s lockedSnapshot) FS() fs.FS { return lockedFS{fsys: s.snap.FS(), mu: s.mu} }
+
+func (s lockedSnapshot) ReadDir(dir string) (gitops.Files, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap.ReadDir(dir)
+}
+
+// lockedFS is an fs.FS whose every call holds mu. The files it opens are
+// read whole when opened, so reading them later needs no lock.
+type lockedFS struct {
+	fsys fs.FS
+	mu   *sync.Mutex
+}
+
+var (
+	_ fs.ReadFileFS = lockedFS{}
+	_ fs.ReadDirFS  = lockedFS{}
+	_ fs.StatFS     = lockedFS{}
+)
+
+func (l lockedFS) Open(name string) (fs.File, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fsys.Open(name)
+}
+
+func (l lockedFS) ReadFile(name string) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fs.ReadFile(l.fsys, name)
+}
+
+func (l lockedFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fs.ReadDir(l.fsys, name)
+}
+
+func (l lockedFS) Stat(name string) (fs.FileInfo, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fs.Stat(l.fsys, name)
+}
