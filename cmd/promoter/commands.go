@@ -15,5 +15,6 @@ func commands(g *globals) []*cobra.Command {
 		newWatchCmd(g),
 		newStatusCmd(g),
 		newPromoteCmd(g),
+		newGatesCmd(g),
 	}
 }

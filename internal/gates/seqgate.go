@@ -3,7 +3,7 @@ package gates
 import (
 	"fmt"
 	"math"
-	"strings"
+	"time"
 
 	"github.com/promoter-dev/promoter/internal/spec"
 )
@@ -92,8 +92,12 @@ func sequentialGate(c *spec.Canary, g spec.Gate, obs *Observations) GateResult {
 		if sr.RejectFamily == "latency" && len(sr.Latency) > 0 {
 			fam = worstFamily(sr.Latency)
 		}
-		res.Message = fmt.Sprintf("canary is worse than stable (p = %.2g): its %s rate is %s stable's (%s) — rejected at the interval ending %s",
-			sr.PValue, strings.TrimPrefix(fam.Name, "requests "), fam.CI, rates(fam), ts.Tiles[sr.RejectTile].End.UTC().Format("15:04"))
+		what := "error rate"
+		if fam.Bound > 0 {
+			what = "rate of requests " + fam.Name
+		}
+		res.Message = fmt.Sprintf("canary is worse than stable (p = %.2g): its %s is %s stable's (%s); the evidence was conclusive at the interval ending %s",
+			sr.PValue, what, fam.CI, rates(fam), ts.Tiles[sr.RejectTile].End.UTC().Format(time.RFC3339))
 	case sr.Errors.CanaryRequests == 0:
 		res.Verdict = Inconclusive
 		res.Message = "the canary has served no requests since it started"
