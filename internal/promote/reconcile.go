@@ -151,6 +151,7 @@ func (p *Promoter) actIntent(ctx context.Context, st *State, d *Decision, in int
 		d.Reasons = append([]string{fmt.Sprintf("%s waits in pull request %s (%s)", action, out.pullRequest, out.waitReason)}, reasons...)
 	case out.landed:
 		d.Phase = phaseAfter(action, d.Phase)
+		p.cleanup(ctx, st, action)
 		p.notify(ctx, st, *d, report)
 		if action == ActFinish || action == ActRollback {
 			p.hooks(ctx, c, spec.WebhookPostRollout, p.opts.Clock())
@@ -193,6 +194,31 @@ func stillDue(st, cur *State, in intent) bool {
 		return cur.Phase == Pending
 	}
 	return cur.Phase == Progressing && cur.Step() == st.Step() && cur.Revision == st.Revision
+}
+
+// cleanup deletes promoter branches a landing made stale: the previous
+// step's branch (left behind when a run was stopped between a merge and the
+// branch's deletion), and on rollback or finish the next step's branch,
+// whose pull request will never be merged. Failures are only logged.
+func (p *Promoter) cleanup(ctx context.Context, st *State, action Action) {
+	c := st.Canary
+	if p.opts.DryRun || p.opts.Forge == nil || c.Spec.PullRequests.Mode == spec.ModeDirect {
+		return
+	}
+	var stale []string
+	switch action {
+	case ActStart, ActPromote:
+		stale = append(stale, gitops.StepBranch(c.Metadata.Name, nextStep(st, action)-1))
+	case ActRollback, ActFinish:
+		stale = append(stale, gitops.StepBranch(c.Metadata.Name, st.Step()+1))
+	}
+	p.gitMu.Lock()
+	defer p.gitMu.Unlock()
+	for _, b := range stale {
+		if err := p.opts.Forge.DeleteBranch(ctx, b); err != nil {
+			p.log.Warn("could not delete a stale branch", "branch", b, "err", err)
+		}
+	}
 }
 
 // alreadyDone says why a decided change is no longer needed on a newer tip.
