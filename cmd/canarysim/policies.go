@@ -29,7 +29,7 @@ type Policy struct {
 	// runs across the whole analysis).
 	WholeCanaryStage bool
 	// decide replaces gates.Judge for policies outside promoter's gates.
-	decide func(obs *gates.Observations, mayPromote bool) decision
+	decide func(tr Traffic, look int, mayPromote bool) decision
 	// monotone says a rollback decision, once due, stays due at every
 	// later look of the same stage grid, so one evaluation at the last look
 	// gives the first look at which it was due (see lastLookRollback).
@@ -101,29 +101,21 @@ func zCrit(alpha float64) float64 {
 }
 
 // naiveZ is a two-proportion z-test of the canary's against stable's error
-// rate and slow-request rate, on all data since the canary started,
-// repeated at every run at a fixed alpha (split over the two families), the
-// way a fixed-horizon test is usually (mis)applied.
-func naiveZ(alpha float64) func(obs *gates.Observations, mayPromote bool) decision {
+// rate and slow-request rate (above stable's p99 bucket bound), on all data
+// since the canary started, repeated at every run at a fixed alpha (split
+// over the two families): the way a fixed-horizon test is usually
+// (mis)applied. It reads the same per-tile counts as the sequential test.
+func naiveZ(alpha float64) func(tr Traffic, look int, mayPromote bool) decision {
 	z := zCrit(alpha)
-	return func(obs *gates.Observations, mayPromote bool) decision {
-		bounds := gates.Bounds(obs)
-		errs, slow := gates.SequentialPairs(obs.CanaryTiles.Tiles, bounds)
-		fams := [][]gates.Pair{errs}
-		if len(slow) > 0 {
-			fams = append(fams, slow[len(slow)-1])
-		}
-		for _, f := range fams {
-			var nc, ns, yc, ys float64
-			for _, p := range f {
-				nc, ns, yc, ys = nc+p.NC, ns+p.NS, yc+p.YC, ys+p.YS
-			}
-			if nc == 0 || ns == 0 || yc+ys == 0 {
+	return func(tr Traffic, look int, mayPromote bool) decision {
+		for _, cum := range tr.cumulative {
+			c := cum[look-1]
+			if c.NC == 0 || c.NS == 0 || c.YC+c.YS == 0 {
 				continue
 			}
-			pool := (yc + ys) / (nc + ns)
-			se := math.Sqrt(pool * (1 - pool) * (1/nc + 1/ns))
-			if se > 0 && (yc/nc-ys/ns)/se > z {
+			pool := (c.YC + c.YS) / (c.NC + c.NS)
+			se := math.Sqrt(pool * (1 - pool) * (1/c.NC + 1/c.NS))
+			if se > 0 && (c.YC/c.NC-c.YS/c.NS)/se > z {
 				return rollback
 			}
 		}
@@ -132,6 +124,28 @@ func naiveZ(alpha float64) func(obs *gates.Observations, mayPromote bool) decisi
 		}
 		return hold
 	}
+}
+
+// cumulate returns the running totals of the sequential test's counts
+// (errors, and slow requests above the highest bound) after each tile.
+func cumulate(tr Traffic) [][]gates.Pair {
+	obs := &gates.Observations{Baseline: tr.Baseline}
+	obs.CanaryTiles.Tiles = tr.Tiles
+	bounds := gates.Bounds(obs)
+	errs, slow := gates.SequentialPairs(tr.Tiles, bounds)
+	fams := [][]gates.Pair{errs}
+	if len(slow) > 0 {
+		fams = append(fams, slow[len(slow)-1])
+	}
+	out := make([][]gates.Pair, len(fams))
+	for f, ps := range fams {
+		var acc gates.Pair
+		for _, p := range ps {
+			acc = gates.Pair{NC: acc.NC + p.NC, NS: acc.NS + p.NS, YC: acc.YC + p.YC, YS: acc.YS + p.YS}
+			out[f] = append(out[f], acc)
+		}
+	}
+	return out
 }
 
 // stageOf returns the stage the run at look (1-based) judges: the weight of
@@ -150,21 +164,21 @@ func stageOf(p Policy, start time.Time, look int) gates.Stage {
 func observations(tr Traffic, st gates.Stage, look int) *gates.Observations {
 	obs := &gates.Observations{Baseline: tr.Baseline}
 	obs.CanaryTiles.Tiles = tr.Tiles[:look]
-	for _, t := range tr.Tiles[:look] {
-		if !t.Start.Before(st.Start) {
-			obs.StageTiles.Tiles = append(obs.StageTiles.Tiles, t)
-		}
+	first := 0
+	for first < look && tr.Tiles[first].Start.Before(st.Start) {
+		first++
 	}
+	obs.StageTiles.Tiles = tr.Tiles[first:look]
 	return obs
 }
 
 // decideAt runs the policy at one look.
 func (p Policy) decideAt(tr Traffic, start time.Time, look int, mayPromote bool) decision {
+	if p.decide != nil {
+		return p.decide(tr, look, mayPromote)
+	}
 	st := stageOf(p, start, look)
 	obs := observations(tr, st, look)
-	if p.decide != nil {
-		return p.decide(obs, mayPromote)
-	}
 	r := gates.Judge(p.Canary, st, obs, p.Options)
 	switch {
 	case r.Rollback:

@@ -110,6 +110,8 @@ func versionTraffic(rng *rand.Rand, mean, errRate float64, bins []float64) (n, y
 type Traffic struct {
 	Baseline gates.Histogram // stable, the hour before the canary
 	Tiles    []gates.Tile
+	// cumulative are the naive z-test's running totals (see cumulate).
+	cumulative [][]gates.Pair
 }
 
 // generate draws a replicate of scenario sc at rps requests per second.
@@ -140,6 +142,7 @@ func generate(rng *rand.Rand, sc Scenario, rps float64, start time.Time) Traffic
 			CanaryLatency: hc, StableLatency: hs,
 		})
 	}
+	tr.cumulative = cumulate(tr)
 	return tr
 }
 

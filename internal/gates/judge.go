@@ -224,8 +224,14 @@ func trigger(g spec.Gate, st Stage, obs *Observations, key string, opts Options)
 	return res
 }
 
-// history summarises each tile for the report's chart.
+// historyTiles is how many of the latest tiles the report's chart shows.
+const historyTiles = 48
+
+// history summarises the latest tiles for the report's chart.
 func history(tiles []Tile) []HistoryPoint {
+	if len(tiles) > historyTiles {
+		tiles = tiles[len(tiles)-historyTiles:]
+	}
 	out := make([]HistoryPoint, 0, len(tiles))
 	for _, t := range tiles {
 		out = append(out, HistoryPoint{

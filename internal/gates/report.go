@@ -128,6 +128,7 @@ func (r *Report) all() []GateResult {
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(r.JSON())
 }
 

@@ -81,7 +81,8 @@ type Report struct {
 	// canary's requests in the stage so far.
 	MinRequests    int
 	CanaryRequests float64
-	// History is the per-tile view since the canary started, for charts.
+	// History is the per-tile view of the latest tiles (at most 48) since
+	// the canary started, for charts.
 	History []HistoryPoint
 }
 
