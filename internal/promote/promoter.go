@@ -312,19 +312,42 @@ func stageOf(st *State, now time.Time) gates.Stage {
 	return gates.Stage{Weight: st.Weight(), Start: st.StageStart, CanaryStart: st.CanaryStart, Now: now}
 }
 
-// evaluate observes and judges the current stage.
-func (p *Promoter) evaluate(ctx context.Context, st *State, now time.Time) (*gates.Report, error) {
+// evaluate observes and judges the current stage. With
+// analysis.verifyTraffic the stage clock starts only at the first tile in
+// which Prometheus shows the committed split (st.StageStart moves there);
+// synced is false while it does not show it yet.
+func (p *Promoter) evaluate(ctx context.Context, st *State, now time.Time) (report *gates.Report, synced bool, err error) {
 	q := p.opts.Querier
 	if q == nil {
 		q = gates.QuerierFunc(func(context.Context, gates.Query) ([]gates.Series, error) {
 			return nil, &gates.QueryError{Kind: gates.ErrUnreachable, Err: errors.New("no Prometheus URL: set --prometheus or PROMETHEUS_URL")}
 		})
 	}
-	obs, err := gates.Observe(ctx, q, st.Canary, stageOf(st, now))
+	stage := stageOf(st, now)
+	obs, err := gates.Observe(ctx, q, st.Canary, stage)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return gates.Judge(st.Canary, stageOf(st, now), obs, p.opts.Gates), nil
+	synced = true
+	if st.Canary.Spec.Analysis.VerifyTraffic {
+		if at, ok := gates.Synced(obs, st.Weight(), shareTolerance(st.Canary)); ok {
+			stage.Start, st.StageStart = at, at
+		} else {
+			synced = false
+		}
+	}
+	return gates.Judge(st.Canary, stage, obs, p.opts.Gates), synced, nil
+}
+
+// shareTolerance is the tolerance of the canary's traffic-share gate, or 0
+// for the default.
+func shareTolerance(c *spec.Canary) float64 {
+	for _, g := range c.Spec.Analysis.Gates {
+		if g.Type == spec.GateTrafficShare {
+			return g.Tolerance
+		}
+	}
+	return 0
 }
 
 // componentFiles converts rendered files for a commit.

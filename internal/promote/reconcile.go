@@ -46,7 +46,7 @@ func (p *Promoter) reconcile(ctx context.Context, st *State) Decision {
 		log.Info("promoter's component drifted from what its stage renders to; re-rendering")
 		return p.act(ctx, st, &d, ActRerender, nil, []string{"the base changed (or promoter's files were edited) since the stage was rendered"})
 	}
-	report, err := p.evaluate(ctx, st, now)
+	report, synced, err := p.evaluate(ctx, st, now)
 	if err != nil {
 		d.Err, d.Error = err, err.Error()
 		return d
@@ -54,6 +54,10 @@ func (p *Promoter) reconcile(ctx context.Context, st *State) Decision {
 	d.Report, d.Verdict = report, report.Verdict
 	pause := c.Spec.Steps[st.Step()-1].Pause.Duration
 	j := judge(report, now.Sub(st.StageStart), pause, st.Final())
+	if !synced && j.action != ActRollback {
+		d.Phase = Waiting
+		j = judgement{ActHold, []string{fmt.Sprintf("waiting for the mesh to show the committed %d%% split (Argo CD or Flux may not have synced it yet); the stage clock starts then", st.Weight())}}
+	}
 
 	if j.action != ActRollback {
 		if reasons := p.hooks(ctx, c, spec.WebhookRollback, now); len(reasons) == 0 && hasHook(c, spec.WebhookRollback) {
@@ -542,6 +546,6 @@ func (p *Promoter) Evaluate(ctx context.Context, name string) (*State, *gates.Re
 	if st.Phase != Progressing {
 		return st, nil, fmt.Errorf("canary %s is %s: %w", name, st.Phase, ErrNoStage)
 	}
-	report, err := p.evaluate(ctx, st, p.opts.Clock())
+	report, _, err := p.evaluate(ctx, st, p.opts.Clock())
 	return st, report, err
 }
