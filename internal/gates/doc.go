@@ -34,7 +34,7 @@
 //
 // # The sequential test
 //
-// [RunSequential] is the anytime-valid test of docs/stats: a mixture
+// [RunSequential] is the anytime-valid test of the design's statistics note: a mixture
 // likelihood-ratio e-process on the canary's share of bad events per tile,
 // which keeps P(ever roll back a canary no worse than stable) below alpha
 // however often it is evaluated. It is pure Go over counts ([Pair]), so the
@@ -42,7 +42,17 @@
 //
 // # Using it
 //
-// [Evaluator.Evaluate] observes and judges one stage and returns a [Report];
-// [Judge] is the pure half, used by the simulator. Reports print as text,
-// JSON and Markdown.
+// The promotion loop connects a [Client] (a [Querier]) and, for each run,
+// calls [Observe] with the canary's spec and its [Stage] (committed weight,
+// when the stage and the canary went live, now), then [Judge], which returns
+// a [Report]: the stage's [Verdict], whether a rollback is due and why, and
+// every gate's evidence. [Judge] is pure, which is how the benchmark
+// simulator (cmd/canarysim) drives exactly this code. Reports print as
+// text ([Report.WriteText]), JSON ([Report.WriteJSON]) and Markdown for pull
+// requests ([Report.WriteMarkdown]).
+//
+// The report's Verdict is Fail when a rollback is due (Report.Rollback) or a
+// gate fails, else Error if a query failed, else Inconclusive if any gate
+// lacks data, else Pass. Promotion additionally needs the step's pause to
+// have elapsed, which is the caller's business.
 package gates

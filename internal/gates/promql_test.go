@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,18 +22,21 @@ import (
 type engineQuerier struct {
 	eng     *promql.Engine
 	storage storage.Queryable
-	seen    *[]Query
+	mu      *sync.Mutex
+	seen    *[]Query // every query asked, for assertions
 }
 
 func newEngineQuerier(t *testing.T, load string) engineQuerier {
 	t.Helper()
 	st := promqltest.LoadedStorage(t, load)
 	eng := promqltest.NewTestEngineWithOpts(t, promql.EngineOpts{MaxSamples: 1e7, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
-	return engineQuerier{eng: eng, storage: st, seen: new([]Query)}
+	return engineQuerier{eng: eng, storage: st, mu: new(sync.Mutex), seen: new([]Query)}
 }
 
 func (e engineQuerier) Query(ctx context.Context, q Query) ([]Series, error) {
+	e.mu.Lock()
 	*e.seen = append(*e.seen, q)
+	e.mu.Unlock()
 	var (
 		qry promql.Query
 		err error
