@@ -25,6 +25,16 @@ const DefaultDepth = 32
 // remoteName is the remote promoter fetches from and pushes to.
 const remoteName = "origin"
 
+// DefaultAuthor signs promoter's commits when no author is configured.
+var DefaultAuthor = Signature{Name: "promoter", Email: "promoter@users.noreply.promoter.dev"}
+
+func (s Signature) orDefault() Signature {
+	if s.Name == "" {
+		return DefaultAuthor
+	}
+	return s
+}
+
 // Signature is a commit author.
 type Signature struct {
 	Name  string
@@ -105,9 +115,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	if r.retry.Attempts == 0 {
 		r.retry = DefaultRetry
 	}
-	if r.author.Name == "" {
-		r.author = Signature{Name: "promoter", Email: "promoter@users.noreply.promoter.dev"}
-	}
+	r.author = r.author.orDefault()
 	if checkout := openCheckout(opts.Source); checkout != nil {
 		if err := r.openCheckout(ctx, checkout, opts); err != nil {
 			return nil, err
