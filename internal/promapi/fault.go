@@ -76,6 +76,9 @@ func (fs *faults) takeFor(r *http.Request) (Fault, bool) {
 // when the request should be served normally.
 func (f Fault) apply(a *API, w http.ResponseWriter, r *http.Request) bool {
 	ctx := r.Context()
+	// Read the body first: only then does the server notice a client that
+	// hangs up, and cancel ctx.
+	_ = r.ParseForm()
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		select {
