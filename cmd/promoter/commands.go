@@ -15,6 +15,7 @@ func commands(g *globals) []*cobra.Command {
 		newWatchCmd(g),
 		newStatusCmd(g),
 		newPromoteCmd(g),
+		newDemoCmd(g),
 		newGatesCmd(g),
 	}
 }

@@ -55,7 +55,7 @@ func Judge(c *spec.Canary, st Stage, obs *Observations, opts Options) *Report {
 			res = sequentialGate(c, g, obs)
 		} else {
 			res = promotionGate(g, st, stage, obs, GateKey("gates", i))
-			countChecks(&res, g, st, obs, GateKey("gates", i))
+			countChecks(&res, g, st, obs, GateKey("gates", i), opts)
 			if a.Threshold > 0 && res.FailedChecks >= a.Threshold {
 				r.rollback(fmt.Sprintf("gate %s failed %d of %d checks (threshold %d)", res.Name, res.FailedChecks, res.Checks, a.Threshold))
 			}
@@ -155,7 +155,10 @@ func countsTowardThreshold(typ string) bool {
 }
 
 // countChecks checks the gate on each stage tile (Flagger's checks).
-func countChecks(res *GateResult, g spec.Gate, st Stage, obs *Observations, key string) {
+// A tile with fewer canary requests than opts.TriggerMinRequests is no check
+// for rate and latency gates: the p99 of a dozen requests, or one error in
+// twenty, is noise, and counting it would roll back quiet services.
+func countChecks(res *GateResult, g spec.Gate, st Stage, obs *Observations, key string, opts Options) {
 	if !countsTowardThreshold(g.Type) {
 		return
 	}
@@ -167,6 +170,9 @@ func countChecks(res *GateResult, g spec.Gate, st Stage, obs *Observations, key 
 			custom = cu.Values[k]
 		}
 		tv := viewOf(ts, ts.Tiles[k:k+1])
+		if needsVolume(g.Type) && tv.req.Canary < float64(opts.TriggerMinRequests) {
+			continue
+		}
 		tv.quiet = true
 		ck := evaluate(g, tv, st.Weight, custom)
 		if ck.verdict == Pass || ck.verdict == Fail {
@@ -192,7 +198,8 @@ func trigger(g spec.Gate, st Stage, obs *Observations, key string, opts Options)
 		res.Message = fmt.Sprintf("the stage's first %s interval is not over yet", promDuration(st.interval))
 		return res
 	}
-	needsCount := g.Type == spec.GateErrorRate || g.Type == spec.GateSuccessRate || g.Type == spec.GateLatency
+	needsCount := needsVolume(g.Type)
+	shared := ""
 	for k := range ts.Tiles {
 		v := viewOf(ts, ts.Tiles[k:k+1])
 		custom := math.NaN()
@@ -209,6 +216,18 @@ func trigger(g spec.Gate, st Stage, obs *Observations, key string, opts Options)
 			ck.verdict = Inconclusive
 			ck.message = fmt.Sprintf("canary served %.0f requests in the interval; a trigger needs %d", v.req.Canary, opts.TriggerMinRequests)
 		}
+		if ck.verdict == Fail && stableBreaches(g, ck) {
+			// Stable breaches the same absolute limit in the same interval:
+			// an incident shared by both versions (a dependency outage, a
+			// bad node), not the canary's fault. Rolling back would not
+			// help; the sequential test compares the versions instead.
+			v.quiet = false
+			ck = evaluate(g, v, st.Weight, custom)
+			ck.verdict = Inconclusive
+			ck.message = fmt.Sprintf("not fired in the interval ending %s: stable breaches the same limit (%s), a shared incident that is not the canary's fault (%s)",
+				v.w.End.UTC().Format(time.RFC3339), describeStable(g, ck), ck.message)
+			shared = ck.message
+		}
 		res.Checks++
 		res.Window, res.Samples = v.w, v.req
 		if isCustom {
@@ -221,7 +240,48 @@ func trigger(g spec.Gate, st Stage, obs *Observations, key string, opts Options)
 			return res
 		}
 	}
+	if shared != "" {
+		res.Message = shared
+	}
 	return res
+}
+
+// needsVolume reports gate types whose value is only meaningful over enough
+// requests.
+func needsVolume(typ string) bool {
+	return typ == spec.GateErrorRate || typ == spec.GateSuccessRate || typ == spec.GateLatency
+}
+
+// stableBreaches reports whether stable's value in a failed check breaches
+// the gate's absolute limit too.
+func stableBreaches(g spec.Gate, ck check) bool {
+	if !finite(ck.stable) {
+		return false
+	}
+	switch g.Type {
+	case spec.GateErrorRate, spec.GateSuccessRate:
+		if max, ok := number(g.Max); ok && ck.stable > max {
+			return true
+		}
+		if min, ok := number(g.Min); ok {
+			if g.Type == spec.GateSuccessRate && min > 1 {
+				min /= 100
+			}
+			return ck.stable < min
+		}
+	case spec.GateLatency:
+		if max, ok := g.Max.Duration(); ok && g.Max.IsSet() {
+			return ck.stable > float64(max)/float64(time.Millisecond)
+		}
+	}
+	return false
+}
+
+func describeStable(g spec.Gate, ck check) string {
+	if g.Type == spec.GateLatency {
+		return "stable " + ms(ck.stable)
+	}
+	return "stable " + pct(ck.stable)
 }
 
 // historyTiles is how many of the latest tiles the report's chart shows.
