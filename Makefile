@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/promoter
 PKGS    ?= ./...
 
-.PHONY: all build test lint verify bench demo fuzz generate ensure-prometheus
+.PHONY: all build test lint verify bench bench-scale demo fuzz generate ensure-prometheus
 
 all: build
 
@@ -37,5 +37,17 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
-bench:
+bench: bench-scale
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+# The scale benchmark (bench/): a generated monorepo of 1,000 canaries,
+# `promoter run` with nothing due and with 100 canaries starting (against
+# the Git CLI floor in bench/floor.sh), Prometheus requests per canary, and
+# a rollback. Results go to docs/benchmarks.md between the scale markers.
+# The repository is generated once into BENCH_DIR and reused.
+BENCH_DIR  ?= $(or $(TMPDIR),/tmp)/promoter-bench
+BENCH_RUNS ?= 5
+BENCH_ARGS ?=
+bench-scale: build
+	@test -f $(BENCH_DIR)/mono.git/bench.json || $(GO) run ./bench/monorepo -out $(BENCH_DIR)/mono.git
+	$(GO) run ./bench/runner -promoter $(BIN) -repo $(BENCH_DIR)/mono.git -runs $(BENCH_RUNS) -work $(BENCH_DIR)/work -doc docs/benchmarks.md $(BENCH_ARGS)
