@@ -158,6 +158,9 @@ func (r *results) markdown(o options) string {
 			rb.Canary, rb.Step, progressingOf(r.Meta, rb.Branch))
 	}
 
+	if notes, err := os.ReadFile(o.notes); err == nil {
+		p("%s\n\n", strings.TrimSpace(string(notes)))
+	}
 	p("### Reproduce\n\n```sh\nmake bench-scale                      # builds bin/promoter, generates the repository once, runs everything\n")
 	p("# or step by step:\ngo build -o bin/promoter ./cmd/promoter\nREPO=${TMPDIR:-/tmp}/promoter-bench/mono.git\ngo run ./bench/monorepo -out $REPO  # -apps 1000 -files 20000 -history 3000 -pending 100 -progressing 10,100,1000 -step 3\n")
 	p("go run ./bench/runner -promoter bin/promoter -repo $REPO -runs %d", r.Runs)

@@ -41,6 +41,7 @@ type options struct {
 	doc         string
 	floor       string
 	canary      string
+	notes       string
 	scenarios   map[string]bool
 }
 
@@ -56,6 +57,7 @@ func main() {
 	flag.StringVar(&o.doc, "doc", "docs/benchmarks.md", "document to write the results into (\"\" prints them)")
 	flag.StringVar(&o.floor, "floor", "bench/floor.sh", "the Git CLI floor script")
 	flag.StringVar(&o.canary, "rollback-canary", "app-0042", "canary to roll back")
+	flag.StringVar(&o.notes, "notes", "bench/scale-notes.md", "hand-written analysis to include in the section (if the file exists)")
 	flag.StringVar(&scenarios, "scenarios", "idle,advance,prometheus,rollback", "scenarios to run")
 	flag.Parse()
 	if o.repo == "" {
