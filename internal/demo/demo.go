@@ -198,6 +198,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	for _, d := range status.Decisions {
+		// Git cannot say Waiting (that is the gates' verdict): keep the last
+		// run's phase for a canary still observing a stage.
+		if d.Phase == promote.Progressing && res.Final[d.Canary].Phase == promote.Waiting {
+			d.Phase = promote.Waiting
+		}
 		res.Final[d.Canary] = d
 	}
 	if res.Commits, err = firstParent(ctx, repo); err != nil {

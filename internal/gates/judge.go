@@ -216,7 +216,7 @@ func trigger(g spec.Gate, st Stage, obs *Observations, key string, opts Options)
 			ck.verdict = Inconclusive
 			ck.message = fmt.Sprintf("canary served %.0f requests in the interval; a trigger needs %d", v.req.Canary, opts.TriggerMinRequests)
 		}
-		if ck.verdict == Fail && stableBreaches(g, ck) {
+		if ck.verdict == Fail && sharedIncident(g, ck, v) {
 			// Stable breaches the same absolute limit in the same interval:
 			// an incident shared by both versions (a dependency outage, a
 			// bad node), not the canary's fault. Rolling back would not
@@ -252,9 +252,16 @@ func needsVolume(typ string) bool {
 	return typ == spec.GateErrorRate || typ == spec.GateSuccessRate || typ == spec.GateLatency
 }
 
-// stableBreaches reports whether stable's value in a failed check breaches
-// the gate's absolute limit too.
-func stableBreaches(g spec.Gate, ck check) bool {
+// sharedIncidentZ is how many standard errors worse than stable the canary
+// must be in an interval for an absolute rate trigger to be its fault.
+const sharedIncidentZ = 3
+
+// sharedIncident reports whether a failed trigger check is an incident the
+// canary shares with stable: stable breaches the same limit, or (for rates)
+// the canary's error rate is not significantly above stable's in the
+// interval (a one-sided two-proportion z-test), so that sampling noise
+// around a limit both versions sit at does not roll the canary back.
+func sharedIncident(g spec.Gate, ck check, v view) bool {
 	if !finite(ck.stable) {
 		return false
 	}
@@ -267,8 +274,18 @@ func stableBreaches(g spec.Gate, ck check) bool {
 			if g.Type == spec.GateSuccessRate && min > 1 {
 				min /= 100
 			}
-			return ck.stable < min
+			if ck.stable < min {
+				return true
+			}
 		}
+		nc, ns := v.req.Canary, v.req.Stable
+		if nc <= 0 || ns <= 0 {
+			return false
+		}
+		pc, ps := v.err.Canary/nc, v.err.Stable/ns
+		p := (v.err.Canary + v.err.Stable) / (nc + ns)
+		se := math.Sqrt(p * (1 - p) * (1/nc + 1/ns))
+		return se > 0 && (pc-ps)/se < sharedIncidentZ
 	case spec.GateLatency:
 		if max, ok := g.Max.Duration(); ok && g.Max.IsSet() {
 			return ck.stable > float64(max)/float64(time.Millisecond)

@@ -71,3 +71,21 @@ func TestChecksNeedVolume(t *testing.T) {
 		t.Fatalf("rollback %v after %d failed checks, want a rollback after 2", r.Rollback, r.Gates[0].FailedChecks)
 	}
 }
+
+// Both versions sit at the limit; sampling noise puts the canary's 600
+// requests just over it and stable's 5,400 just under. That is no reason to
+// roll back.
+func TestTriggerToleratesNoiseAtTheLimit(t *testing.T) {
+	c := testCanary()
+	c.Spec.Analysis.RollbackOn = []spec.Gate{{Name: "success-critical", Type: spec.GateSuccessRate, Min: spec.Q("0.90")}}
+	st := Stage{Weight: 10, Start: epoch, Now: epoch.Add(5 * time.Minute)}
+	obs := &Observations{StageTiles: tiles([4]float64{600, 64, 5400, 535})}
+	if r := Judge(c, st, obs, Options{}); r.Rollback {
+		t.Fatalf("rolled back on noise: %v", r.RollbackReasons)
+	}
+	// Clearly worse than stable: roll back.
+	obs = &Observations{StageTiles: tiles([4]float64{600, 90, 5400, 300})}
+	if r := Judge(c, st, obs, Options{}); !r.Rollback {
+		t.Fatal("no rollback for a canary failing 15% against stable's 5.6%")
+	}
+}
