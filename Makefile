@@ -7,6 +7,12 @@ PKGS    ?= ./...
 
 all: build
 
+# The whole loop against a simulated mesh: no cluster, no network.
+# SCENARIO=latency|low-traffic|outage picks another scenario.
+SCENARIO ?= default
+demo:
+	$(GO) run ./cmd/promoter demo --scenario $(SCENARIO)
+
 build:
 	$(GO) build -o $(BIN) ./cmd/promoter
 

@@ -44,8 +44,8 @@ its scenario expects.`,
 				}
 				fmt.Fprintln(g.stdout)
 			}
-			if err != nil && res == nil && errors.Is(err, err) {
-				return withHint(err, "scenarios: "+strings.Join(demo.Scenarios(), ", "))
+			if errors.Is(err, demo.ErrUnknownScenario) {
+				return withHint(err, "give --scenario one of "+strings.Join(demo.Scenarios(), ", "))
 			}
 			return err
 		},

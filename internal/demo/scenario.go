@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -85,6 +86,9 @@ func scenarios(start time.Time) []Scenario {
 	}
 }
 
+// ErrUnknownScenario is returned for a scenario name that does not exist.
+var ErrUnknownScenario = errors.New("unknown scenario")
+
 // Scenarios lists the scenario names, for help texts.
 func Scenarios() []string {
 	var names []string
@@ -98,7 +102,7 @@ func scenarioNamed(name string, start time.Time) (Scenario, error) {
 	all := scenarios(start)
 	i := slices.IndexFunc(all, func(s Scenario) bool { return s.Name == name })
 	if i < 0 {
-		return Scenario{}, fmt.Errorf("unknown scenario %q (scenarios: %s)", name, strings.Join(Scenarios(), ", "))
+		return Scenario{}, fmt.Errorf("%w %q (scenarios: %s)", ErrUnknownScenario, name, strings.Join(Scenarios(), ", "))
 	}
 	return all[i], nil
 }

@@ -1,0 +1,78 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/promote"
+	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// The demo, as CI runs it: the healthy canary is promoted, the bad one is
+// rolled back by a revert, and every commit on the target branch builds.
+func TestDemo(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var out bytes.Buffer
+	res, err := Run(ctx, Options{Keep: dir, Out: &out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if got := res.Final["myapp"].Phase; got != promote.Succeeded {
+		t.Errorf("myapp ended %s, want Succeeded", got)
+	}
+	if got := res.Final["myapp"].StableRevision; got != "myapp:v2.0.0" {
+		t.Errorf("myapp's stable runs %s, want the canary's image myapp:v2.0.0", got)
+	}
+	if got := res.Final["shop"].Phase; got != promote.RolledBack {
+		t.Errorf("shop ended %s, want RolledBack", got)
+	}
+	var revert *gitops.Commit
+	for i, c := range res.Commits {
+		if strings.HasPrefix(c.Message.Subject, `Revert "canary(shop)`) {
+			revert = &res.Commits[i]
+		}
+	}
+	if revert == nil || !strings.Contains(revert.Message.Body, "This reverts commit") {
+		t.Fatalf("no revert commit of shop's canary on main:\n%s", out.String())
+	}
+	for _, want := range []string{"myapp  promote    5% ->  10%", "shop   rollback   5% ->   0% (revert)", "git log --oneline --first-parent main:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// No commit on main fails to build.
+	repo, err := gitops.Open(ctx, gitops.Options{Source: "file://" + filepath.Join(dir, "gitops.git"), TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	for _, c := range res.Commits {
+		snap, err := repo.At(ctx, c.Hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := spec.Load(ctx, snap.FS())
+		if err != nil {
+			t.Fatalf("%.7s: %v", c.Hash, err)
+		}
+		for _, cn := range cs {
+			if _, err := render.Build(snap.FS(), cn.Spec.Overlay, nil); err != nil {
+				t.Errorf("%.7s %q: %s does not build: %v", c.Hash, c.Message.Subject, cn.Spec.Overlay, err)
+			}
+		}
+	}
+}
+
+func TestUnknownScenario(t *testing.T) {
+	_, err := Run(context.Background(), Options{Scenario: "nope"})
+	if err == nil || !strings.Contains(err.Error(), `unknown scenario "nope" (scenarios: default, latency, low-traffic, outage)`) {
+		t.Fatalf("got %v", err)
+	}
+}
