@@ -59,17 +59,18 @@ func policies(alpha float64) []Policy {
 				{Name: "request-success-rate", Type: spec.GateSuccessRate, Min: spec.Q("0.99")},
 				{Name: "request-duration", Type: spec.GateLatency, Quantile: 0.99, Max: spec.Q("500ms")},
 			}}),
+			// Flagger checks every interval that has any request.
+			Options:          gates.Options{TriggerMinRequests: 1},
 			WholeCanaryStage: true,
 		},
 		{
-			// The guide's script: roll back when the error rate is above 5%
-			// once at least 100 requests were seen.
-			Name: "guide's script",
-			Canary: benchCanary(spec.Analysis{MinRequests: 100,
-				Gates:      []spec.Gate{{Name: "error-rate", Type: spec.GateErrorRate, Max: spec.Q("5%")}},
-				RollbackOn: []spec.Gate{{Name: "error-rate", Type: spec.GateErrorRate, Max: spec.Q("5%")}},
-			}),
-			Options: gates.Options{TriggerMinRequests: 100},
+			// The guide's script: roll back when the last interval's error
+			// rate is above 5% once it has at least 100 requests. Evaluated
+			// directly on the tiles, as the script does: promoter's own
+			// rollbackOn triggers add protections (shared incidents) that
+			// the script does not have.
+			Name:   "guide's script",
+			decide: guideScript,
 		},
 		{
 			Name:   "naive z-test",
@@ -124,6 +125,24 @@ func naiveZ(alpha float64) func(tr Traffic, look int, mayPromote bool) decision 
 		}
 		return hold
 	}
+}
+
+// guideScript is the guide's rollback script: at each run, the error rate
+// of the last 5-minute interval, once it holds at least 100 canary
+// requests; above 5% rolls back. It promotes when allowed and the last
+// interval is under the limit with enough requests.
+func guideScript(tr Traffic, look int, mayPromote bool) decision {
+	t := tr.Tiles[look-1]
+	if t.Requests.Canary < 100 {
+		return hold
+	}
+	if t.Errors.Canary/t.Requests.Canary > 0.05 {
+		return rollback
+	}
+	if mayPromote {
+		return promote
+	}
+	return hold
 }
 
 // cumulate returns the running totals of the sequential test's counts
