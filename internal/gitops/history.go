@@ -18,7 +18,9 @@ const maxDepth = math.MaxInt32
 // from (newest first) until fn returns stop or the root is reached. When a
 // shallow clone or checkout ends before that, it deepens the repository
 // (doubling the depth) and carries on, so callers see the history as if the
-// clone were complete.
+// clone were complete. A merge commit without promoter's trailers whose
+// second parent is promoter's commit (a pull request a human merged) is
+// seen with that commit's trailers: it is when the commit landed.
 func (r *Repo) Walk(ctx context.Context, from string, fn func(c Commit) (stop bool, err error)) error {
 	h := plumbing.NewHash(from)
 	for {
@@ -29,7 +31,11 @@ func (r *Repo) Walk(ctx context.Context, from string, fn func(c Commit) (stop bo
 		if err != nil {
 			return err
 		}
-		stop, err := fn(toCommit(obj))
+		c := toCommit(obj)
+		if c.Message.Trailers.IsZero() && len(obj.ParentHashes) > 1 {
+			c.Message.Trailers = r.mergedTrailers(ctx, obj.ParentHashes[1])
+		}
+		stop, err := fn(c)
 		if err != nil || stop || len(obj.ParentHashes) == 0 {
 			return err
 		}
@@ -203,4 +209,17 @@ func (r *Repo) changed(ctx context.Context, c Commit, dir string) (bool, error) 
 		return false, err
 	}
 	return snap.DirHash(dir) != parent.DirHash(dir), nil
+}
+
+// mergedTrailers returns the promoter trailers of a merge's second parent:
+// a pull request merged by a human (GitHub's "Merge pull request #N"
+// message) lands promoter's commit without its trailers, and the merge is
+// when that commit landed on the branch. Zero when the parent is not
+// promoter's or cannot be read (a shallow boundary).
+func (r *Repo) mergedTrailers(ctx context.Context, h plumbing.Hash) Trailers {
+	obj, err := r.commitObject(ctx, h)
+	if err != nil {
+		return Trailers{}
+	}
+	return ParseMessage(obj.Message).Trailers
 }

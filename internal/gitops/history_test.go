@@ -180,3 +180,41 @@ func TestParseMessage(t *testing.T) {
 		t.Errorf("human commit parsed as %+v", plain)
 	}
 }
+
+// A pull request a human merged with the forge's own message ("Merge pull
+// request #7 ...") lands promoter's commit: the merge carries its trailers
+// in history, dated when it landed.
+func TestHistorySeesHumanMerges(t *testing.T) {
+	ctx := context.Background()
+	bare := gittest.Seed(t, t.TempDir()+"/r.git", "main", seed)
+	r := open(t, bare)
+	tip, err := r.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.Commit(ctx, tip.Hash, gitops.Change{Dir: dir, Files: gitops.Files{dir + "/weight.yaml": []byte("weight: 5\n")},
+		Message: gitops.Message{Subject: gitops.Subject("myapp", 0, 5), Trailers: gitops.Trailers{Canary: "myapp", Step: 1, Action: gitops.ActionStart}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.PushBranch(ctx, c.Hash, gitops.StepBranch("myapp", 1)); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	gittest.Git(t, "", "clone", "-q", bare, work)
+	gittest.Git(t, work, "-c", "user.name=reviewer", "-c", "user.email=r@example.com", "merge", "--no-ff", "-q",
+		"-m", "Merge pull request #7 from example/promoter/myapp/step-1", "origin/promoter/myapp/step-1")
+	gittest.Git(t, work, "push", "-q", "origin", "HEAD:main")
+
+	tip, err = r.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := r.History(ctx, tip.Hash, "myapp")
+	if err != nil || len(hist) != 1 {
+		t.Fatalf("History = %s, %v; want the merge", subjects(hist), err)
+	}
+	if hist[0].Hash != tip.Hash || hist[0].Message.Trailers.Step != 1 || hist[0].Message.Subject != "Merge pull request #7 from example/promoter/myapp/step-1" {
+		t.Errorf("got %s %q %+v, want the merge commit with step 1's trailers", hist[0].Short(), hist[0].Message.Subject, hist[0].Message.Trailers)
+	}
+}
