@@ -23,6 +23,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
+		Cmds:                e2eCmds(t),
 		Setup: func(env *testscript.Env) error {
 			return copyDir("../../examples/repo", filepath.Join(env.WorkDir, "example"))
 		},

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/gitops/gittest"
+	"github.com/promoter-dev/promoter/internal/mesh"
+	"github.com/promoter-dev/promoter/internal/mesh/meshtest"
+	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// The end-to-end scripts get two commands of their own:
+//
+//	remote [MODE]            serve $WORK/example over smart HTTP as a Git remote, with
+//	                         myapp's pullRequests.mode set to MODE; sets REMOTE and BARE
+//	mesh start STATE TIME    simulate myapp's traffic from TIME: STATE healthy, bad (the
+//	                         canary fails 5x as often), slow (1.5x latency) or quiet
+//	                         (one request every 20 s); sets PROM
+//	mesh advance TIME        apply the weight committed on the remote (as Argo CD would)
+//	                         and generate the traffic up to TIME
+//
+// Servers are tied to the parent test, which outlives every script.
+
+type e2eState struct {
+	mu     sync.Mutex
+	bare   string
+	env    *meshtest.Env
+	weight int
+	now    time.Time
+}
+
+func e2eCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	var states sync.Map // work dir -> *e2eState
+	state := func(ts *testscript.TestScript) *e2eState {
+		s, _ := states.LoadOrStore(ts.Getenv("WORK"), &e2eState{})
+		return s.(*e2eState)
+	}
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"remote": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) > 1 {
+				ts.Fatalf("usage: remote [MODE]")
+			}
+			dir := ts.MkAbs("example")
+			if len(args) == 1 {
+				p := filepath.Join(dir, "apps/myapp/canary.yaml")
+				data, err := os.ReadFile(p)
+				ts.Check(err)
+				ts.Check(os.WriteFile(p, []byte(strings.Replace(string(data), "mode: auto-merge", "mode: "+args[0], 1)), 0o644))
+			}
+			srv := gittest.NewServer(t)
+			bare := srv.SeedDir(t, "gitops", "main", dir)
+			st := state(ts)
+			st.mu.Lock()
+			st.bare = bare
+			st.mu.Unlock()
+			ts.Setenv("REMOTE", srv.RepoURL("gitops"))
+			ts.Setenv("BARE", bare)
+		},
+		"mesh": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) < 2 {
+				ts.Fatalf("usage: mesh start STATE TIME | mesh advance TIME")
+			}
+			st := state(ts)
+			switch args[0] {
+			case "start":
+				if len(args) != 3 {
+					ts.Fatalf("usage: mesh start STATE TIME")
+				}
+				at, err := time.Parse(time.RFC3339, args[2])
+				ts.Check(err)
+				canary, rps, err := canaryHealth(args[1])
+				ts.Check(err)
+				st.mu.Lock()
+				st.now = at
+				st.mu.Unlock()
+				clock := func() time.Time { st.mu.Lock(); defer st.mu.Unlock(); return st.now }
+				env := meshtest.Start(t, mesh.Options{
+					Start: at, Seed: 7, ScrapeInterval: 30 * time.Second,
+					Services: []mesh.Service{{
+						Namespace: "canary-demo", Name: "myapp", RPS: rps,
+						Stable: mesh.Version{Name: "v1", Workload: "myapp-stable", Health: healthyVersion},
+						Canary: mesh.Version{Name: "v2", Workload: "myapp-canary", Health: canary},
+						Weight: func(time.Time) int { st.mu.Lock(); defer st.mu.Unlock(); return st.weight },
+					}},
+				}, clock)
+				st.mu.Lock()
+				st.env = env
+				st.mu.Unlock()
+				ts.Setenv("PROM", env.URL)
+			case "advance":
+				at, err := time.Parse(time.RFC3339, args[1])
+				ts.Check(err)
+				w, err := committedWeight(st.bare)
+				ts.Check(err)
+				st.mu.Lock()
+				st.weight, st.now = w, at
+				env := st.env
+				st.mu.Unlock()
+				if env == nil {
+					ts.Fatalf("mesh advance before mesh start")
+				}
+				ts.Check(env.Mesh.Advance(context.Background(), at))
+				ts.Logf("mesh at %s, canary weight %d%%", at.Format(time.RFC3339), w)
+			default:
+				ts.Fatalf("unknown mesh subcommand %q", args[0])
+			}
+		},
+	}
+}
+
+var healthyVersion = mesh.Health{ErrorRate: 0.002, Median: 40 * time.Millisecond, Sigma: 0.6}
+
+func canaryHealth(state string) (mesh.Health, float64, error) {
+	h := healthyVersion
+	switch state {
+	case "healthy":
+	case "bad":
+		h.ErrorRate *= 5
+	case "slow":
+		h.Median = h.Median * 3 / 2
+	case "quiet":
+		return h, 0.05, nil
+	default:
+		return h, 0, fmt.Errorf("unknown mesh state %q (healthy, bad, slow, quiet)", state)
+	}
+	return h, 20, nil
+}
+
+// committedWeight reads myapp's canary weight at the tip of main in bare.
+func committedWeight(bare string) (int, error) {
+	if bare == "" {
+		return 0, errors.New("no remote: run `remote` first")
+	}
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "promoter-e2e-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	r, err := gitops.Open(ctx, gitops.Options{Source: bare, Branch: "main", TempDir: tmp})
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	tip, err := r.Fetch(ctx)
+	if err != nil {
+		return 0, err
+	}
+	snap, err := r.At(ctx, tip.Hash)
+	if err != nil {
+		return 0, err
+	}
+	cs, err := spec.Load(ctx, snap.FS())
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range cs {
+		if c.Metadata.Name == "myapp" {
+			st, err := render.ReadStage(c, snap.FS())
+			if err != nil {
+				return 0, err
+			}
+			return st.Weight, nil
+		}
+	}
+	return 0, errors.New("no canary myapp on main")
+}
