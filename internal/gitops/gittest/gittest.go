@@ -206,6 +206,12 @@ func Git(t testing.TB, dir string, args ...string) string {
 
 // GitErr is [Git] returning the error instead of failing the test.
 func GitErr(dir string, args ...string) (string, error) {
+	return GitEnv(dir, nil, args...)
+}
+
+// GitEnv is GitErr with extra environment variables (such as
+// GIT_COMMITTER_DATE), which take precedence.
+func GitEnv(dir string, env []string, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -213,6 +219,7 @@ func GitErr(dir string, args ...string) (string, error) {
 		"GIT_COMMITTER_NAME=Human", "GIT_COMMITTER_EMAIL=human@example.com",
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }

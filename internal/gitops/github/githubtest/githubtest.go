@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -70,6 +71,9 @@ type Server struct {
 	Token       string
 	// Bare is the repository the pull requests merge into.
 	Bare string
+	// Clock, when set, dates merge commits (GitHub dates them when it
+	// merges; tests that move promoter's clock with --now move this too).
+	Clock func() time.Time
 
 	t        testing.TB
 	mu       sync.Mutex

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/gitops/gittest"
 )
 
 func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
@@ -135,7 +138,12 @@ func (s *Server) mergePull(w http.ResponseWriter, r *http.Request) {
 	if in.MergeMethod == "" || in.MergeMethod == "merge" {
 		args = append(args, "-p", head)
 	}
-	commit, err := s.git(append(args, "-m", msg)...)
+	var env []string
+	if s.Clock != nil {
+		when := s.Clock().Format(time.RFC3339)
+		env = []string{"GIT_AUTHOR_DATE=" + when, "GIT_COMMITTER_DATE=" + when}
+	}
+	commit, err := gittest.GitEnv(s.Bare, env, append(args, "-m", msg)...)
 	if err == nil {
 		_, err = s.git("update-ref", "refs/heads/"+p.Base, commit, base)
 	}

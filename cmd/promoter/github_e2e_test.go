@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/gitops/github/githubtest"
+	"github.com/promoter-dev/promoter/internal/gitops/gittest"
+	"github.com/promoter-dev/promoter/internal/mesh"
+	"github.com/promoter-dev/promoter/internal/mesh/meshtest"
+)
+
+// The healthy path through the GitHub forge: one pull request per step,
+// each with the gate report and a promoter/gates status, merged by promoter
+// and its branch deleted; reruns never open a second pull request.
+func TestHealthyThroughGitHub(t *testing.T) {
+	const token = "ghs_e2e_token"
+	srv := gittest.NewServer(t)
+	bare := seedExample(t, srv, "auto-merge")
+	gh := githubtest.New(t, bare, "acme", "gitops", token)
+	t.Setenv("GITHUB_TOKEN", token)
+	t.Setenv("GITHUB_API_URL", gh.BaseURL)
+	t.Setenv("GITHUB_REPOSITORY", "acme/gitops")
+
+	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	var (
+		mu     sync.Mutex
+		now    = start
+		weight int
+	)
+	env := meshtest.Start(t, mesh.Options{
+		Start: start, Seed: 3, ScrapeInterval: 30 * time.Second,
+		Services: []mesh.Service{{
+			Namespace: "canary-demo", Name: "myapp", RPS: 20,
+			Stable: mesh.Version{Name: "v1", Health: healthyVersion},
+			Canary: mesh.Version{Name: "v2", Health: healthyVersion},
+			Weight: func(time.Time) int { mu.Lock(); defer mu.Unlock(); return weight },
+		}},
+	}, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	gh.Clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+
+	runAt := func(at time.Time) string {
+		t.Helper()
+		w, err := committedWeight(bare)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		weight, now = w, at
+		mu.Unlock()
+		if err := env.Mesh.Advance(context.Background(), at); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := run("--repo", srv.RepoURL("repo"), "--forge", "github", "--prometheus", env.URL, "--now", at.Format(time.RFC3339), "run")
+		if code != 0 {
+			t.Fatalf("run at %s: exit %d\n%s%s", at, code, out, errs)
+		}
+		if strings.Contains(errs, token) || strings.Contains(out, token) {
+			t.Fatal("the token reached the output")
+		}
+		return out
+	}
+
+	at := start.Add(time.Hour)
+	steps := []struct {
+		after time.Duration
+		want  string
+	}{
+		{0, "myapp: start 0% -> 5%"},
+		{30 * time.Minute, "myapp: promote 5% -> 10%"},
+		{time.Hour, "myapp: promote 10% -> 25%"},
+		{2 * time.Hour, "myapp: promote 25% -> 50%"},
+		{4 * time.Hour, "myapp: promote 50% -> 75%"},
+		{2 * time.Hour, "myapp: finish 75% -> 100%"},
+	}
+	for i, s := range steps {
+		at = at.Add(s.after)
+		if out := runAt(at); !strings.Contains(out, s.want) || !strings.Contains(out, "/pull/") {
+			t.Fatalf("step %d at %s: want %q through a pull request, got:\n%s", i+1, at, s.want, out)
+		}
+		// A rerun a minute later adopts what is there and opens nothing.
+		if out := runAt(at.Add(time.Minute)); strings.Contains(out, "/pull/") {
+			t.Fatalf("rerun after step %d opened or touched a pull request:\n%s", i+1, out)
+		}
+	}
+
+	pulls := gh.Pulls()
+	if len(pulls) != len(steps) {
+		t.Fatalf("%d pull requests, want one per step (%d): %+v", len(pulls), len(steps), pulls)
+	}
+	heads := map[string]bool{}
+	for i, p := range pulls {
+		if !p.Merged || heads[p.Head] {
+			t.Errorf("pull request %d (%s) merged=%v, duplicate head=%v", p.Number, p.Head, p.Merged, heads[p.Head])
+		}
+		heads[p.Head] = true
+		if want := fmt.Sprintf("promoter/myapp/step-%d", i+1); i < 5 && p.Head != want {
+			t.Errorf("pull request %d head %s, want %s", p.Number, p.Head, want)
+		}
+		if !strings.Contains(p.Body, "### Schedule") || !strings.Contains(p.Body, "Promoter-Canary: myapp") {
+			t.Errorf("pull request %d body lacks the schedule or trailers:\n%s", p.Number, p.Body)
+		}
+		if i > 0 && (!strings.Contains(p.Body, "### Gates") || !strings.Contains(p.Body, "```mermaid") || !strings.Contains(p.Body, "```diff")) {
+			t.Errorf("pull request %d body lacks the gate report, chart or built diff:\n%s", p.Number, p.Body)
+		}
+		if strings.Join(p.Labels, ",") != "canary" {
+			t.Errorf("pull request %d labels %v, want canary", p.Number, p.Labels)
+		}
+	}
+	statuses := 0
+	for _, s := range gh.Statuses() {
+		if s.Context == "promoter/gates" {
+			statuses++
+			if s.State != "success" {
+				t.Errorf("status %s on %.7s, want success", s.State, s.SHA)
+			}
+		}
+	}
+	if statuses < len(steps) {
+		t.Errorf("%d promoter/gates statuses, want one per pull request at least", statuses)
+	}
+	if left := gittest.Git(t, bare, "branch", "--list", "promoter/*"); left != "" {
+		t.Errorf("merged branches left behind: %s", left)
+	}
+	if got := gittest.Git(t, bare, "show", "main:apps/myapp/overlays/production/promoter/myapp/deployment-stable.yaml"); !strings.Contains(got, "value: myapp:v2.0.0") {
+		t.Errorf("stable image not promoted:\n%s", got)
+	}
+}
