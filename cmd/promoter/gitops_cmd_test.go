@@ -30,6 +30,13 @@ func run(args ...string) (code int, stdout, stderr string) {
 // to mode, to a new repository on srv and returns its bare directory.
 func seedExample(t *testing.T, srv *gittest.Server, mode string) string {
 	t.Helper()
+	return seedExampleWith(t, srv, mode, nil)
+}
+
+// seedExampleWith seeds examples/repo with myapp's pull-request mode set and
+// the given replacements made in its canary spec.
+func seedExampleWith(t *testing.T, srv *gittest.Server, mode string, edits map[string]string) string {
+	t.Helper()
 	src := t.TempDir()
 	if err := os.CopyFS(src, os.DirFS("../../examples/repo")); err != nil {
 		t.Fatal(err)
@@ -40,6 +47,12 @@ func seedExample(t *testing.T, srv *gittest.Server, mode string) string {
 		t.Fatal(err)
 	}
 	data = bytes.Replace(data, []byte("mode: auto-merge"), []byte("mode: "+mode), 1)
+	for from, to := range edits {
+		if !bytes.Contains(data, []byte(from)) {
+			t.Fatalf("the example's canary spec has no %q", from)
+		}
+		data = bytes.Replace(data, []byte(from), []byte(to), 1)
+	}
 	if err := os.WriteFile(specFile, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

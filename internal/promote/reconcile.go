@@ -304,9 +304,11 @@ func (p *Promoter) change(ctx context.Context, tip *gitops.Snapshot, st *State, 
 	case ActFinish:
 		trailer = gitops.ActionFinish
 		to = 100
-		// Stable takes the canary's image; the canary scales to zero and
-		// its image is no longer pinned, so the base decides the next one.
-		stage = render.Stage{Step: len(c.Spec.Steps) + 1, Weight: 0, StableImage: st.Revision, CanaryReplicas: render.Replicas(0)}
+		// Stable takes the canary's image and the canary scales to zero.
+		// A canary image pinned by `promoter start` stays pinned (the base's
+		// would be an older one); an image from the base stays the base's,
+		// so a human's next edit of it starts the next canary.
+		stage = render.Stage{Step: len(c.Spec.Steps) + 1, Weight: 0, CanaryImage: st.Committed.CanaryImage, StableImage: st.Revision, CanaryReplicas: render.Replicas(0)}
 	case ActRerender:
 		trailer = gitops.ActionPromote
 		to = st.Weight()
