@@ -71,8 +71,8 @@ func TestCrashInjection(t *testing.T) {
 	run := func(at time.Time, k killPoint, args ...string) (killed bool, out string) {
 		args = append([]string{"--repo", srv.RepoURL("repo"), "--prometheus", env.URL, "--now", at.Format(time.RFC3339)}, args...)
 		cmd := exec.Command("promoter", args...)
-		var b strings.Builder
-		cmd.Stdout = &b
+		var stdout, b strings.Builder
+		cmd.Stdout = &stdout
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -94,6 +94,7 @@ func TestCrashInjection(t *testing.T) {
 			}
 		}
 		err = cmd.Wait()
+		b.WriteString(stdout.String())
 		once.Do(func() {})
 		if !killed && err != nil {
 			t.Fatalf("promoter %v: %v\n%s", args, err, b.String())

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -125,8 +126,13 @@ func TestPrometheusFaults(t *testing.T) {
 			} else {
 				defer srv.Close()
 			}
-			var waits []time.Duration
+			var (
+				mu    sync.Mutex
+				waits []time.Duration
+			)
 			c, err := NewClient(ClientOptions{URL: url, Timeout: 100 * time.Millisecond, Sleep: func(ctx context.Context, d time.Duration) error {
+				mu.Lock() // Observe queries concurrently
+				defer mu.Unlock()
 				waits = append(waits, d)
 				return nil
 			}})
