@@ -210,6 +210,7 @@ func (r *Repo) writeCommit(tree plumbing.Hash, msg Message, parents ...plumbing.
 	if err != nil {
 		return Commit{}, fmt.Errorf("store commit: %w", err)
 	}
+	r.remember(h)
 	return r.commit(h)
 }
 
@@ -307,7 +308,7 @@ func (r *Repo) writeTree(base plumbing.Hash, edits Files) (plumbing.Hash, error)
 	if err := t.Encode(enc); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return r.git.Storer.SetEncodedObject(enc)
+	return r.store(enc)
 }
 
 func (r *Repo) writeBlob(content []byte) (plumbing.Hash, error) {
@@ -324,5 +325,14 @@ func (r *Repo) writeBlob(content []byte) (plumbing.Hash, error) {
 	if err := w.Close(); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return r.git.Storer.SetEncodedObject(enc)
+	return r.store(enc)
+}
+
+// store writes an object and remembers it as promoter's, to be pushed.
+func (r *Repo) store(obj plumbing.EncodedObject) (plumbing.Hash, error) {
+	h, err := r.git.Storer.SetEncodedObject(obj)
+	if err == nil {
+		r.remember(h)
+	}
+	return h, err
 }

@@ -61,24 +61,9 @@ func (r *Repo) DeleteBranch(ctx context.Context, branch string) error {
 
 func (r *Repo) push(ctx context.Context, commit, branch, base string, force bool) error {
 	ref := plumbing.NewBranchReferenceName(branch)
-	spec := fmt.Sprintf("%s:%s", commit, ref)
-	if force {
-		spec = "+" + spec
-	}
 	r.log.Debug("pushing", "ref", ref, "commit", commit, "remote", r.remote.clean)
-	err := r.git.PushContext(ctx, &git.PushOptions{
-		RemoteName: remoteName,
-		RemoteURL:  r.remote.clean,
-		RefSpecs:   []config.RefSpec{config.RefSpec(spec)},
-		Auth:       r.auth,
-	})
-	if errors.Is(err, git.NoErrAlreadyUpToDate) && !force && base != commit {
-		// The branch already is at this very commit: another run built and
-		// pushed the same change (same content, parent and time). It was
-		// not this push that landed it.
-		return fmt.Errorf("push %s: the remote already has %.12s: %w", ref, commit, ErrNonFastForward)
-	}
-	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
+	err := r.sendPack(ctx, plumbing.NewHash(commit), ref, plumbing.NewHash(base), force)
+	if err == nil {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return r.git.Storer.SetReference(plumbing.NewHashReference(r.trackingRef(branch), plumbing.NewHash(commit)))
@@ -86,21 +71,19 @@ func (r *Repo) push(ctx context.Context, commit, branch, base string, force bool
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	err = r.classify(err)
-	if errors.Is(err, ErrAuth) {
+	var rej errRejected
+	if !errors.As(err, &rej) {
 		return err
 	}
 	if !force {
-		// go-git decides fast-forwardness locally (and fails oddly when the
-		// remote's new tip is unknown to a shallow clone), and the server
-		// rejects a lost race with a lock or stale-info message. Either way
-		// the question is the same: is the branch still where we built on?
+		// The server rejects a lost race with a lock or stale-info message:
+		// is the branch still where we built on?
 		now, lerr := r.remoteTip(ctx, branch)
 		if lerr == nil && now != base {
 			return fmt.Errorf("push %s (remote at %.12s, built on %.12s): %w", ref, now, base, ErrNonFastForward)
 		}
 	}
-	return &PushError{Ref: ref.String(), Reason: err.Error()}
+	return &PushError{Ref: ref.String(), Reason: rej.reason}
 }
 
 // remoteTip asks the remote where branch is ("" if it does not exist).

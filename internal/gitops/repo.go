@@ -71,10 +71,12 @@ type Repo struct {
 	git    *git.Repository
 	remote remoteURL
 	auth   transport.AuthMethod
-	branch string
-	dir    string
-	cloned bool
-	depth  int
+	// written holds the objects promoter wrote (under mu): what a push sends.
+	written map[plumbing.Hash]bool
+	branch  string
+	dir     string
+	cloned  bool
+	depth   int
 
 	author Signature
 	clock  func() time.Time

@@ -119,16 +119,13 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 	return t.info(e.Name, e.Mode, size), nil
 }
 
+// entries lists a directory. The entries' sizes are not filled in (Stat
+// has them): a size needs the blob read, and listing a directory of a large
+// repository must not read every file in it.
 func (t *treeFS) entries(dir *object.Tree, name string) ([]fs.DirEntry, error) {
 	out := make([]fs.DirEntry, 0, len(dir.Entries))
 	for _, e := range dir.Entries {
-		var size int64
-		if e.Mode.IsFile() {
-			if f, err := dir.TreeEntryFile(&e); err == nil {
-				size = f.Size
-			}
-		}
-		out = append(out, fs.FileInfoToDirEntry(t.info(e.Name, e.Mode, size)))
+		out = append(out, fs.FileInfoToDirEntry(t.info(e.Name, e.Mode, 0)))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
 	return out, nil

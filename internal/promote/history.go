@@ -10,6 +10,8 @@ import (
 // the target branch's first-parent history, so that a pass over a thousand
 // canaries reads the history once instead of once per canary.
 type historyIndex struct {
+	// tip is the commit the walk started from.
+	tip string
 	// byCanary holds each canary's commits, newest first.
 	byCanary map[string][]gitops.Commit
 }
@@ -20,7 +22,7 @@ type historyIndex struct {
 // deepened only as far as the walk goes, so a pass whose canaries are all
 // idle reads no history at all.
 func indexHistory(ctx context.Context, r *gitops.Repo, from string, wanted map[string]bool) (*historyIndex, error) {
-	idx := &historyIndex{byCanary: map[string][]gitops.Commit{}}
+	idx := &historyIndex{tip: from, byCanary: map[string][]gitops.Commit{}}
 	if wanted != nil && len(wanted) == 0 {
 		return idx, nil
 	}
@@ -68,4 +70,37 @@ func (h *historyIndex) LastPromoterCommit(_ context.Context, _, canary string) (
 		return gitops.Commit{}, gitops.ErrNotFound
 	}
 	return cs[0], nil
+}
+
+// extend returns the index as of a newer tip: the commits between tip and
+// the indexed tip (after a landing, one or two) are walked and put in front.
+// It returns nil when the indexed tip is not in tip's first-parent history
+// (the branch was rewritten), and the caller walks the whole history.
+func (h *historyIndex) extend(ctx context.Context, r *gitops.Repo, tip string) (*historyIndex, error) {
+	if tip == h.tip {
+		return h, nil
+	}
+	fresh := map[string][]gitops.Commit{}
+	found := false
+	err := r.Walk(ctx, tip, func(c gitops.Commit) (bool, error) {
+		if c.Hash == h.tip {
+			found = true
+			return true, nil
+		}
+		if name := c.Message.Trailers.Canary; name != "" {
+			fresh[name] = append(fresh[name], c)
+		}
+		return false, nil
+	})
+	if err != nil || !found {
+		return nil, err
+	}
+	out := &historyIndex{tip: tip, byCanary: make(map[string][]gitops.Commit, len(h.byCanary)+len(fresh))}
+	for name, cs := range h.byCanary {
+		out.byCanary[name] = cs
+	}
+	for name, cs := range fresh {
+		out.byCanary[name] = append(cs, h.byCanary[name]...)
+	}
+	return out, nil
 }

@@ -112,7 +112,7 @@ func (p *Promoter) actIntent(ctx context.Context, st *State, d *Decision, in int
 		noop = ""
 		// Re-derive on the tip: after a lost race another run may have
 		// done this already.
-		cur, err := p.deriveUnlocked(ctx, tip, c.Metadata.Name)
+		cur, err := p.deriveUnlocked(ctx, tip, c, st)
 		if err != nil {
 			return nil, err
 		}
@@ -165,23 +165,40 @@ func (p *Promoter) actIntent(ctx context.Context, st *State, d *Decision, in int
 }
 
 // deriveUnlocked derives on a tip inside Repo.Update, which already holds
-// the Git lock.
-func (p *Promoter) deriveUnlocked(ctx context.Context, tip *gitops.Snapshot, name string) (*State, error) {
+// the Git lock. It reads the canary's own spec file only (a thousand-canary
+// repository is not rediscovered for each commit); if the spec moved, it
+// looks for it everywhere.
+func (p *Promoter) deriveUnlocked(ctx context.Context, tip *gitops.Snapshot, c *spec.Canary, st *State) (*State, error) {
 	fsys := tip.FS()
-	cs, err := spec.Load(ctx, fsys)
-	var c *spec.Canary
-	for _, x := range cs {
-		if x.Metadata.Name == name {
-			c = x
+	find := func(cs []*spec.Canary) *spec.Canary {
+		for _, x := range cs {
+			if x.Metadata.Name == c.Metadata.Name {
+				return x
+			}
+		}
+		return nil
+	}
+	cs, err := spec.LoadFile(fsys, c.Source.File)
+	cur := find(cs)
+	if cur == nil {
+		cs, err = spec.Load(ctx, fsys)
+		if cur = find(cs); cur == nil {
+			if err == nil {
+				err = fmt.Errorf("canary %s is gone from the target branch", c.Metadata.Name)
+			}
+			return nil, err
 		}
 	}
-	if c == nil {
-		if err == nil {
-			err = fmt.Errorf("canary %s is gone from the target branch", name)
+	var h history = p.opts.Repo
+	if c.Metadata.Name == cur.Metadata.Name && st != nil && st.index != nil {
+		// The pass's index, extended by the commits landed since.
+		if ext, err := st.index.extend(ctx, p.opts.Repo, tip.Commit.Hash); err != nil {
+			return nil, err
+		} else if ext != nil {
+			h = ext
 		}
-		return nil, err
 	}
-	return derive(ctx, p.opts.Repo, tip, tip.Commit, c)
+	return derive(ctx, h, tip, tip.Commit, cur)
 }
 
 // stillDue reports whether action is still what the canary needs on the

@@ -60,6 +60,9 @@ type State struct {
 	// Drift is set when the committed component is not what promoter
 	// renders for its stage now (the base moved, or a hand edit).
 	Drift bool
+
+	// index is the pass's history index the state was attached from.
+	index *historyIndex
 }
 
 // Step and Weight are the committed step and canary weight.
@@ -148,6 +151,9 @@ func (s *State) needsHistory() bool { return s.Phase == Progressing || s.Phase =
 // stage clocks.
 func (s *State) attach(ctx context.Context, h history) error {
 	name := s.Canary.Metadata.Name
+	if idx, ok := h.(*historyIndex); ok {
+		s.index = idx
+	}
 	if last, err := h.LastPromoterCommit(ctx, s.Tip.Hash, name); err == nil {
 		s.Last = &last
 	} else if !errors.Is(err, gitops.ErrNotFound) {
