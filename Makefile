@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/promoter
 PKGS    ?= ./...
 
-.PHONY: all build test lint verify bench bench-scale demo fuzz generate ensure-prometheus
+.PHONY: all build test lint verify bench bench-scale bench-gates demo fuzz generate ensure-prometheus
 
 all: build
 
@@ -43,7 +43,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
-bench: bench-scale
+bench: bench-scale bench-gates
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
 # The scale benchmark (bench/): a generated monorepo of 1,000 canaries,
@@ -57,3 +57,10 @@ BENCH_ARGS ?=
 bench-scale: build
 	@test -f $(BENCH_DIR)/mono.git/bench.json || $(GO) run ./bench/monorepo -out $(BENCH_DIR)/mono.git
 	$(GO) run ./bench/runner -promoter $(BIN) -repo $(BENCH_DIR)/mono.git -runs $(BENCH_RUNS) -work $(BENCH_DIR)/work -doc docs/benchmarks.md $(BENCH_ARGS)
+
+# The decision-quality benchmark: every rollback policy on the same simulated
+# canaries, through promoter's own gate code. Results go to docs/benchmarks.md
+# between the canarysim markers. REPS=200 for a quick look.
+REPS ?= 2000
+bench-gates:
+	$(GO) run ./cmd/canarysim -reps $(REPS) -out docs/benchmarks.md
