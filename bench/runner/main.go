@@ -43,6 +43,10 @@ type options struct {
 	canary      string
 	notes       string
 	scenarios   map[string]bool
+	// checkout runs promoter in a Git checkout of the remote (`--repo
+	// DIR`), as a CI job does after its checkout step, instead of letting
+	// it clone the file:// remote itself.
+	checkout bool
 }
 
 func main() {
@@ -59,6 +63,7 @@ func main() {
 	flag.StringVar(&o.canary, "rollback-canary", "app-0042", "canary to roll back")
 	flag.StringVar(&o.notes, "notes", "bench/scale-notes.md", "hand-written analysis to include in the section (if the file exists)")
 	flag.StringVar(&scenarios, "scenarios", "idle,advance,prometheus,rollback", "scenarios to run")
+	flag.BoolVar(&o.checkout, "checkout", true, "run promoter in a checkout of the remote (the CI case; the checkout is not timed) instead of on the file:// remote (a full clone)")
 	flag.Parse()
 	if o.repo == "" {
 		fatalf("-repo is required (make one with go run ./bench/monorepo -out DIR)")
@@ -143,6 +148,28 @@ type Branch struct {
 	Now         string `json:"now"`
 }
 
+// repoArg is what promoter gets as --repo for the bare repository remote:
+// with -checkout a fresh checkout of branch in dir (made with the Git CLI,
+// like a CI job's checkout step, and not timed), else the file:// URL.
+func (o options) repoArg(ctx context.Context, remote, branch, dir string) string {
+	if !o.checkout {
+		return "file://" + remote
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		fatalf("%v", err)
+	}
+	must(ctx, "", "git", "clone", "-q", "--no-tags", "--single-branch", "--branch", branch, remote, dir)
+	return dir
+}
+
+// repoShown is --repo as the documented command shows it.
+func (o options) repoShown(remote string) string {
+	if o.checkout {
+		return "$CHECKOUT (git clone " + remote + ")"
+	}
+	return "file://" + remote
+}
+
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "runner: "+format+"\n", args...)
 }
@@ -151,10 +178,11 @@ func logf(format string, args ...any) {
 func runIdle(ctx context.Context, o options, prom *promStub) *idleResult {
 	r := &idleResult{Branch: "main"}
 	tip := git(ctx, o.repo, "rev-parse", "main")
-	r.Command = fmt.Sprintf("promoter run --repo file://$REPO --branch main --prometheus $PROM --log-format json")
+	repoArg := o.repoArg(ctx, o.repo, "main", filepath.Join(o.work, "idle-checkout"))
+	r.Command = fmt.Sprintf("promoter run --repo %s --branch main --prometheus $PROM --log-format json", o.repoShown("$REPO"))
 	for i := 1; i <= o.runs; i++ {
 		s, err := measure(ctx, o.work, fmt.Sprintf("idle-%d", i), nil, o.promoter,
-			"run", "--repo", "file://"+o.repo, "--branch", "main", "--prometheus", prom.URL, "--log-format", "json")
+			"run", "--repo", repoArg, "--branch", "main", "--prometheus", prom.URL, "--log-format", "json")
 		if err != nil || s.Code != 0 {
 			fatalf("idle run %d: exit %d %v (see %s)", i, s.Code, err, s.Stderr)
 		}
@@ -184,7 +212,7 @@ func runAdvance(ctx context.Context, o options, meta Meta, prom *promStub) *adva
 	b := meta.Branches[branch]
 	r := &advanceResult{Branch: branch, Canaries: b.Pending}
 	base := git(ctx, o.repo, "rev-parse", branch)
-	r.Command = fmt.Sprintf("promoter run --repo file://$COPY --branch %s --now %s --prometheus $PROM --log-format json", branch, b.Now)
+	r.Command = fmt.Sprintf("promoter run --repo %s --branch %s --now %s --prometheus $PROM --log-format json", o.repoShown("$COPY"), branch, b.Now)
 	env := []string{"GIT_AUTHOR_NAME=promoter", "GIT_AUTHOR_EMAIL=promoter@users.noreply.promoter.dev",
 		"GIT_COMMITTER_NAME=promoter", "GIT_COMMITTER_EMAIL=promoter@users.noreply.promoter.dev"}
 	for i := 1; i <= o.advanceRuns; i++ {
@@ -195,8 +223,9 @@ func runAdvance(ctx context.Context, o options, meta Meta, prom *promStub) *adva
 		}
 		copyRepo(ctx, o.repo, pcopy)
 		copyRepo(ctx, o.repo, fcopy)
+		repoArg := o.repoArg(ctx, pcopy, branch, filepath.Join(dir, "promoter-checkout"))
 		s, err := measure(ctx, dir, "promoter", nil, o.promoter,
-			"run", "--repo", "file://"+pcopy, "--branch", branch, "--now", b.Now, "--prometheus", prom.URL, "--log-format", "json")
+			"run", "--repo", repoArg, "--branch", branch, "--now", b.Now, "--prometheus", prom.URL, "--log-format", "json")
 		if err != nil || s.Code != 0 {
 			fatalf("advance run %d: exit %d %v (see %s)", i, s.Code, err, s.Stderr)
 		}

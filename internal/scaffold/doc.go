@@ -31,4 +31,4 @@
 // byte, so that examples/repo can be regenerated and compared.
 package scaffold
 
-//go:generate go run testdata/gen.go
+//go:generate go run ../render/schema/gen.go -kinds EnvoyFilter -out testdata/istio-envoyfilter.gen.yaml
