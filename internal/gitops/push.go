@@ -204,3 +204,81 @@ func (r *Repo) Update(ctx context.Context, dryRun bool, fn UpdateFunc) (Result, 
 		}
 	}
 }
+
+// ChainResult is what UpdateChain did for one of its functions.
+type ChainResult struct {
+	// Commit is the commit made for the function; zero when it had nothing
+	// to change.
+	Commit Commit
+}
+
+// UpdateChain is Update for several changes at once: on a fresh fetch of
+// the target branch, it calls each function in turn on the tip as the
+// previous ones left it, commits each change on top of the last, and pushes
+// the chain with one push. A lost race starts again from a fresh fetch, so
+// every function re-derives its change. With dryRun the commits are made
+// but not pushed. The results are in the order of fns; Result.Pushed says
+// whether the chain landed.
+func (r *Repo) UpdateChain(ctx context.Context, dryRun bool, fns []UpdateFunc) (Result, []ChainResult, error) {
+	var res Result
+	for attempt := 1; ; attempt++ {
+		if _, err := r.Fetch(ctx); err != nil {
+			return res, nil, err
+		}
+		tip, err := r.Tip(ctx)
+		if err != nil {
+			return res, nil, err
+		}
+		res.Attempts, res.Base = attempt, tip.Commit
+		out := make([]ChainResult, len(fns))
+		head := tip
+		for i, fn := range fns {
+			ch, err := fn(ctx, head)
+			if err != nil {
+				return res, out, err
+			}
+			if ch == nil {
+				continue
+			}
+			c, err := r.Commit(ctx, head.Commit.Hash, *ch)
+			if errors.Is(err, ErrNothingToCommit) {
+				continue
+			}
+			if err != nil {
+				return res, out, err
+			}
+			out[i].Commit = c
+			if head, err = r.At(ctx, c.Hash); err != nil {
+				return res, out, err
+			}
+		}
+		if head.Commit.Hash == tip.Commit.Hash {
+			return res, out, nil
+		}
+		res.Commit = head.Commit
+		if dryRun {
+			return res, out, nil
+		}
+		err = r.Push(ctx, head.Commit.Hash, tip.Commit.Hash)
+		if err == nil {
+			res.Pushed = true
+			r.log.Info("pushed", "branch", r.branch, "commit", head.Commit.Short(), "commits", len(fns), "attempt", attempt)
+			return res, out, nil
+		}
+		if !errors.Is(err, ErrNonFastForward) || attempt >= r.retry.Attempts {
+			if errors.Is(err, ErrNonFastForward) {
+				err = fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+			}
+			return res, out, err
+		}
+		d := r.retry.delay(attempt)
+		r.log.Info("lost a push race, retrying the chain on the new tip", "branch", r.branch, "attempt", attempt, "wait", d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, out, ctx.Err()
+		case <-t.C:
+		}
+	}
+}

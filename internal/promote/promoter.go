@@ -176,6 +176,8 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 	if err != nil {
 		return nil, err
 	}
+	b := &batch{}
+	bctx := withBatch(ctx, b)
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
 		st := states[i]
 		if st == nil {
@@ -187,8 +189,16 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 				return
 			}
 		}
-		out.Decisions[i] = fn(ctx, st)
+		out.Decisions[i] = fn(bctx, st)
 	})
+	landed := p.landBatch(ctx, b)
+	for _, d := range landed {
+		for i := range out.Decisions {
+			if out.Decisions[i].Canary == d.Canary {
+				out.Decisions[i] = d
+			}
+		}
+	}
 	return out, nil
 }
 

@@ -104,32 +104,70 @@ type intent struct {
 }
 
 func (p *Promoter) actIntent(ctx context.Context, st *State, d *Decision, in intent, report *gates.Report) Decision {
+	d.Action, d.Reasons = in.action, in.reasons
+	j := p.newJob(st, *d, in, report)
+	if b := batchOf(ctx); b != nil && st.Canary.Spec.PullRequests.Mode == spec.ModeDirect && !p.opts.DryRun {
+		// Direct-mode changes of a pass land together: one chain of
+		// commits, one push (see landBatch).
+		b.add(j)
+		return j.d
+	}
 	c := st.Canary
-	action, reasons := in.action, in.reasons
-	d.Action, d.Reasons = action, reasons
-	var noop string
-	plan := func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
-		noop = ""
+	head := gitops.StepBranch(c.Metadata.Name, nextStep(st, in.action))
+	if in.action == ActRollback {
+		head = gitops.RollbackBranch(c.Metadata.Name)
+	}
+	out, err := p.land(ctx, c, head, report, j.plan)
+	return p.finish(ctx, j, out, err)
+}
+
+// job is a decided change on its way to the target branch.
+type job struct {
+	st     *State
+	d      Decision
+	in     intent
+	report *gates.Report
+	// plan derives the change on a tip; change and noop record what it
+	// found, err a failure of this job alone.
+	plan   gitops.UpdateFunc
+	change *gitops.Change
+	noop   string
+	err    error
+}
+
+func (p *Promoter) newJob(st *State, d Decision, in intent, report *gates.Report) *job {
+	j := &job{st: st, d: d, in: in, report: report}
+	j.plan = func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
+		j.noop, j.change = "", nil
 		// Re-derive on the tip: after a lost race another run may have
 		// done this already.
-		cur, err := p.deriveUnlocked(ctx, tip, c, st)
+		cur, err := p.deriveUnlocked(ctx, tip, st.Canary, st)
 		if err != nil {
 			return nil, err
 		}
 		if !stillDue(st, cur, in) {
-			noop = alreadyDone(cur, p.opts.Clock())
+			j.noop = alreadyDone(cur, p.opts.Clock())
 			return nil, nil
 		}
-		return p.change(ctx, tip, cur, in, report)
+		j.change, err = p.change(ctx, tip, cur, in, report)
+		return j.change, err
 	}
-	head := gitops.StepBranch(c.Metadata.Name, nextStep(st, action))
-	if action == ActRollback {
-		head = gitops.RollbackBranch(c.Metadata.Name)
+	return j
+}
+
+// finish records how a job landed in its decision, and notifies.
+func (p *Promoter) finish(ctx context.Context, j *job, out landing, err error) Decision {
+	st, d, action, reasons := j.st, &j.d, j.in.action, j.in.reasons
+	c := st.Canary
+	if err == nil {
+		err = j.err
 	}
-	out, err := p.land(ctx, c, head, report, plan)
 	if err != nil {
 		d.Err, d.Error = err, err.Error()
 		return *d
+	}
+	if out.change == nil {
+		out.change = j.change
 	}
 	d.Commit, d.PullRequest, d.Landed = out.commit, out.pullRequest, out.landed
 	if out.change != nil {
@@ -146,7 +184,7 @@ func (p *Promoter) actIntent(ctx context.Context, st *State, d *Decision, in int
 		d.Reasons = append([]string{"dry run: nothing was written"}, reasons...)
 	case out.unchanged:
 		d.Action = ActNone
-		d.Reasons = []string{cmpOr(noop, "the repository already says so")}
+		d.Reasons = []string{cmpOr(j.noop, "the repository already says so")}
 	case !out.landed && out.pullRequest != "":
 		d.Action = ActWait
 		if action == ActFinish {
@@ -156,7 +194,7 @@ func (p *Promoter) actIntent(ctx context.Context, st *State, d *Decision, in int
 	case out.landed:
 		d.Phase = phaseAfter(action, d.Phase)
 		p.cleanup(ctx, st, action)
-		p.notify(ctx, st, *d, report)
+		p.notify(ctx, st, *d, j.report)
 		if action == ActFinish || action == ActRollback {
 			p.hooks(ctx, c, spec.WebhookPostRollout, p.opts.Clock())
 		}
