@@ -23,6 +23,37 @@ type treeFS struct {
 	when time.Time
 }
 
+// ListFiles lists the files of the tree in one walk (spec.FileLister).
+func (t *treeFS) ListFiles(keep func(path string) bool, skip func(dir string) bool) ([]string, error) {
+	var out []string
+	var walk func(tree *object.Tree, prefix string) error
+	walk = func(tree *object.Tree, prefix string) error {
+		for _, e := range tree.Entries {
+			p := e.Name
+			if prefix != "" {
+				p = prefix + "/" + e.Name
+			}
+			switch {
+			case e.Mode == filemode.Dir:
+				if skip(p) {
+					continue
+				}
+				sub, err := tree.Tree(e.Name)
+				if err != nil {
+					return err
+				}
+				if err := walk(sub, p); err != nil {
+					return err
+				}
+			case e.Mode.IsFile() && keep(p):
+				out = append(out, p)
+			}
+		}
+		return nil
+	}
+	return out, walk(t.root, "")
+}
+
 var (
 	_ fs.ReadFileFS = (*treeFS)(nil)
 	_ fs.ReadDirFS  = (*treeFS)(nil)

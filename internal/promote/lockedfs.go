@@ -1,10 +1,12 @@
 package promote
 
 import (
+	"errors"
 	"io/fs"
 	"sync"
 
 	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/spec"
 )
 
 // snapshot is the repository at one commit as derive reads it.
@@ -65,4 +67,15 @@ func (l lockedFS) Stat(name string) (fs.FileInfo, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return fs.Stat(l.fsys, name)
+}
+
+// ListFiles lists the files in one walk when the underlying FS can.
+func (l lockedFS) ListFiles(keep func(path string) bool, skip func(dir string) bool) ([]string, error) {
+	lister, ok := l.fsys.(spec.FileLister)
+	if !ok {
+		return nil, errors.New("not a file lister")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return lister.ListFiles(keep, skip)
 }

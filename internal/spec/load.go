@@ -26,8 +26,25 @@ func skipDir(name string) bool {
 	return name == ".git" || name == "vendor"
 }
 
+// FileLister is an fs.FS that can list its files in one pass (a Git tree
+// does it without decoding each directory twice). Discover uses it when
+// fsys has it.
+type FileLister interface {
+	// ListFiles returns the slash paths of the files for which keep is
+	// true, skipping directories for which skip is true.
+	ListFiles(keep func(path string) bool, skip func(dir string) bool) ([]string, error)
+}
+
 // Discover returns the slash paths of every spec file in fsys, sorted.
 func Discover(ctx context.Context, fsys fs.FS) ([]string, error) {
+	if l, ok := fsys.(FileLister); ok {
+		files, err := l.ListFiles(func(p string) bool { return IsSpecFile(path.Base(p)) }, func(dir string) bool { return skipDir(path.Base(dir)) })
+		if err != nil {
+			return nil, fmt.Errorf("finding canary specs: %w", err)
+		}
+		slices.Sort(files)
+		return files, ctx.Err()
+	}
 	var files []string
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
