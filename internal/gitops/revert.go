@@ -16,9 +16,10 @@ import (
 // message is what git revert writes, one "This reverts commit <sha>." line
 // per commit, then reason.
 //
-// Errors: [*HandEditError] when a commit that is not promoter's changed dir
-// after the oldest reverted commit's parent: what to restore is then
-// unknown, and the caller must not guess. An empty commits is an error.
+// Errors: [*HandEditError] when dir at tip is not what promoter's newest
+// commit left (a commit that is not promoter's changed it since): what to
+// restore is then unknown, and the caller must not guess. An empty commits
+// is an error.
 func (r *Repo) Revert(ctx context.Context, tip *Snapshot, dir, canary string, commits []Commit, reason string) (*Change, error) {
 	if len(commits) == 0 {
 		return nil, errors.New("revert: no commits to revert")
@@ -28,11 +29,23 @@ func (r *Repo) Revert(ctx context.Context, tip *Snapshot, dir, canary string, co
 		return nil, fmt.Errorf("revert %s: it is a root commit", oldest.Short())
 	}
 	base := oldest.Parents[0]
-	foreign, err := r.ForeignChanges(ctx, tip.Commit.Hash, base, canary, dir)
+	// A hand edit matters only if it is still there: one made between two of
+	// promoter's commits was replaced by the later one, which rewrote the
+	// whole directory. So compare the tip with promoter's newest commit, and
+	// walk (a short way) only when they differ, to name the edits.
+	newest, err := r.snapshot(commits[0])
 	if err != nil {
 		return nil, err
 	}
-	if len(foreign) > 0 {
+	if tip.DirHash(dir) != newest.DirHash(dir) {
+		foreign, err := r.ForeignChanges(ctx, tip.Commit.Hash, commits[0].Hash, canary, dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(foreign) == 0 {
+			// The difference came through a merge's second parent.
+			foreign = []Commit{tip.Commit}
+		}
 		return nil, &HandEditError{Dir: dir, Commits: foreign}
 	}
 	if _, err := r.commitObject(ctx, plumbing.NewHash(base)); err != nil {

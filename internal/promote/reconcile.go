@@ -536,8 +536,13 @@ func (p *Promoter) manualIntent(ctx context.Context, name string, decide func(*S
 	if err != nil {
 		return Decision{}, err
 	}
+	// One walk of the history, only as deep as this canary needs.
 	p.gitMu.Lock()
-	st, err := derive(ctx, p.opts.Repo, tip, tip.Commit, cs[0])
+	idx, err := indexHistory(ctx, p.opts.Repo, tip.Commit.Hash, map[string]bool{name: true})
+	var st *State
+	if err == nil {
+		st, err = derive(ctx, idx, tip, tip.Commit, cs[0])
+	}
 	p.gitMu.Unlock()
 	if err != nil {
 		return Decision{}, err
