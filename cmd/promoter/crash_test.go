@@ -13,8 +13,6 @@ import (
 
 	"github.com/promoter-dev/promoter/internal/gitops"
 	"github.com/promoter-dev/promoter/internal/gitops/gittest"
-	"github.com/promoter-dev/promoter/internal/mesh"
-	"github.com/promoter-dev/promoter/internal/mesh/meshtest"
 	"github.com/promoter-dev/promoter/internal/render"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
@@ -39,30 +37,9 @@ func TestCrashInjection(t *testing.T) {
 	// is not what this test is about. A tiny alpha keeps it out of the way.
 	bare := seedExampleWith(t, srv, "auto-merge", map[string]string{"type: sequential, alpha: 0.05": "type: sequential, alpha: 0.000001"})
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	var (
-		mu     sync.Mutex
-		now    = start
-		weight int
-	)
-	env := meshtest.Start(t, mesh.Options{
-		Start: start, Seed: 11, ScrapeInterval: time.Minute,
-		Services: []mesh.Service{{
-			Namespace: "canary-demo", Name: "myapp", RPS: 20,
-			Stable: mesh.Version{Name: "v1", Health: healthyVersion},
-			Canary: mesh.Version{Name: "v2", Health: healthyVersion},
-			Weight: func(time.Time) int { mu.Lock(); defer mu.Unlock(); return weight },
-		}},
-	}, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
-
+	env := startMesh(t, start, healthyVersion, 20, 11, time.Minute)
 	advance := func(at time.Time) {
-		w, err := committedWeight(bare)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		weight, now = w, at
-		mu.Unlock()
-		if err := env.Mesh.Advance(context.Background(), at); err != nil {
+		if _, err := env.advance(bare, at); err != nil {
 			t.Fatal(err)
 		}
 	}

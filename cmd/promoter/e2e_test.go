@@ -34,11 +34,9 @@ import (
 // Servers are tied to the parent test, which outlives every script.
 
 type e2eState struct {
-	mu     sync.Mutex
-	bare   string
-	env    *meshtest.Env
-	weight int
-	now    time.Time
+	mu   sync.Mutex
+	bare string
+	mesh *testMesh
 }
 
 func e2eCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
@@ -82,36 +80,22 @@ func e2eCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, 
 				ts.Check(err)
 				canary, rps, err := canaryHealth(args[1])
 				ts.Check(err)
+				m := startMesh(t, at, canary, rps, 7, 30*time.Second)
 				st.mu.Lock()
-				st.now = at
+				st.mesh = m
 				st.mu.Unlock()
-				clock := func() time.Time { st.mu.Lock(); defer st.mu.Unlock(); return st.now }
-				env := meshtest.Start(t, mesh.Options{
-					Start: at, Seed: 7, ScrapeInterval: 30 * time.Second,
-					Services: []mesh.Service{{
-						Namespace: "canary-demo", Name: "myapp", RPS: rps,
-						Stable: mesh.Version{Name: "v1", Workload: "myapp-stable", Health: healthyVersion},
-						Canary: mesh.Version{Name: "v2", Workload: "myapp-canary", Health: canary},
-						Weight: func(time.Time) int { st.mu.Lock(); defer st.mu.Unlock(); return st.weight },
-					}},
-				}, clock)
-				st.mu.Lock()
-				st.env = env
-				st.mu.Unlock()
-				ts.Setenv("PROM", env.URL)
+				ts.Setenv("PROM", m.URL)
 			case "advance":
 				at, err := time.Parse(time.RFC3339, args[1])
 				ts.Check(err)
-				w, err := committedWeight(st.bare)
-				ts.Check(err)
 				st.mu.Lock()
-				st.weight, st.now = w, at
-				env := st.env
+				m, bare := st.mesh, st.bare
 				st.mu.Unlock()
-				if env == nil {
+				if m == nil {
 					ts.Fatalf("mesh advance before mesh start")
 				}
-				ts.Check(env.Mesh.Advance(context.Background(), at))
+				w, err := m.advance(bare, at)
+				ts.Check(err)
 				ts.Logf("mesh at %s, canary weight %d%%", at.Format(time.RFC3339), w)
 			default:
 				ts.Fatalf("unknown mesh subcommand %q", args[0])
@@ -121,6 +105,48 @@ func e2eCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, 
 }
 
 var healthyVersion = mesh.Health{ErrorRate: 0.002, Median: 40 * time.Millisecond, Sigma: 0.6}
+
+// testMesh simulates myapp's traffic from start, applying the canary weight
+// committed on a bare repository when told to advance, as Argo CD would.
+type testMesh struct {
+	*meshtest.Env
+	mu     sync.Mutex
+	now    time.Time
+	weight int
+}
+
+func startMesh(t testing.TB, start time.Time, canary mesh.Health, rps float64, seed uint64, scrape time.Duration) *testMesh {
+	m := &testMesh{now: start}
+	m.Env = meshtest.Start(t, mesh.Options{
+		Start: start, Seed: seed, ScrapeInterval: scrape,
+		Services: []mesh.Service{{
+			Namespace: "canary-demo", Name: "myapp", RPS: rps,
+			Stable: mesh.Version{Name: "v1", Workload: "myapp-stable", Health: healthyVersion},
+			Canary: mesh.Version{Name: "v2", Workload: "myapp-canary", Health: canary},
+			Weight: func(time.Time) int { m.mu.Lock(); defer m.mu.Unlock(); return m.weight },
+		}},
+	}, m.clock)
+	return m
+}
+
+func (m *testMesh) clock() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+// advance applies the weight committed on bare and generates the traffic
+// up to at.
+func (m *testMesh) advance(bare string, at time.Time) (int, error) {
+	w, err := committedWeight(bare)
+	if err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	m.weight, m.now = w, at
+	m.mu.Unlock()
+	return w, m.Mesh.Advance(context.Background(), at)
+}
 
 func canaryHealth(state string) (mesh.Health, float64, error) {
 	h := healthyVersion

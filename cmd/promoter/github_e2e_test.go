@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/gitops/github/githubtest"
 	"github.com/promoter-dev/promoter/internal/gitops/gittest"
-	"github.com/promoter-dev/promoter/internal/mesh"
-	"github.com/promoter-dev/promoter/internal/mesh/meshtest"
 )
 
 // The healthy path through the GitHub forge: one pull request per step,
@@ -27,32 +23,11 @@ func TestHealthyThroughGitHub(t *testing.T) {
 	t.Setenv("GITHUB_REPOSITORY", "acme/gitops")
 
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	var (
-		mu     sync.Mutex
-		now    = start
-		weight int
-	)
-	env := meshtest.Start(t, mesh.Options{
-		Start: start, Seed: 3, ScrapeInterval: 30 * time.Second,
-		Services: []mesh.Service{{
-			Namespace: "canary-demo", Name: "myapp", RPS: 20,
-			Stable: mesh.Version{Name: "v1", Health: healthyVersion},
-			Canary: mesh.Version{Name: "v2", Health: healthyVersion},
-			Weight: func(time.Time) int { mu.Lock(); defer mu.Unlock(); return weight },
-		}},
-	}, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
-	gh.Clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-
+	env := startMesh(t, start, healthyVersion, 20, 3, 30*time.Second)
+	gh.Clock = env.clock
 	runAt := func(at time.Time) string {
 		t.Helper()
-		w, err := committedWeight(bare)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		weight, now = w, at
-		mu.Unlock()
-		if err := env.Mesh.Advance(context.Background(), at); err != nil {
+		if _, err := env.advance(bare, at); err != nil {
 			t.Fatal(err)
 		}
 		code, out, errs := run("--repo", srv.RepoURL("repo"), "--forge", "github", "--prometheus", env.URL, "--now", at.Format(time.RFC3339), "run")
