@@ -91,6 +91,13 @@ func verdict(ok bool) string {
 	return "**missed**"
 }
 
+func floorClone(o options) string {
+	if o.checkout {
+		return "promoter runs in a checkout made before the timer starts, so the floor's clone is shown but not counted."
+	}
+	return "promoter's run includes its own clone, so the clone is in the floor too."
+}
+
 func servedAs(o options) string {
 	if o.checkout {
 		return "promoter runs in a checkout of the bare repository made with `git clone` beforehand, as a CI job runs it after its checkout step (`--repo DIR`; pushes go to the bare repository through promoter's in-process go-git file transport); the checkout is not timed, and the Git CLI floor is timed from its own checkout likewise."
@@ -154,8 +161,8 @@ func (r *results) markdown(o options) string {
 	p("\n")
 
 	if a := r.Advance; a != nil {
-		p("The floor (`bench/floor.sh`) is the Git CLI doing the same work against an identical copy of the repository: `git clone --single-branch` of the target branch (median %s), then for each of promoter's %d commits, in order, the same files, the same message, `git add`, `git commit` and `git push` (median %s). The runner checks that the floor's final tree is byte-identical to promoter's. promoter's run includes its own clone, so the clone is in the floor too.\n\n",
-			secs(median(walls(a.FloorClone))), a.Canaries, secs(median(walls(a.FloorCommits))))
+		p("The floor (`bench/floor.sh`) is the Git CLI doing the same work against an identical copy of the repository: `git clone --single-branch` of the target branch (median %s), then for each of promoter's %d commits, in order, the same files, the same message, `git add`, `git commit` and `git push` (median %s). The runner checks that the floor's final tree is byte-identical to promoter's. %s\n\n",
+			secs(median(walls(a.FloorClone))), a.Canaries, secs(median(walls(a.FloorCommits))), floorClone(o))
 	}
 	if len(r.Prom) > 0 {
 		p("Prometheus requests by run (stub counts, by endpoint):\n\n| branch | progressing canaries (at step) | requests | per canary | by endpoint | wall | peak RSS |\n|---|---|---|---|---|---|---|\n")
