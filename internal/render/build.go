@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -14,6 +15,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
+
+// buildMu serialises kustomize builds (see Build).
+var buildMu sync.Mutex
 
 // ErrBuild marks an overlay that does not build: the repository is broken
 // and promoter reports it rather than guessing a fix.
@@ -80,6 +84,10 @@ func Build(repo fs.FS, overlay string, overrides Files) (out []byte, err error) 
 			out, err = nil, &BuildError{Overlay: overlay, Err: fmt.Errorf("kustomize panicked: %v", r)}
 		}
 	}()
+	// kustomize keeps global state (kyaml's OpenAPI schema, initialised
+	// lazily) that is not safe for concurrent builds: one build at a time.
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	opts := krusty.MakeDefaultOptions()
 	opts.PluginConfig = types.DisabledPluginConfig()
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
