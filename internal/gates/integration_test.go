@@ -80,7 +80,11 @@ func startPrometheus(t *testing.T, series []omSeries, start time.Time, n int) st
 	prom, err1 := exec.LookPath("prometheus")
 	promtool, err2 := exec.LookPath("promtool")
 	if err1 != nil || err2 != nil {
-		t.Skip("SKIPPED: prometheus binary not found: install the Debian package prometheus (apt-get install prometheus) to run this integration test against a real Prometheus server")
+		msg := "prometheus binary not found: install the Debian package prometheus (apt-get install prometheus) to run this integration test against a real Prometheus server"
+		if os.Getenv("PROMOTER_REQUIRE_PROMETHEUS") != "" {
+			t.Fatal(msg + " (PROMOTER_REQUIRE_PROMETHEUS is set: CI must run it)")
+		}
+		t.Skip("SKIPPED: " + msg)
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
