@@ -1,6 +1,9 @@
 package promote
 
 import (
+	"bytes"
+	"io"
+	"sync"
 	"context"
 	"io/fs"
 	"log/slog"
@@ -54,13 +57,17 @@ type harness struct {
 	bare    string
 	now     time.Time
 	querier gates.Querier
+	// env is what the promoter's Getenv sees; log receives its logs.
+	env map[string]string
+	log *bytes.Buffer
 }
 
 func newHarness(t *testing.T, files map[string]string) *harness {
 	t.Helper()
 	srv := gittest.NewServer(t)
 	bare := srv.Seed(t, "gitops", "main", files)
-	return &harness{t: t, srv: srv, url: srv.RepoURL("gitops"), bare: bare, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	return &harness{t: t, srv: srv, url: srv.RepoURL("gitops"), bare: bare, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		env: map[string]string{}, log: &bytes.Buffer{}}
 }
 
 // promoter opens a fresh clone, as a new CI job would.
@@ -74,7 +81,8 @@ func (h *harness) promoter(ctx context.Context, dryRun bool) (*Promoter, func())
 	}
 	p := New(Options{
 		Repo: r, Forge: gitops.NewLocalForge(r), Querier: h.querier, Clock: clock,
-		Log: slog.New(slog.DiscardHandler), DryRun: dryRun,
+		Log: slog.New(slog.NewTextHandler(&lockedWriter{w: h.log}, nil)), DryRun: dryRun,
+		Getenv: func(k string) string { return h.env[k] },
 	})
 	return p, func() { r.Close() }
 }
@@ -95,4 +103,16 @@ func (h *harness) run(ctx context.Context) *Pass {
 func (h *harness) subjects() []string {
 	out := gittest.Git(h.t, h.bare, "log", "--first-parent", "--format=%s", "main")
 	return strings.Split(strings.TrimSpace(out), "\n")
+}
+
+// lockedWriter serialises writes from concurrent goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

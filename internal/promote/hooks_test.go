@@ -1,0 +1,106 @@
+package promote
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// recorder is an HTTP endpoint that answers with status and keeps the
+// bodies it received.
+type recorder struct {
+	mu     sync.Mutex
+	status int
+	bodies []map[string]any
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	data, _ := io.ReadAll(req.Body)
+	var body map[string]any
+	_ = json.Unmarshal(data, &body)
+	r.mu.Lock()
+	r.bodies = append(r.bodies, body)
+	status := r.status
+	r.mu.Unlock()
+	w.WriteHeader(status)
+}
+
+func (r *recorder) received() []map[string]any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]map[string]any(nil), r.bodies...)
+}
+
+// withSpec edits myapp's canary spec in the harness files.
+func withSpec(files map[string]string, from, to string) map[string]string {
+	const p = "apps/myapp/canary.yaml"
+	files[p] = strings.Replace(files[p], from, to, 1)
+	return files
+}
+
+func TestSlackNotificationOnStart(t *testing.T) {
+	slack := &recorder{status: http.StatusOK}
+	srv := httptest.NewServer(slack)
+	defer srv.Close()
+	secret := srv.URL + "/services/T000/B000/very-secret-key"
+	h := newHarness(t, exampleFiles(t, "direct", "myapp"))
+	h.env["SLACK_WEBHOOK_URL"] = secret
+	pass := h.run(context.Background())
+	if d := pass.Decisions[0]; d.Action != ActStart || !d.Landed {
+		t.Fatalf("decision %+v", d)
+	}
+	got := slack.received()
+	if len(got) != 1 {
+		t.Fatalf("%d Slack messages, want 1", len(got))
+	}
+	msg, _ := json.Marshal(got[0])
+	for _, want := range []string{"Canary started: myapp (myapp:v2.0.0)", `"title":"Namespace","value":"ns-myapp"`, `"title":"Service","value":"myapp"`, "canary 0% -\\u003e 5%", "differs from stable", `"title":"Change"`} {
+		if !strings.Contains(string(msg), want) {
+			t.Errorf("Slack message lacks %s:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(h.log.String(), "very-secret-key") {
+		t.Errorf("the webhook URL reached the logs:\n%s", h.log.String())
+	}
+}
+
+func TestNotificationFailureIsNotFatal(t *testing.T) {
+	down := &recorder{status: http.StatusInternalServerError}
+	srv := httptest.NewServer(down)
+	defer srv.Close()
+	h := newHarness(t, exampleFiles(t, "direct", "myapp"))
+	h.env["SLACK_WEBHOOK_URL"] = srv.URL + "/hooks/secret-path"
+	d := h.run(context.Background()).Decisions[0]
+	if d.Err != nil || !d.Landed {
+		t.Fatalf("a failed notification failed the run: %+v", d)
+	}
+	if !strings.Contains(h.log.String(), "notification failed") || strings.Contains(h.log.String(), "secret-path") {
+		t.Errorf("want the failure logged without the URL:\n%s", h.log.String())
+	}
+}
+
+func TestPreRolloutWebhookGatesTheStart(t *testing.T) {
+	hook := &recorder{status: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	files := withSpec(exampleFiles(t, "direct", "myapp"), "  pullRequests:", "  webhooks:\n    - {name: smoke, type: pre-rollout, url: "+srv.URL+"/smoke, timeout: 5s}\n  pullRequests:")
+	h := newHarness(t, files)
+	d := h.run(context.Background()).Decisions[0]
+	if d.Action != ActHold || d.Landed || !strings.Contains(strings.Join(d.Reasons, "\n"), "webhook smoke") {
+		t.Fatalf("a failing pre-rollout hook did not hold the start: %+v", d)
+	}
+	if got := hook.received(); len(got) != 1 || got[0]["phase"] != "pre-rollout" || got[0]["name"] != "myapp" {
+		t.Errorf("hook received %v", got)
+	}
+	hook.mu.Lock()
+	hook.status = http.StatusOK
+	hook.mu.Unlock()
+	if d := h.run(context.Background()).Decisions[0]; d.Action != ActStart || !d.Landed {
+		t.Fatalf("a passing pre-rollout hook did not let it start: %+v", d)
+	}
+}
