@@ -2,14 +2,14 @@ package promote
 
 import (
 	"bytes"
-	"io"
-	"sync"
 	"context"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
