@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recorder is an HTTP endpoint that answers with status and keeps the
@@ -102,5 +103,30 @@ func TestPreRolloutWebhookGatesTheStart(t *testing.T) {
 	hook.mu.Unlock()
 	if d := h.run(context.Background()).Decisions[0]; d.Action != ActStart || !d.Landed {
 		t.Fatalf("a passing pre-rollout hook did not let it start: %+v", d)
+	}
+}
+
+// A rollback webhook answering 2xx rolls the canary back (a manual gate),
+// even when the gates cannot be evaluated.
+func TestRollbackWebhookRollsBack(t *testing.T) {
+	hook := &recorder{status: http.StatusNotFound}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	files := withSpec(exampleFiles(t, "direct", "myapp"), "  pullRequests:", "  webhooks:\n    - {name: stop-button, type: rollback, url: "+srv.URL+"/stop}\n  pullRequests:")
+	h := newHarness(t, files)
+	if d := h.run(context.Background()).Decisions[0]; d.Action != ActStart {
+		t.Fatalf("start: %+v", d)
+	}
+	h.now = h.now.Add(10 * time.Minute)
+	if d := h.run(context.Background()).Decisions[0]; d.Action != ActHold {
+		t.Fatalf("with the hook answering 404 the canary must hold: %+v", d)
+	}
+	hook.mu.Lock()
+	hook.status = http.StatusOK
+	hook.mu.Unlock()
+	h.now = h.now.Add(5 * time.Minute)
+	d := h.run(context.Background()).Decisions[0]
+	if d.Action != ActRollback || !d.Landed || !strings.Contains(strings.Join(d.Reasons, " "), "a rollback webhook asked for a rollback") {
+		t.Fatalf("the rollback hook's 200 did not roll back: %+v", d)
 	}
 }
