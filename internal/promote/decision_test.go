@@ -1,8 +1,10 @@
 package promote
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/gates"
@@ -88,5 +90,33 @@ func TestShardsAreStableAndCover(t *testing.T) {
 	}
 	if len(counts) != 4 {
 		t.Errorf("names spread over %d shards, want 4", len(counts))
+	}
+}
+
+// Shards split the canaries: every canary in exactly one shard.
+func TestShardSelection(t *testing.T) {
+	files := exampleFiles(t, "direct", "alpha", "beta", "gamma", "delta", "epsilon")
+	fsys := fstest.MapFS{}
+	for p, data := range files {
+		fsys[p] = &fstest.MapFile{Data: []byte(data)}
+	}
+	p := New(Options{})
+	seen := map[string]int{}
+	for k := 1; k <= 3; k++ {
+		cs, _, err := p.load(context.Background(), fsys, Selection{ShardK: k, ShardN: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			seen[c.Metadata.Name]++
+		}
+	}
+	if len(seen) != 5 {
+		t.Errorf("shards cover %d canaries, want 5: %v", len(seen), seen)
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("%s is in %d shards", name, n)
+		}
 	}
 }
