@@ -151,7 +151,10 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 	if err != nil {
 		return nil, err
 	}
-	out := &Pass{Tip: tip.Commit, Problems: problems, Decisions: make([]Decision, len(cs))}
+	out := &Pass{Tip: tip.Commit, Decisions: make([]Decision, len(cs))}
+	if problems != nil {
+		out.Problems = problems
+	}
 	states := make([]*State, len(cs))
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
 		st, err := derive(ctx, nil, view, tip.Commit, c)
@@ -229,16 +232,13 @@ func (p *Promoter) each(ctx context.Context, cs []*spec.Canary, out *Pass, fn fu
 	wg.Wait()
 }
 
-// load reads the selected canaries' specs at tip.
-func (p *Promoter) load(ctx context.Context, fsys fs.FS, sel Selection) ([]*spec.Canary, error, error) {
+// load reads the selected canaries' specs at tip. Problems in specs that
+// are not selected, or that are invalid, are returned apart from the error:
+// they are reported without stopping the pass.
+func (p *Promoter) load(ctx context.Context, fsys fs.FS, sel Selection) (cs []*spec.Canary, problems *spec.ValidationError, err error) {
 	all, err := spec.Load(ctx, fsys)
-	var ve *spec.ValidationError
-	if err != nil && !errors.As(err, &ve) {
+	if err != nil && !errors.As(err, &problems) {
 		return nil, nil, err
-	}
-	var problems error
-	if ve != nil {
-		problems = ve
 	}
 	var out []*spec.Canary
 	for _, c := range all {
