@@ -371,7 +371,7 @@ func (p *Promoter) change(ctx context.Context, tip *gitops.Snapshot, st *State, 
 	case ActRollback:
 		return p.rollbackChange(ctx, tip, st, strings.Join(reasons, "; "), report)
 	}
-	res, err := render.Render(c, tip.FS(), stage)
+	res, err := render.RenderOn(c, tip.FS(), st.Base, stage)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +410,7 @@ func (p *Promoter) rollbackChange(ctx context.Context, tip *gitops.Snapshot, st 
 		StableImage: st.Committed.StableImage,
 		Rollback:    &render.Rollback{Revision: st.Revision, Reason: reason, At: p.opts.Clock().UTC(), PreviousWeight: st.Weight()},
 	}
-	res, err := render.Render(c, tip.FS(), stage)
+	res, err := render.RenderOn(c, tip.FS(), st.Base, stage)
 	if err != nil {
 		return nil, err
 	}

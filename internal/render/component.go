@@ -31,6 +31,12 @@ func Render(c *spec.Canary, repo fs.FS, st Stage) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return RenderOn(c, repo, b, st)
+}
+
+// RenderOn is Render over a base the caller has inspected already (on the
+// same repo), which saves a build.
+func RenderOn(c *spec.Canary, repo fs.FS, b *Base, st Stage) (*Result, error) {
 	files, err := Component(c, b, st)
 	if err != nil {
 		return nil, err
