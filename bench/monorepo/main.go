@@ -43,27 +43,18 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/promoter-dev/promoter/bench/benchmeta"
+
 	"github.com/promoter-dev/promoter/internal/gitops"
 	"github.com/promoter-dev/promoter/internal/render"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// Meta is bench.json.
-type Meta struct {
-	Apps     int               `json:"apps"`
-	Files    int               `json:"files"`
-	Commits  int               `json:"commitsOnMain"`
-	Branches map[string]Branch `json:"branches"`
-}
-
-// Branch describes one scenario branch.
-type Branch struct {
-	Pending     int    `json:"pending"`
-	Progressing int    `json:"progressing"`
-	Step        int    `json:"step,omitempty"`
-	Commits     int    `json:"commits"`
-	Now         string `json:"now"`
-}
+// Meta is bench.json; Branch one scenario branch of it.
+type (
+	Meta   = benchmeta.Meta
+	Branch = benchmeta.Branch
+)
 
 type config struct {
 	out         string

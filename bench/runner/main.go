@@ -29,6 +29,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/promoter-dev/promoter/bench/benchmeta"
 )
 
 type options struct {
@@ -131,22 +133,11 @@ func main() {
 	fmt.Printf("runner: results written to %s\n", o.doc)
 }
 
-// Meta is bench/monorepo's bench.json.
-type Meta struct {
-	Apps     int               `json:"apps"`
-	Files    int               `json:"files"`
-	Commits  int               `json:"commitsOnMain"`
-	Branches map[string]Branch `json:"branches"`
-}
-
-// Branch is one scenario branch of bench.json.
-type Branch struct {
-	Pending     int    `json:"pending"`
-	Progressing int    `json:"progressing"`
-	Step        int    `json:"step"`
-	Commits     int    `json:"commits"`
-	Now         string `json:"now"`
-}
+// Meta is bench.json; Branch one scenario branch of it.
+type (
+	Meta   = benchmeta.Meta
+	Branch = benchmeta.Branch
+)
 
 // repoArg is what promoter gets as --repo for the bare repository remote:
 // with -checkout a fresh checkout of branch in dir (made with the Git CLI,
