@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/promoter-dev/promoter/internal/gitops/github/githubtest"
 	"github.com/promoter-dev/promoter/internal/gitops/gittest"
 )
 
@@ -15,12 +14,7 @@ import (
 // and its branch deleted; reruns never open a second pull request.
 func TestHealthyThroughGitHub(t *testing.T) {
 	const token = "ghs_e2e_token"
-	srv := gittest.NewServer(t)
-	bare := seedExample(t, srv, "auto-merge")
-	gh := githubtest.New(t, bare, "acme", "gitops", token)
-	t.Setenv("GITHUB_TOKEN", token)
-	t.Setenv("GITHUB_API_URL", gh.BaseURL)
-	t.Setenv("GITHUB_REPOSITORY", "acme/gitops")
+	srv, bare, gh := githubFixture(t, token)
 
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	env := startMesh(t, start, healthyVersion, 20, 3, 30*time.Second)

@@ -297,13 +297,7 @@ func base64Encode(s string) string { return base64.StdEncoding.EncodeToString([]
 // The GitHub forge end to end: start and rollback through pull requests on
 // the fake API, whose merges move the real repository.
 func TestStartRollbackThroughGitHub(t *testing.T) {
-	const token = "ghs_cmd_token"
-	srv := gittest.NewServer(t)
-	bare := seedExample(t, srv, "auto-merge")
-	gh := githubtest.New(t, bare, "acme", "gitops", token)
-	t.Setenv("GITHUB_TOKEN", token)
-	t.Setenv("GITHUB_API_URL", gh.BaseURL)
-	t.Setenv("GITHUB_REPOSITORY", "acme/gitops")
+	srv, bare, gh := githubFixture(t, "ghs_cmd_token")
 	url := srv.RepoURL("repo")
 	for _, args := range [][]string{
 		{"--repo", url, "--forge", "github", "start", "myapp", "--image", "myapp:v2.0.0"},
@@ -327,4 +321,18 @@ func TestStartRollbackThroughGitHub(t *testing.T) {
 	if left := gittest.Git(t, bare, "branch", "--list", "promoter/*"); left != "" {
 		t.Errorf("merged branches left behind: %s", left)
 	}
+}
+
+// githubFixture serves examples/repo (auto-merge mode) over smart HTTP with
+// the GitHub API fake over the same repository, and points promoter's
+// environment at it.
+func githubFixture(t *testing.T, token string) (*gittest.Server, string, *githubtest.Server) {
+	t.Helper()
+	srv := gittest.NewServer(t)
+	bare := seedExample(t, srv, "auto-merge")
+	gh := githubtest.New(t, bare, "acme", "gitops", token)
+	t.Setenv("GITHUB_TOKEN", token)
+	t.Setenv("GITHUB_API_URL", gh.BaseURL)
+	t.Setenv("GITHUB_REPOSITORY", "acme/gitops")
+	return srv, bare, gh
 }
