@@ -36,6 +36,8 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 				Valid    bool     `json:"valid"`
 				Steps    []int    `json:"steps"`
 				Problems []string `json:"problems"`
+				// Adds is what the first commit adds to the overlay.
+				Adds string `json:"adds,omitempty"`
 			}
 			var results []result
 			failed := loadErr != nil
@@ -44,7 +46,9 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 				for _, st := range c.Spec.Steps {
 					r.Steps = append(r.Steps, st.Weight)
 				}
-				if err := validateCanary(c, fsys); err != nil {
+				adds, err := validateCanary(c, fsys)
+				r.Adds = adds
+				if err != nil {
 					r.Valid, failed = false, true
 					r.Problems = append(r.Problems, err.Error())
 				}
@@ -68,6 +72,9 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 				for _, r := range results {
 					if r.Valid {
 						fmt.Fprintf(g.stdout, "ok    %s (%s): steps %v\n", r.Name, r.File, r.Steps)
+						if r.Adds != "" {
+							fmt.Fprintf(g.stdout, "      %s\n", r.Adds)
+						}
 					} else {
 						fmt.Fprintf(g.stdout, "FAIL  %s (%s)\n", r.Name, r.File)
 						for _, p := range r.Problems {
@@ -87,28 +94,42 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 	}
 }
 
-// validateCanary checks the committed component and every step.
-func validateCanary(c *spec.Canary, fsys fs.FS) error {
+// validateCanary checks the committed component and every step, on the
+// tree as it will be after promoter's first commit. It returns what that
+// commit adds to the overlay's kustomization ("" when nothing).
+func validateCanary(c *spec.Canary, fsys fs.FS) (string, error) {
 	b, err := render.Inspect(c, fsys)
 	if err != nil {
-		return err
+		return "", err
+	}
+	var adds string
+	if !b.Listed {
+		adds = fmt.Sprintf("the first commit adds %s to the components of %s", render.ComponentRef(c), b.Overlay)
 	}
 	committed, err := render.ReadStage(c, fsys)
 	switch {
 	case errors.Is(err, render.ErrNoComponent):
 		// First run: the component is created then.
 	case err != nil:
-		return err
+		return adds, err
 	default:
-		if _, err := render.Check(c, fsys, b, nil, committed.Stage); err != nil {
-			return fmt.Errorf("as committed: %w", err)
+		files, err := render.EnsureComponent(c, fsys)
+		if err != nil {
+			return adds, err
+		}
+		if _, err := render.Check(c, fsys, b, files, committed.Stage); err != nil {
+			return adds, fmt.Errorf("as committed: %w", err)
 		}
 	}
 	for i, st := range c.Spec.Steps {
 		stage := render.Stage{Step: i + 1, Weight: st.Weight}
-		if _, err := render.Render(c, fsys, stage); err != nil {
-			return fmt.Errorf("step %d (%d%%): %w", i+1, st.Weight, err)
+		if _, err := render.RenderOn(c, fsys, b, stage); err != nil {
+			var oe *render.OverrideError
+			if errors.As(err, &oe) {
+				return adds, err // the same for every step
+			}
+			return adds, fmt.Errorf("step %d (%d%%): %w", i+1, st.Weight, err)
 		}
 	}
-	return nil
+	return adds, nil
 }

@@ -133,12 +133,15 @@ type job struct {
 	change *gitops.Change
 	noop   string
 	err    error
+	// warnings are what the change could not do (a rollback whose canary
+	// replicas the overlay pins).
+	warnings []string
 }
 
 func (p *Promoter) newJob(st *State, d Decision, in intent, report *gates.Report) *job {
 	j := &job{st: st, d: d, in: in, report: report}
 	j.plan = func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
-		j.noop, j.change = "", nil
+		j.noop, j.change, j.warnings = "", nil, nil
 		// Re-derive on the tip: after a lost race another run may have
 		// done this already.
 		cur, err := p.deriveUnlocked(ctx, tip, st.Canary, st)
@@ -149,7 +152,7 @@ func (p *Promoter) newJob(st *State, d Decision, in intent, report *gates.Report
 			j.noop = alreadyDone(cur, p.opts.Clock())
 			return nil, nil
 		}
-		j.change, err = p.change(ctx, tip, cur, in, report)
+		j.change, j.warnings, err = p.change(ctx, tip, cur, in, report)
 		return j.change, err
 	}
 	return j
@@ -163,8 +166,16 @@ func (p *Promoter) finish(ctx context.Context, j *job, out landing, err error) D
 		err = j.err
 	}
 	if err != nil {
+		switch action {
+		case ActStart, ActPromote:
+			// Say what was tried: "start 0% -> 5%".
+			d.Weight = weightOf(st, action)
+		}
 		d.Err, d.Error = err, err.Error()
 		return *d
+	}
+	for _, w := range j.warnings {
+		d.Reasons = append(d.Reasons, "warning: "+w)
 	}
 	if out.change == nil {
 		out.change = j.change
@@ -330,7 +341,7 @@ func phaseAfter(action Action, cur Phase) Phase {
 }
 
 // change renders the commit of action on tip.
-func (p *Promoter) change(ctx context.Context, tip *gitops.Snapshot, st *State, in intent, report *gates.Report) (*gitops.Change, error) {
+func (p *Promoter) change(ctx context.Context, tip *gitops.Snapshot, st *State, in intent, report *gates.Report) (*gitops.Change, []string, error) {
 	action, reasons := in.action, in.reasons
 	c := st.Canary
 	name := c.Metadata.Name
@@ -371,18 +382,13 @@ func (p *Promoter) change(ctx context.Context, tip *gitops.Snapshot, st *State, 
 	case ActRollback:
 		return p.rollbackChange(ctx, tip, st, strings.Join(reasons, "; "), report)
 	}
+	// RenderOn's files include the overlay's components entry when it is
+	// missing, so the first commit adds it with the component directory.
 	res, err := render.RenderOn(c, tip.FS(), st.Base, stage)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	files := componentFiles(res.Files)
-	if add, err := render.EnsureComponent(c, tip.FS()); err != nil {
-		return nil, err
-	} else {
-		for p, data := range add {
-			files[p] = data
-		}
-	}
 	subject := gitops.Subject(name, st.Weight(), to)
 	if action == ActSetImage {
 		subject = gitops.Subject(name, 0, 0)
@@ -395,13 +401,17 @@ func (p *Promoter) change(ctx context.Context, tip *gitops.Snapshot, st *State, 
 		Dir:     render.ComponentDir(c),
 		Files:   files,
 		Message: gitops.Message{Subject: subject, Body: body, Trailers: gitops.Trailers{Canary: name, Step: stage.Step, Action: trailer}},
-	}, nil
+	}, nil, nil
 }
 
 // rollbackChange reverts promoter's commits of the attempt in its
 // component: 100% stable, canary weight 0 kept, canary scaled to 0, and the
 // rollback recorded in annotations.
-func (p *Promoter) rollbackChange(ctx context.Context, tip *gitops.Snapshot, st *State, reason string, report *gates.Report) (*gitops.Change, error) {
+//
+// Only a base that does not build blocks it: when the overlay pins the
+// canary's replicas, the revert still lands 100% stable, and the commit
+// and the decision say that the replicas stay as pinned.
+func (p *Promoter) rollbackChange(ctx context.Context, tip *gitops.Snapshot, st *State, reason string, report *gates.Report) (*gitops.Change, []string, error) {
 	c := st.Canary
 	name := c.Metadata.Name
 	dir := render.ComponentDir(c)
@@ -412,10 +422,19 @@ func (p *Promoter) rollbackChange(ctx context.Context, tip *gitops.Snapshot, st 
 	}
 	res, err := render.RenderOn(c, tip.FS(), st.Base, stage)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	evidence := fmt.Sprintf("Rolled back %s at %d%%: 100%% to stable (%s), canary weight 0, canary replicas 0.", st.Revision, st.Weight(), st.StableRevision)
+	replicas := "canary replicas 0"
+	for _, o := range st.Base.Overrides {
+		if o.Kind == render.OverrideReplicas {
+			replicas = fmt.Sprintf("canary replicas stay %d as the overlay pins them", o.Pinned)
+		}
+	}
+	evidence := fmt.Sprintf("Rolled back %s at %d%%: 100%% to stable (%s), canary weight 0, %s.", st.Revision, st.Weight(), st.StableRevision, replicas)
 	notes := []string{evidence}
+	for _, w := range res.Warnings {
+		notes = append(notes, "Warning: "+w+".")
+	}
 	if report != nil {
 		notes = append(notes, evidenceText(report))
 	}
@@ -433,11 +452,11 @@ func (p *Promoter) rollbackChange(ctx context.Context, tip *gitops.Snapshot, st 
 		case errors.As(err, &he):
 			notes = append(notes, fmt.Sprintf("Note: %s. Its content was not restored; the stable-only stage was rendered instead.", he.Error()))
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		}
 		msg = gitops.RevertMessage(name, st.Attempt, reason, notes...)
 	}
-	return &gitops.Change{Dir: dir, Files: componentFiles(res.Files), Message: msg}, nil
+	return &gitops.Change{Dir: dir, Files: componentFiles(res.Files), Message: msg}, res.Warnings, nil
 }
 
 func cmpOr(a, b string) string {

@@ -73,13 +73,26 @@ func Check(c *spec.Canary, repo fs.FS, b *Base, files Files, st Stage) ([]byte, 
 		}
 	}
 
-	checkWorkload(ms, b.Canary, cmpOr(st.CanaryImage, b.Canary.Image), st.CanaryReplicas, fail)
+	canaryFail := fail
+	if st.Rollback != nil && overridden(b, OverrideImage) {
+		canaryFail = func(string, ...any) {} // reported as a warning by RenderOn
+	}
+	checkWorkload(ms, b.Canary, cmpOr(st.CanaryImage, b.Canary.Image), st.CanaryReplicas, canaryFail)
 	checkWorkload(ms, b.Stable, cmpOr(st.StableImage, b.Stable.Image), nil, fail)
 
 	if len(problems) > 0 {
 		return nil, &CheckError{Canary: c.Metadata.Name, Problems: problems}
 	}
 	return out, nil
+}
+
+func overridden(b *Base, k OverrideKind) bool {
+	for _, o := range b.Overrides {
+		if o.Kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 func checkRoutes(c *spec.Canary, b *Base, m manifest, st Stage, fail func(string, ...any)) {

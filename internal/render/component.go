@@ -22,6 +22,9 @@ type Result struct {
 	// Manifests is the overlay built with Files: what Argo CD or Flux
 	// will apply.
 	Manifests []byte
+	// Warnings are what a rollback could not do because the overlay
+	// overrides it.
+	Warnings []string
 }
 
 // Render inspects the base, renders the component of st and checks that
@@ -36,7 +39,34 @@ func Render(c *spec.Canary, repo fs.FS, st Stage) (*Result, error) {
 
 // RenderOn is Render over a base the caller has inspected already (on the
 // same repo), which saves a build.
+//
+// The files include the overlay's kustomization with promoter's
+// components entry when it does not list it yet (the first run), so what
+// is checked is the tree as it will be after promoter's commit.
+//
+// A stage that fields of the overlay would undo (Base.Overrides) is
+// refused with an *OverrideError, except a rollback: traffic back to
+// stable is what matters then, so a rollback only needs the route. Its
+// canary replicas stay as the overlay pins them, and Result.Warnings says
+// so.
 func RenderOn(c *spec.Canary, repo fs.FS, b *Base, st Stage) (*Result, error) {
+	var warnings []string
+	if len(b.Overrides) > 0 {
+		if st.Rollback == nil {
+			return nil, &OverrideError{Canary: c.Metadata.Name, Overrides: b.Overrides}
+		}
+		for _, o := range b.Overrides {
+			switch o.Kind {
+			case OverrideRoute:
+				return nil, &OverrideError{Canary: c.Metadata.Name, Overrides: []Override{o}}
+			case OverrideReplicas:
+				st.CanaryReplicas = nil
+				warnings = append(warnings, fmt.Sprintf("the canary Deployment %s keeps %d replicas as the overlay pins them (%s)", b.Canary.Name, o.Pinned, o.String()))
+			case OverrideImage:
+				warnings = append(warnings, fmt.Sprintf("the overlay sets the canary's image (%s)", o.String()))
+			}
+		}
+	}
 	files, err := Component(c, b, st)
 	if err != nil {
 		return nil, err
@@ -50,11 +80,18 @@ func RenderOn(c *spec.Canary, repo fs.FS, b *Base, st Stage) (*Result, error) {
 			}
 		}
 	}
+	add, err := EnsureComponent(c, repo)
+	if err != nil {
+		return nil, err
+	}
+	for p, data := range add {
+		files[p] = data
+	}
 	out, err := Check(c, repo, b, files, st)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Base: b, Files: files, Manifests: out}, nil
+	return &Result{Base: b, Files: files, Manifests: out, Warnings: warnings}, nil
 }
 
 // patchOp is one JSON 6902 operation.
@@ -96,7 +133,7 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 		return nil, fmt.Errorf("canary %s: weight %d is outside 0..100", c.Metadata.Name, st.Weight)
 	}
 	dir := ComponentDir(c)
-	vsTarget := patchTarget{Group: "networking.istio.io", Kind: "VirtualService", Name: b.VSName}
+	vsTarget := patchTarget{Group: "networking.istio.io", Kind: "VirtualService", Name: cmpOr(b.VSTarget, b.VSName)}
 	k := componentFile{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}
 	files := Files{}
 	add := func(name string, target patchTarget, v any) error {
@@ -129,19 +166,19 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 	}
 
 	var state stateFile
-	state.APIVersion, state.Kind, state.Metadata.Name = b.VSAPIVersion, "VirtualService", b.VSName
+	state.APIVersion, state.Kind, state.Metadata.Name = b.VSAPIVersion, "VirtualService", cmpOr(b.VSTarget, b.VSName)
 	state.Metadata.Annotations = stateAnnotations(c, b, st)
 	if err := add(fileState, vsTarget, state); err != nil {
 		return nil, err
 	}
 
 	if ops := workloadOps(b.Canary, st.CanaryImage, st.CanaryReplicas); ops != nil {
-		if err := add(fileCanaryPatch, patchTarget{Group: "apps", Kind: "Deployment", Name: b.Canary.Name}, ops); err != nil {
+		if err := add(fileCanaryPatch, patchTarget{Group: "apps", Kind: "Deployment", Name: cmpOr(b.Canary.Target, b.Canary.Name)}, ops); err != nil {
 			return nil, err
 		}
 	}
 	if ops := workloadOps(b.Stable, st.StableImage, nil); ops != nil {
-		if err := add(fileStablePatch, patchTarget{Group: "apps", Kind: "Deployment", Name: b.Stable.Name}, ops); err != nil {
+		if err := add(fileStablePatch, patchTarget{Group: "apps", Kind: "Deployment", Name: cmpOr(b.Stable.Target, b.Stable.Name)}, ops); err != nil {
 			return nil, err
 		}
 	}

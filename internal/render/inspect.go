@@ -14,13 +14,32 @@ import (
 // route, subset, Deployment or container). The repository needs a human.
 var ErrBase = errors.New("the base does not match the canary spec")
 
-// BaseError explains how the base does not match the spec.
+// BaseError explains how the base does not match the spec. File, Line and
+// Field locate the spec field the problem comes from, when known.
 type BaseError struct {
 	Canary string
+	File   string
+	Line   int
+	Field  string
 	Msg    string
 }
 
-func (e *BaseError) Error() string { return fmt.Sprintf("canary %s: %s", e.Canary, e.Msg) }
+func (e *BaseError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "canary %s: ", e.Canary)
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
 func (e *BaseError) Unwrap() error { return ErrBase }
 
 // emptyComponent stands in for promoter's component while the base is
@@ -31,11 +50,20 @@ var emptyComponent = []byte("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind:
 // Base is what the overlay applies without promoter's component: where the
 // split route and the containers are, and which images and replica counts
 // the humans wrote.
+//
+// kustomize runs a kustomization's components after its resources and
+// generators but before its own transformers (namePrefix, nameSuffix,
+// namespace, labels, patches, images, replicas). So a Base knows each
+// resource twice: the Target names that promoter's patches select, as the
+// component sees them, and the names as finally built, which the checks
+// judge.
 type Base struct {
 	// VirtualService identity as built.
 	VSAPIVersion string
 	VSName       string
 	VSNamespace  string
+	// VSTarget is the VirtualService's name when promoter's component runs.
+	VSTarget string
 	// Route is the index of the split route in spec.http; RouteName its
 	// name ("" when unnamed).
 	Route     int
@@ -43,8 +71,20 @@ type Base struct {
 	// StableDest and CanaryDest index the route's destinations.
 	StableDest, CanaryDest int
 	StableHost, CanaryHost string
+	// StableSubset and CanarySubset are the destinations' subsets ("" in
+	// a split by host).
+	StableSubset, CanarySubset string
 
 	Stable, Canary Workload
+
+	// Overlay is the overlay's kustomization file; Listed reports whether
+	// it lists promoter's component already.
+	Overlay string
+	Listed  bool
+
+	// Overrides are fields of the overlay applied after promoter's
+	// component that undo what it sets.
+	Overrides []Override
 
 	// baseHTTP holds each HTTP route of the base as encoded YAML, so that
 	// Check can prove the other routes are untouched.
@@ -53,44 +93,112 @@ type Base struct {
 
 // Workload is one Deployment as the base builds it.
 type Workload struct {
-	Name          string
-	Namespace     string
+	Name      string
+	Namespace string
+	// Target is the Deployment's name when promoter's component runs.
+	Target        string
 	Container     int // index of the revision container
 	ContainerName string
 	Image         string
 	Replicas      int32
 }
 
-// Inspect builds the canary's overlay without promoter's component and
-// locates everything the component patches. It fails with a *BuildError
-// when the overlay does not build and a *BaseError when the base does not
-// match the spec.
+// Inspect builds the canary's overlay without promoter's component (but
+// with its components entry, as the first commit adds it) and locates
+// everything the component patches. It fails with a *BuildError when the
+// overlay does not build and a *BaseError when the base does not match
+// the spec. Overlay fields that override the component are returned in
+// Base.Overrides.
+//
+// An overlay whose kustomization applies nothing after its components is
+// built once. Otherwise promoter builds the resources as its component
+// sees them, then the overlay with a probe component that marks the
+// resources it found and sets sentinel weights, image and replicas: what
+// survives the overlay's own transformers shows the names as built and
+// which of promoter's settings the overlay overrides.
 func Inspect(c *spec.Canary, repo fs.FS) (*Base, error) {
-	out, err := Build(repo, c.Spec.Overlay, Files{path.Join(ComponentDir(c), fileKustomization): emptyComponent})
+	file, data, err := OverlayFile(c, repo)
+	if err != nil {
+		return nil, &BuildError{Overlay: c.Spec.Overlay, Err: err}
+	}
+	ref := ComponentRef(c)
+	listed, changed, err := addComponent(data, ref)
+	if err != nil {
+		return nil, &BuildError{Overlay: c.Spec.Overlay, Err: fmt.Errorf("%s: %w", file, err)}
+	}
+	overrides := Files{path.Join(ComponentDir(c), fileKustomization): emptyComponent}
+	if changed {
+		overrides[file] = listed
+	}
+	pre, after, err := preComponent(data, ref)
+	if err != nil {
+		return nil, &BuildError{Overlay: c.Spec.Overlay, Err: fmt.Errorf("%s: %w", file, err)}
+	}
+	if !after {
+		ms, err := buildManifests(repo, c.Spec.Overlay, overrides)
+		if err != nil {
+			return nil, err
+		}
+		b, err := inspect(c, ms, nil)
+		if err != nil {
+			return nil, err
+		}
+		b.Overlay, b.Listed = file, !changed
+		return b, nil
+	}
+	// The resources as promoter's component sees them.
+	preMs, err := buildManifests(repo, c.Spec.Overlay, Files{file: pre})
 	if err != nil {
 		return nil, err
 	}
-	ms, err := splitManifests(out)
+	b, err := inspect(c, preMs, overlayNaming(data))
 	if err != nil {
 		return nil, err
 	}
-	return inspect(c, ms)
+	b.Overlay, b.Listed = file, !changed
+	probe, err := probeComponent(c, b)
+	if err != nil {
+		return nil, err
+	}
+	for p, d := range probe {
+		overrides[p] = d
+	}
+	ms, err := buildManifests(repo, c.Spec.Overlay, overrides)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.finalProbed(c, ms, repo, data); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
-func inspect(c *spec.Canary, ms []manifest) (*Base, error) {
-	fail := func(format string, args ...any) error {
-		return &BaseError{Canary: c.Metadata.Name, Msg: fmt.Sprintf(format, args...)}
-	}
-	s := &c.Spec
-	m, err := find(ms, "networking.istio.io", "VirtualService", s.VirtualService.Name, s.VirtualService.Namespace)
+func buildManifests(repo fs.FS, overlay string, overrides Files) ([]manifest, error) {
+	out, err := Build(repo, overlay, overrides)
 	if err != nil {
-		return nil, fail("%v", err)
+		return nil, err
+	}
+	return splitManifests(out)
+}
+
+// inspect locates the split route and the Deployments in ms, the resources
+// as promoter's component sees them. rename maps a name there to the name
+// the overlay builds (nil when they are the same); the spec may use
+// either.
+func inspect(c *spec.Canary, ms []manifest, rename *naming) (*Base, error) {
+	s := &c.Spec
+	fail := func(field, format string, args ...any) error {
+		return &BaseError{Canary: c.Metadata.Name, File: c.Source.File, Line: c.Source.LineOf(field), Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	m, err := findAs(ms, "networking.istio.io", "VirtualService", s.VirtualService.Name, s.VirtualService.Namespace, rename)
+	if err != nil {
+		return nil, fail("spec.virtualService.name", "%v", err)
 	}
 	var vs virtualService
 	if err := m.decode(&vs); err != nil {
-		return nil, fail("VirtualService %s: %v", s.VirtualService.Name, err)
+		return nil, fail("spec.virtualService.name", "VirtualService %s: %v", s.VirtualService.Name, err)
 	}
-	b := &Base{VSAPIVersion: vs.APIVersion, VSName: vs.Metadata.Name, VSNamespace: vs.Metadata.Namespace, Route: -1}
+	b := &Base{VSAPIVersion: vs.APIVersion, VSName: vs.Metadata.Name, VSNamespace: vs.Metadata.Namespace, VSTarget: vs.Metadata.Name, Route: -1}
 	if h := lookup(m.node, "spec", "http"); h != nil {
 		for _, r := range h.Content {
 			b.baseHTTP = append(b.baseHTTP, encodeNode(r))
@@ -104,19 +212,19 @@ func inspect(c *spec.Canary, ms []manifest) (*Base, error) {
 			}
 		}
 		if b.Route < 0 {
-			return nil, fail("VirtualService %s has no HTTP route named %q (routes: %s)", vs.Metadata.Name, s.VirtualService.Route, routeNames(vs))
+			return nil, fail("spec.virtualService.route", "VirtualService %s has no HTTP route named %q (routes: %s)", vs.Metadata.Name, s.VirtualService.Route, routeNames(vs))
 		}
 	} else {
 		for i, r := range vs.Spec.HTTP {
 			if len(r.Match) == 0 {
 				if b.Route >= 0 {
-					return nil, fail("VirtualService %s has several HTTP routes without match; name the one to split in spec.virtualService.route", vs.Metadata.Name)
+					return nil, fail("spec.virtualService", "VirtualService %s has several HTTP routes without match (routes: %s); name the one to split in spec.virtualService.route", vs.Metadata.Name, routeNames(vs))
 				}
 				b.Route = i
 			}
 		}
 		if b.Route < 0 {
-			return nil, fail("VirtualService %s has no HTTP route without match; name the one to split in spec.virtualService.route", vs.Metadata.Name)
+			return nil, fail("spec.virtualService", "VirtualService %s has no HTTP route without match (routes: %s); name the one to split in spec.virtualService.route", vs.Metadata.Name, routeNames(vs))
 		}
 	}
 	route := vs.Spec.HTTP[b.Route]
@@ -128,29 +236,54 @@ func inspect(c *spec.Canary, ms []manifest) (*Base, error) {
 		}
 		switch d.Destination.Subset {
 		case s.Subsets.Stable:
-			b.StableDest, b.StableHost = i, d.Destination.Host
+			b.StableDest, b.StableHost, b.StableSubset = i, d.Destination.Host, d.Destination.Subset
 		case s.Subsets.Canary:
-			b.CanaryDest, b.CanaryHost = i, d.Destination.Host
+			b.CanaryDest, b.CanaryHost, b.CanarySubset = i, d.Destination.Host, d.Destination.Subset
 		}
 	}
 	where := fmt.Sprintf("route %s of VirtualService %s", routeLabel(b), vs.Metadata.Name)
 	if b.StableDest < 0 {
-		return nil, fail("%s has no destination with host %s and subset %s", where, s.Host, s.Subsets.Stable)
+		return nil, fail("spec.subsets.stable", "%s has no destination with host %s and subset %s (destinations: %s)", where, s.Host, s.Subsets.Stable, destinations(route))
 	}
 	if b.CanaryDest < 0 {
-		return nil, fail("%s has no destination with host %s and subset %s; add one with weight: 0", where, s.Host, s.Subsets.Canary)
+		return nil, fail("spec.subsets.canary", "%s has no destination with host %s and subset %s (destinations: %s); add one with weight: 0", where, s.Host, s.Subsets.Canary, destinations(route))
 	}
 
 	if err := checkSubsets(c, ms); err != nil {
-		return nil, fail("%v", err)
+		return nil, fail("spec.subsets", "%v", err)
 	}
-	if b.Stable, err = workload(ms, s.Deployments.Stable, s.VirtualService.Namespace, s.Deployments.Container); err != nil {
-		return nil, fail("%v", err)
+	if b.Stable, err = workload(ms, s.Deployments.Stable, s.VirtualService.Namespace, s.Deployments.Container, rename); err != nil {
+		return nil, fail(workloadField(err, "spec.deployments.stable"), "%v", err)
 	}
-	if b.Canary, err = workload(ms, s.Deployments.Canary, s.VirtualService.Namespace, s.Deployments.Container); err != nil {
-		return nil, fail("%v", err)
+	if b.Canary, err = workload(ms, s.Deployments.Canary, s.VirtualService.Namespace, s.Deployments.Container, rename); err != nil {
+		return nil, fail(workloadField(err, "spec.deployments.canary"), "%v", err)
 	}
 	return b, nil
+}
+
+func destinations(r httpRoute) string {
+	var ds []string
+	for _, d := range r.Route {
+		if d.Destination.Subset != "" {
+			ds = append(ds, d.Destination.Host+" subset "+d.Destination.Subset)
+		} else {
+			ds = append(ds, d.Destination.Host)
+		}
+	}
+	return listOrNone(ds)
+}
+
+// containerError is a Deployment without the spec's container.
+type containerError struct{ msg string }
+
+func (e *containerError) Error() string { return e.msg }
+
+func workloadField(err error, field string) string {
+	var ce *containerError
+	if errors.As(err, &ce) {
+		return "spec.deployments.container"
+	}
+	return field
 }
 
 // checkSubsets makes sure a DestinationRule for the host defines both
@@ -183,8 +316,8 @@ func checkSubsets(c *spec.Canary, ms []manifest) error {
 	return fmt.Errorf("no DestinationRule for host %s in the overlay (found hosts: %s); the subsets %s and %s must be defined", c.Spec.Host, listOrNone(hosts), c.Spec.Subsets.Stable, c.Spec.Subsets.Canary)
 }
 
-func workload(ms []manifest, name, namespace, container string) (Workload, error) {
-	m, err := find(ms, "apps", "Deployment", name, namespace)
+func workload(ms []manifest, name, namespace, container string, rename *naming) (Workload, error) {
+	m, err := findAs(ms, "apps", "Deployment", name, namespace, rename)
 	if err != nil {
 		return Workload{}, err
 	}
@@ -192,7 +325,7 @@ func workload(ms []manifest, name, namespace, container string) (Workload, error
 	if err := m.decode(&d); err != nil {
 		return Workload{}, fmt.Errorf("Deployment %s: %v", name, err)
 	}
-	w := Workload{Name: d.Metadata.Name, Namespace: d.Metadata.Namespace, Container: -1, Replicas: 1}
+	w := Workload{Name: d.Metadata.Name, Namespace: d.Metadata.Namespace, Target: d.Metadata.Name, Container: -1, Replicas: 1}
 	if d.Spec.Replicas != nil {
 		w.Replicas = *d.Spec.Replicas
 	}
@@ -204,7 +337,7 @@ func workload(ms []manifest, name, namespace, container string) (Workload, error
 		}
 	}
 	if w.Container < 0 {
-		return Workload{}, fmt.Errorf("Deployment %s has no container %q (containers: %s)", name, container, listOrNone(names))
+		return Workload{}, &containerError{fmt.Sprintf("Deployment %s has no container %q (containers: %s)", name, container, listOrNone(names))}
 	}
 	return w, nil
 }

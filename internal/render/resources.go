@@ -107,16 +107,28 @@ func splitManifests(data []byte) ([]manifest, error) {
 // find returns the one manifest of the given kind, name and namespace
 // (namespace "" matches any).
 func find(ms []manifest, group, kind, name, namespace string) (manifest, error) {
+	return findAs(ms, group, kind, name, namespace, nil)
+}
+
+// findAs is find over resources that the overlay's naming n (nil: none)
+// renames when it builds them: name and namespace may be given as built or
+// as in ms.
+func findAs(ms []manifest, group, kind, name, namespace string, n *naming) (manifest, error) {
 	var found []manifest
+	var names []string
 	for _, m := range ms {
-		if m.Kind == kind && groupOf(m.APIVersion) == group && m.Metadata.Name == name &&
-			(namespace == "" || m.Metadata.Namespace == "" || m.Metadata.Namespace == namespace) {
+		if m.Kind != kind || groupOf(m.APIVersion) != group {
+			continue
+		}
+		names = append(names, qualified(n.namespace(m.Metadata.Namespace), n.name(m.Metadata.Name)))
+		if (m.Metadata.Name == name || n.name(m.Metadata.Name) == name) &&
+			(namespace == "" || m.Metadata.Namespace == "" || m.Metadata.Namespace == namespace || n.namespace(m.Metadata.Namespace) == namespace) {
 			found = append(found, m)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return manifest{}, fmt.Errorf("%s %s not found in the overlay", kind, qualified(namespace, name))
+		return manifest{}, fmt.Errorf("%s %s not found in the overlay (%ss as built: %s)", kind, qualified(namespace, name), kind, listOrNone(names))
 	case 1:
 		return found[0], nil
 	}

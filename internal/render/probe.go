@@ -1,0 +1,384 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// naming is how an overlay's own namePrefix, nameSuffix and namespace
+// rename the resources its components see. A nil *naming renames nothing.
+type naming struct {
+	prefix, suffix, ns string
+}
+
+func (n *naming) name(s string) string {
+	if n == nil {
+		return s
+	}
+	return n.prefix + s + n.suffix
+}
+
+func (n *naming) namespace(s string) string {
+	if n == nil || n.ns == "" {
+		return s
+	}
+	return n.ns
+}
+
+// overlayNaming reads the renaming fields of a kustomization (nil when it
+// has none or does not parse).
+func overlayNaming(data []byte) *naming {
+	root, err := parseKustomization(data)
+	if err != nil {
+		return nil
+	}
+	value := func(k string) string {
+		if v := lookup(root, k); v != nil && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+		return ""
+	}
+	n := &naming{prefix: value("namePrefix"), suffix: value("nameSuffix"), ns: value("namespace")}
+	if *n == (naming{}) {
+		return nil
+	}
+	return n
+}
+
+// Sentinels the probe component sets; whatever the overlay's own fields
+// do to them shows in the built output.
+const (
+	probeAnnotation     = "promoter.dev/probe"
+	probeStableWeight   = 13
+	probeCanaryWeight   = 87
+	probeCanaryReplicas = 9973
+	probeTag            = "promoter-probe"
+)
+
+// probeComponent renders the probe that stands in for promoter's component
+// while an overlay with fields after its components is inspected: it marks
+// the VirtualService and both Deployments with probeAnnotation and sets
+// sentinel weights on the split route, a sentinel image on the canary's
+// container and sentinel replicas on the canary, through the same targets
+// promoter's component uses.
+func probeComponent(c *spec.Canary, b *Base) (Files, error) {
+	dir := ComponentDir(c)
+	k := componentFile{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}
+	files := Files{}
+	add := func(name string, target patchTarget, v any) error {
+		data, err := marshal(v)
+		if err != nil {
+			return err
+		}
+		files[path.Join(dir, name)] = data
+		k.Patches = append(k.Patches, patchRef{Path: name, Target: target})
+		return nil
+	}
+	mark := func(apiVersion, kind, name, id string) stateFile {
+		var sf stateFile
+		sf.APIVersion, sf.Kind, sf.Metadata.Name = apiVersion, kind, name
+		sf.Metadata.Annotations = map[string]string{probeAnnotation: id}
+		return sf
+	}
+	vsTarget := patchTarget{Group: "networking.istio.io", Kind: "VirtualService", Name: b.VSTarget}
+	canary := patchTarget{Group: "apps", Kind: "Deployment", Name: b.Canary.Target}
+	stable := patchTarget{Group: "apps", Kind: "Deployment", Name: b.Stable.Target}
+	r := fmt.Sprintf("/spec/http/%d/route", b.Route)
+	ct := fmt.Sprintf("/spec/template/spec/containers/%d", b.Canary.Container)
+	steps := []struct {
+		name   string
+		target patchTarget
+		v      any
+	}{
+		{"probe-vs.yaml", vsTarget, mark(b.VSAPIVersion, "VirtualService", b.VSTarget, "vs")},
+		{"probe-route.yaml", vsTarget, []patchOp{
+			{"add", fmt.Sprintf("%s/%d/weight", r, b.StableDest), probeStableWeight},
+			{"add", fmt.Sprintf("%s/%d/weight", r, b.CanaryDest), probeCanaryWeight},
+		}},
+		{"probe-canary.yaml", canary, mark("apps/v1", "Deployment", b.Canary.Target, "canary")},
+		{"probe-canary-ops.yaml", canary, []patchOp{
+			{"test", ct + "/name", b.Canary.ContainerName},
+			{"replace", ct + "/image", probeImage(b.Canary.Image)},
+			{"add", "/spec/replicas", probeCanaryReplicas},
+		}},
+		{"probe-stable.yaml", stable, mark("apps/v1", "Deployment", b.Stable.Target, "stable")},
+	}
+	for _, s := range steps {
+		if err := add(s.name, s.target, s.v); err != nil {
+			return nil, err
+		}
+	}
+	data, err := marshal(k)
+	if err != nil {
+		return nil, err
+	}
+	files[path.Join(dir, fileKustomization)] = data
+	return files, nil
+}
+
+// imageName is an image reference without its tag or digest: what an
+// images: entry's name matches.
+func imageName(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+func probeImage(ref string) string { return imageName(ref) + ":" + probeTag }
+
+// OverrideKind says what of promoter's an overlay field overrides.
+type OverrideKind string
+
+// What an overlay can override.
+const (
+	OverrideImage    OverrideKind = "image"
+	OverrideReplicas OverrideKind = "replicas"
+	OverrideRoute    OverrideKind = "route"
+)
+
+// Override is a field of the overlay, applied by kustomize after
+// promoter's component, that undoes what the component sets.
+type Override struct {
+	Kind OverrideKind
+	// File, Line and Field locate the overriding field (Line 0 and Field
+	// "" when it could not be told apart).
+	File  string
+	Line  int
+	Field string
+	// Msg says what it overrides and what to change.
+	Msg string
+	// Pinned is the replica count the overlay pins (OverrideReplicas).
+	Pinned int32
+}
+
+func (o Override) String() string {
+	var b strings.Builder
+	b.WriteString(o.File)
+	if o.Line > 0 {
+		fmt.Fprintf(&b, ":%d", o.Line)
+	}
+	b.WriteString(": ")
+	if o.Field != "" {
+		b.WriteString(o.Field + ": ")
+	}
+	b.WriteString(o.Msg)
+	return b.String()
+}
+
+// OverrideError refuses a stage that an overlay's fields would undo.
+type OverrideError struct {
+	Canary    string
+	Overrides []Override
+}
+
+func (e *OverrideError) Error() string {
+	lines := make([]string, len(e.Overrides))
+	for i, o := range e.Overrides {
+		lines[i] = o.String()
+	}
+	return fmt.Sprintf("canary %s: the overlay overrides what promoter's component sets (kustomize applies an overlay's own fields after its components):\n  %s", e.Canary, strings.Join(lines, "\n  "))
+}
+
+func (e *OverrideError) Unwrap() error { return ErrBase }
+
+// finalProbed reads the overlay built with the probe component: the names
+// as built, the routes and images as applied, and the overrides.
+func (b *Base) finalProbed(c *spec.Canary, ms []manifest, repo fs.FS, overlay []byte) error {
+	marked := map[string]manifest{}
+	for _, m := range ms {
+		if id := m.Metadata.Annotations[probeAnnotation]; id != "" {
+			marked[id] = m
+		}
+	}
+	fail := func(field, format string, args ...any) error {
+		return &BaseError{Canary: c.Metadata.Name, File: c.Source.File, Line: c.Source.LineOf(field), Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	vsm, ok := marked["vs"]
+	if !ok {
+		return fail("spec.virtualService.name", "VirtualService %s is not in the overlay as built (%s drops or replaces it)", b.VSTarget, b.Overlay)
+	}
+	var vs virtualService
+	if err := vsm.decode(&vs); err != nil {
+		return fail("spec.virtualService.name", "VirtualService %s: %v", vsm.Metadata.Name, err)
+	}
+	b.VSAPIVersion, b.VSName, b.VSNamespace = vs.APIVersion, vs.Metadata.Name, vs.Metadata.Namespace
+	b.baseHTTP = nil
+	if h := lookup(vsm.node, "spec", "http"); h != nil {
+		for _, r := range h.Content {
+			b.baseHTTP = append(b.baseHTTP, encodeNode(r))
+		}
+	}
+	at := func(kind, target, image string) (int, string) {
+		return attribute(repo, path.Dir(b.Overlay), overlay, ComponentRef(c), kind, target, image)
+	}
+	override := func(k OverrideKind, line int, field, msg string) Override {
+		return Override{Kind: k, File: b.Overlay, Line: line, Field: field, Msg: msg}
+	}
+	routeOK := b.Route < len(vs.Spec.HTTP)
+	if routeOK {
+		rt := vs.Spec.HTTP[b.Route]
+		dest := func(i int, host, subset string, weight int) bool {
+			return i < len(rt.Route) && rt.Route[i].Destination.Host == host && rt.Route[i].Destination.Subset == subset &&
+				rt.Route[i].Weight != nil && *rt.Route[i].Weight == weight
+		}
+		routeOK = rt.Name == b.RouteName && dest(b.StableDest, b.StableHost, b.StableSubset, probeStableWeight) &&
+			dest(b.CanaryDest, b.CanaryHost, b.CanarySubset, probeCanaryWeight)
+	}
+	if !routeOK {
+		line, field := at("VirtualService", b.VSTarget, "")
+		b.Overrides = append(b.Overrides, override(OverrideRoute, line, field, fmt.Sprintf(
+			"changes route %s of VirtualService %s after promoter's component sets its weights; move the route's destinations into the base's VirtualService (or a component listed before %s) and leave the weights to promoter",
+			routeLabel(b), b.VSName, ComponentRef(c))))
+	}
+
+	for _, w := range []struct {
+		id string
+		w  *Workload
+	}{{"stable", &b.Stable}, {"canary", &b.Canary}} {
+		m, ok := marked[w.id]
+		if !ok {
+			return fail("spec.deployments."+w.id, "Deployment %s is not in the overlay as built (%s drops or replaces it)", w.w.Target, b.Overlay)
+		}
+		var d deployment
+		if err := m.decode(&d); err != nil {
+			return fail("spec.deployments."+w.id, "Deployment %s: %v", m.Metadata.Name, err)
+		}
+		w.w.Name, w.w.Namespace = d.Metadata.Name, d.Metadata.Namespace
+		cs := d.Spec.Template.Spec.Containers
+		if w.w.Container >= len(cs) || cs[w.w.Container].Name != w.w.ContainerName {
+			line, field := at("Deployment", w.w.Target, "")
+			return &OverrideError{Canary: c.Metadata.Name, Overrides: []Override{override(OverrideImage, line, field,
+				fmt.Sprintf("moves or renames container %s of Deployment %s after promoter's component", w.w.ContainerName, w.w.Name))}}
+		}
+		if w.id == "stable" {
+			w.w.Image = cs[w.w.Container].Image
+			continue
+		}
+		if got := cs[w.w.Container].Image; got != probeImage(b.Canary.Image) {
+			line, field := at("image", w.w.Target, imageName(b.Canary.Image))
+			b.Overrides = append(b.Overrides, override(OverrideImage, line, field, fmt.Sprintf(
+				"sets the image of container %s of Deployment %s (to %s) after promoter's component, so promoter cannot set the canary's image; images: sets every container of that image, stable and canary alike: remove the entry and pin the stable image with a patch on Deployment %s instead",
+				w.w.ContainerName, w.w.Name, got, b.Stable.Target)))
+		}
+		got := int32(1)
+		if d.Spec.Replicas != nil {
+			got = *d.Spec.Replicas
+		}
+		if got != probeCanaryReplicas {
+			line, field := at("replicas", w.w.Target, "")
+			o := override(OverrideReplicas, line, field, fmt.Sprintf(
+				"pins the replicas of Deployment %s (to %d) after promoter's component, so promoter cannot scale the canary (to 0 on rollback and promotion); remove it and set the replicas in the base, or spec.deployments.canaryReplicas in the Canary spec",
+				w.w.Name, got))
+			o.Pinned = got
+			b.Overrides = append(b.Overrides, o)
+		}
+	}
+	return nil
+}
+
+// attribute finds the field of an overlay's kustomization that changes
+// target after promoter's component (ref): for kind "image" an images:
+// entry of that image name; for "replicas" a replicas: entry; then patches
+// on the target of kind (Deployment for replicas), later components and
+// transformers. It returns the entry's line and field path, or 0 and "".
+func attribute(repo fs.FS, dir string, data []byte, ref, kind, target, image string) (int, string) {
+	root, err := parseKustomization(data)
+	if err != nil {
+		return 0, ""
+	}
+	seq := func(key string) []*yaml.Node {
+		if n := lookup(root, key); n != nil && n.Kind == yaml.SequenceNode {
+			return n.Content
+		}
+		return nil
+	}
+	str := func(n *yaml.Node, keys ...string) string {
+		if v := lookup(n, keys...); v != nil && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+		return ""
+	}
+	switch kind {
+	case "image":
+		for i, e := range seq("images") {
+			if str(e, "name") == image {
+				return e.Line, fmt.Sprintf("images[%d]", i)
+			}
+		}
+		kind = "Deployment"
+	case "replicas":
+		for i, e := range seq("replicas") {
+			if str(e, "name") == target {
+				return e.Line, fmt.Sprintf("replicas[%d]", i)
+			}
+		}
+		kind = "Deployment"
+	}
+	// A patch: by its target, or by the resource it names.
+	names := func(doc []byte) bool {
+		dec := yaml.NewDecoder(bytes.NewReader(doc))
+		for {
+			var o object
+			err := dec.Decode(&o)
+			if errors.Is(err, io.EOF) || err != nil {
+				return false
+			}
+			if o.Kind == kind && o.Metadata.Name == target {
+				return true
+			}
+		}
+	}
+	patchMatches := func(e *yaml.Node) bool {
+		if t := lookup(e, "target"); t != nil {
+			k, n := str(t, "kind"), str(t, "name")
+			return (k == "" || k == kind) && (n == "" || n == target)
+		}
+		if e.Kind == yaml.ScalarNode { // patchesStrategicMerge: a path or an inline patch
+			if strings.Contains(e.Value, "\n") {
+				return names([]byte(e.Value))
+			}
+			doc, err := fs.ReadFile(repo, path.Join(dir, e.Value))
+			return err == nil && names(doc)
+		}
+		if p := str(e, "patch"); p != "" {
+			return names([]byte(p))
+		}
+		if p := str(e, "path"); p != "" {
+			doc, err := fs.ReadFile(repo, path.Join(dir, p))
+			return err == nil && names(doc)
+		}
+		return false
+	}
+	for _, key := range []string{"patches", "patchesStrategicMerge", "patchesJson6902"} {
+		for i, e := range seq(key) {
+			if patchMatches(e) {
+				return e.Line, fmt.Sprintf("%s[%d]", key, i)
+			}
+		}
+	}
+	if i := listsComponent(root, ref); i >= 0 {
+		cs := seq("components")
+		if i+1 < len(cs) {
+			return cs[i+1].Line, fmt.Sprintf("components[%d]", i+1)
+		}
+	}
+	for _, key := range []string{"transformers", "replacements"} {
+		if e := seq(key); len(e) > 0 {
+			return e[0].Line, key + "[0]"
+		}
+	}
+	return 0, ""
+}
