@@ -113,6 +113,9 @@ type testMesh struct {
 	mu     sync.Mutex
 	now    time.Time
 	weight int
+	// canary is the canary whose committed weight advance applies
+	// ("" for myapp).
+	canary string
 }
 
 func startMesh(t testing.TB, start time.Time, canary mesh.Health, rps float64, seed uint64, scrape time.Duration) *testMesh {
@@ -138,7 +141,7 @@ func (m *testMesh) clock() time.Time {
 // advance applies the weight committed on bare and generates the traffic
 // up to at.
 func (m *testMesh) advance(bare string, at time.Time) (int, error) {
-	w, err := committedWeight(bare)
+	w, err := committedWeightOf(bare, m.canaryName())
 	if err != nil {
 		return 0, err
 	}
@@ -165,7 +168,10 @@ func canaryHealth(state string) (mesh.Health, float64, error) {
 }
 
 // committedWeight reads myapp's canary weight at the tip of main in bare.
-func committedWeight(bare string) (int, error) {
+func committedWeight(bare string) (int, error) { return committedWeightOf(bare, "myapp") }
+
+// committedWeightOf reads a canary's weight at the tip of main in bare.
+func committedWeightOf(bare, canary string) (int, error) {
 	if bare == "" {
 		return 0, errors.New("no remote: run `remote` first")
 	}
@@ -193,13 +199,23 @@ func committedWeight(bare string) (int, error) {
 		return 0, err
 	}
 	for _, c := range cs {
-		if c.Metadata.Name == "myapp" {
+		if c.Metadata.Name == canary {
 			st, err := render.ReadStage(c, snap.FS())
+			if errors.Is(err, render.ErrNoComponent) {
+				return 0, nil // before the first run
+			}
 			if err != nil {
 				return 0, err
 			}
 			return st.Weight, nil
 		}
 	}
-	return 0, errors.New("no canary myapp on main")
+	return 0, fmt.Errorf("no canary %s on main", canary)
+}
+
+func (m *testMesh) canaryName() string {
+	if m.canary == "" {
+		return "myapp"
+	}
+	return m.canary
 }

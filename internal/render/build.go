@@ -109,6 +109,7 @@ func Build(repo fs.FS, overlay string, overrides Files) (out []byte, err error) 
 // being rendered is followed as it will be.
 func copyRoots(repo fs.FS, mem filesys.FileSystem, dir string, overrides Files) error {
 	seen := map[string]bool{}
+	var copied []string
 	var visit func(dir string, chain []string) error
 	visit = func(dir string, chain []string) error {
 		dir = path.Clean(dir)
@@ -119,8 +120,14 @@ func copyRoots(repo fs.FS, mem filesys.FileSystem, dir string, overrides Files) 
 			return nil
 		}
 		seen[dir] = true
-		if err := copyTree(repo, mem, dir, overrides); err != nil {
-			return err
+		// A kustomization nested in a tree copied already is not copied
+		// again, but its references are followed: they may leave it.
+		nested := slices.ContainsFunc(copied, func(root string) bool { return within(dir, root) })
+		if !nested {
+			if err := copyTree(repo, mem, dir, overrides); err != nil {
+				return err
+			}
+			copied = append(copied, dir)
 		}
 		k, file, err := readKustomization(repo, dir, overrides)
 		if err != nil {
@@ -135,7 +142,7 @@ func copyRoots(repo fs.FS, mem filesys.FileSystem, dir string, overrides Files) 
 			if !inside(target) {
 				return fmt.Errorf("%s: %q leaves the repository", file, ref)
 			}
-			if isDir(repo, target, overrides) && !within(target, dir) {
+			if isDir(repo, target, overrides) {
 				if err := visit(target, append(chain, dir)); err != nil {
 					return err
 				}

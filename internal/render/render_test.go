@@ -1,6 +1,8 @@
 package render
 
 import (
+	"github.com/promoter-dev/promoter/internal/kustomizetest"
+
 	"bytes"
 	"context"
 	"errors"
@@ -185,27 +187,8 @@ func TestSameOutputAsKustomizeCLI(t *testing.T) {
 	}
 }
 
-// kustomizeCLI finds kustomize v5.8.2, installing it into the user cache
-// with `go install` when needed.
-func kustomizeCLI(t *testing.T) string {
-	t.Helper()
-	const version = "v5.8.2"
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	gobin := filepath.Join(cache, "promoter-test", "kustomize-"+version)
-	bin := filepath.Join(gobin, "kustomize")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	cmd := exec.Command("go", "install", "sigs.k8s.io/kustomize/kustomize/v5@"+version)
-	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=-mod=mod")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("SKIPPED: cannot install the kustomize CLI %s to compare outputs (%v):\n%s", version, err, out)
-	}
-	return bin
-}
+// kustomizeCLI finds kustomize v5.8.2 (see kustomizetest.CLI).
+func kustomizeCLI(t *testing.T) string { return kustomizetest.CLI(t) }
 
 func writeFile(t *testing.T, p string, data []byte) {
 	t.Helper()

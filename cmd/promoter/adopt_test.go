@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/promoter-dev/promoter/internal/gitops/gittest"
+	"github.com/promoter-dev/promoter/internal/kustomizetest"
+	"github.com/promoter-dev/promoter/internal/mesh"
+	"github.com/promoter-dev/promoter/internal/mesh/meshtest"
+	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/spec"
+)
+
+// adoptFixture is a GitOps repository under testdata/adopt built from
+// third-party manifests (see testdata/adopt/README.md) with a Canary spec
+// added, and the traffic its service gets in the simulated mesh.
+type adoptFixture struct {
+	dir, canary string
+	// namespace and service are the destination service's labels;
+	// stable and canary the versions' destination_version and
+	// destination_workload.
+	namespace, service string
+	stable, canaryV    mesh.Version
+	// adds is the overlay file validate says the first commit adds the
+	// components entry to ("" when it lists it already).
+	adds string
+}
+
+var adoptFixtures = []adoptFixture{
+	{
+		dir: "bookinfo", canary: "reviews", namespace: "bookinfo", service: "reviews",
+		stable:  mesh.Version{Name: "v2", Workload: "reviews-v2"},
+		canaryV: mesh.Version{Name: "v3", Workload: "reviews-v3"},
+		adds:    "apps/reviews/overlays/production/kustomization.yml",
+	},
+}
+
+// promoterCmd runs promoter in-process and returns its standard output
+// and exit code; its log goes to the test log.
+func promoterCmd(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out, log bytes.Buffer
+	code := execute(context.Background(), args, strings.NewReader(""), &out, &log)
+	if log.Len() > 0 {
+		t.Logf("promoter %s:\n%s", args[0], log.String())
+	}
+	return out.String(), code
+}
+
+// adoptStart is when the simulated traffic starts.
+var adoptStart = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+
+// adoptRepo copies a fixture, validates it and serves it as a remote.
+func adoptRepo(t *testing.T, fx adoptFixture) (remote, bare string) {
+	t.Helper()
+	work := t.TempDir()
+	if err := copyDir(filepath.Join("testdata/adopt", fx.dir), work); err != nil {
+		t.Fatal(err)
+	}
+	out, code := promoterCmd(t, "validate", "--repo", work)
+	if code != 0 {
+		t.Fatalf("validate exited %d:\n%s", code, out)
+	}
+	if want := fmt.Sprintf("the first commit adds promoter/%s to the components of %s", fx.canary, fx.adds); fx.adds != "" && !strings.Contains(out, want) {
+		t.Errorf("validate does not say %q:\n%s", want, out)
+	}
+	srv := gittest.NewServer(t)
+	bare = srv.SeedDir(t, "gitops", "main", work)
+	return srv.RepoURL("gitops"), bare
+}
+
+func adoptMesh(t *testing.T, fx adoptFixture, health string) *testMesh {
+	t.Helper()
+	h, rps, err := canaryHealth(health)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &testMesh{now: adoptStart, canary: fx.canary}
+	stable, canary := fx.stable, fx.canaryV
+	stable.Health, canary.Health = healthyVersion, h
+	m.Env = meshtest.Start(t, mesh.Options{
+		Start: adoptStart, Seed: 11, ScrapeInterval: 30 * time.Second,
+		Services: []mesh.Service{{
+			Namespace: fx.namespace, Name: fx.service, RPS: rps, Stable: stable, Canary: canary,
+			Weight: func(time.Time) int { m.mu.Lock(); defer m.mu.Unlock(); return m.weight },
+		}},
+	}, m.clock)
+	return m
+}
+
+// TestAdoptPromotes takes each fixture from validate through runs every 5
+// simulated minutes over a healthy canary to promotion, and checks every
+// commit promoter pushes.
+func TestAdoptPromotes(t *testing.T) {
+	for _, fx := range adoptFixtures {
+		t.Run(fx.dir, func(t *testing.T) {
+			remote, bare := adoptRepo(t, fx)
+			v := newCommitVerifier(t, bare, fx)
+			m := adoptMesh(t, fx, "healthy")
+			at := adoptStart.Add(time.Hour)
+			for i := 0; ; i++ {
+				if _, err := m.advance(bare, at); err != nil {
+					t.Fatal(err)
+				}
+				out, code := promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
+				if code != 0 {
+					t.Fatalf("run at %s exited %d:\n%s", at.Format(time.RFC3339), code, out)
+				}
+				if i == 0 && !strings.HasPrefix(out, fmt.Sprintf("%s: start 0%% -> ", fx.canary)) {
+					t.Fatalf("first run did not start the canary:\n%s", out)
+				}
+				commits := v.verifyNew()
+				if i == 0 && commits != 1 {
+					t.Fatalf("first run landed %d commits, want 1", commits)
+				}
+				if strings.Contains(out, "[Succeeded]") {
+					break
+				}
+				if i > 40 {
+					t.Fatalf("not promoted after %d runs:\n%s", i, out)
+				}
+				at = at.Add(5 * time.Minute)
+			}
+			if v.last.Weight != 0 || v.last.StableImage == "" {
+				t.Errorf("promoted stage is %+v, want weight 0 and the stable image pinned", v.last.Stage)
+			}
+		})
+	}
+}
+
+// TestAdoptRollsBack drives each fixture over a bad canary to a revert:
+// exit 3, 100% stable.
+func TestAdoptRollsBack(t *testing.T) {
+	for _, fx := range adoptFixtures {
+		t.Run(fx.dir, func(t *testing.T) {
+			remote, bare := adoptRepo(t, fx)
+			v := newCommitVerifier(t, bare, fx)
+			m := adoptMesh(t, fx, "bad")
+			adoptUntilRollback(t, fx, remote, bare, m, v, nil)
+		})
+	}
+}
+
+// adoptUntilRollback runs promoter every 5 simulated minutes until it
+// rolls back, calling after(i) after each run that did not.
+func adoptUntilRollback(t *testing.T, fx adoptFixture, remote, bare string, m *testMesh, v *commitVerifier, after func(int)) string {
+	t.Helper()
+	at := adoptStart.Add(time.Hour)
+	for i := 0; ; i++ {
+		if _, err := m.advance(bare, at); err != nil {
+			t.Fatal(err)
+		}
+		out, code := promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
+		v.verifyNew()
+		if code == 3 {
+			if !strings.Contains(out, fmt.Sprintf("%s: rollback ", fx.canary)) || !strings.Contains(out, "[RolledBack]") {
+				t.Fatalf("exit 3 without a rollback:\n%s", out)
+			}
+			if v.last.Weight != 0 || v.last.Rollback == nil {
+				t.Fatalf("rolled-back stage is %+v", v.last.Stage)
+			}
+			msg := gittest.Git(t, bare, "log", "-1", "--format=%B", "main")
+			if !strings.HasPrefix(msg, "Revert ") {
+				t.Errorf("the rollback is not a revert:\n%s", msg)
+			}
+			return out
+		}
+		if code != 0 {
+			t.Fatalf("run at %s exited %d:\n%s", at.Format(time.RFC3339), code, out)
+		}
+		if i > 40 {
+			t.Fatalf("not rolled back after %d runs:\n%s", i, out)
+		}
+		if after != nil {
+			after(i)
+		}
+		at = at.Add(5 * time.Minute)
+	}
+}
+
+// commitVerifier checks each commit that lands on main: its tree builds
+// byte-identically with the kustomize CLI and in-process; the split route
+// has the committed weights; and nothing but the weights, promoter's
+// annotations and the two Deployments' images and replicas differs from
+// the repository as the humans committed it.
+type commitVerifier struct {
+	t       *testing.T
+	bare    string
+	fx      adoptFixture
+	cli     string
+	seen    string
+	base    *render.Base
+	c       *spec.Canary
+	initial []any
+	last    *render.Committed
+}
+
+func newCommitVerifier(t *testing.T, bare string, fx adoptFixture) *commitVerifier {
+	t.Helper()
+	v := &commitVerifier{t: t, bare: bare, fx: fx, cli: kustomizetest.CLI(t)}
+	v.seen = gittest.Git(t, bare, "rev-parse", "main")
+	dir := v.export(v.seen)
+	cs, err := spec.Load(context.Background(), os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Metadata.Name == fx.canary {
+			v.c = c
+		}
+	}
+	if v.c == nil {
+		t.Fatalf("no canary %s", fx.canary)
+	}
+	if v.base, err = render.Inspect(v.c, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	v.initial = v.normalize(v.cliBuild(dir))
+	return v
+}
+
+func (v *commitVerifier) export(rev string) string {
+	v.t.Helper()
+	dir := v.t.TempDir()
+	cmd := exec.Command("sh", "-c", fmt.Sprintf("git --git-dir=%q archive %s | tar -x -C %q", v.bare, rev, dir))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		v.t.Fatalf("export %s: %v\n%s", rev, err, out)
+	}
+	return dir
+}
+
+func (v *commitVerifier) cliBuild(dir string) []byte {
+	v.t.Helper()
+	cmd := exec.Command(v.cli, "build", filepath.Join(dir, v.c.Spec.Overlay))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		v.t.Fatalf("kustomize build: %v\n%s", err, stderr.String())
+	}
+	return out
+}
+
+// verifyNew checks the commits landed since the last call and returns
+// how many there were.
+func (v *commitVerifier) verifyNew() int {
+	v.t.Helper()
+	tip := gittest.Git(v.t, v.bare, "rev-parse", "main")
+	if tip == v.seen {
+		return 0
+	}
+	revs := strings.Fields(gittest.Git(v.t, v.bare, "rev-list", "--reverse", v.seen+".."+tip))
+	for _, rev := range revs {
+		v.verify(rev)
+	}
+	v.seen = tip
+	return len(revs)
+}
+
+func (v *commitVerifier) verify(rev string) {
+	t := v.t
+	t.Helper()
+	dir := v.export(rev)
+	fsys := os.DirFS(dir)
+	cli := v.cliBuild(dir)
+	own, err := render.Build(fsys, v.c.Spec.Overlay, nil)
+	if err != nil {
+		t.Fatalf("commit %.12s does not build in-process: %v", rev, err)
+	}
+	if !bytes.Equal(cli, own) {
+		t.Fatalf("commit %.12s: kustomize CLI and promoter build differently:\n--- CLI\n%s\n--- promoter\n%s", rev, cli, own)
+	}
+	st, err := render.ReadStage(v.c, fsys)
+	if err != nil {
+		t.Fatalf("commit %.12s: %v", rev, err)
+	}
+	v.last = st
+	// The split route has the committed weights.
+	docs := decodeDocs(t, cli)
+	b := v.base
+	var vs map[string]any
+	for _, d := range docs {
+		m := d.(map[string]any)
+		md := m["metadata"].(map[string]any)
+		if m["kind"] == "VirtualService" && md["name"] == b.VSName {
+			vs = m
+		}
+	}
+	if vs == nil {
+		t.Fatalf("commit %.12s: VirtualService %s not built", rev, b.VSName)
+	}
+	route := vs["spec"].(map[string]any)["http"].([]any)[b.Route].(map[string]any)["route"].([]any)
+	weight := func(i int) any { return route[i].(map[string]any)["weight"] }
+	if got, want := weight(b.StableDest), 100-st.Weight; got != want {
+		t.Errorf("commit %.12s: stable weight %v, want %d", rev, got, want)
+	}
+	if got, want := weight(b.CanaryDest), st.Weight; got != want {
+		t.Errorf("commit %.12s: canary weight %v, want %d", rev, got, want)
+	}
+	if got := v.normalize(cli); !reflect.DeepEqual(got, v.initial) {
+		a, _ := yaml.Marshal(v.initial)
+		g, _ := yaml.Marshal(got)
+		t.Errorf("commit %.12s changes more than the weights, images and replicas:\n--- before\n%s\n--- after\n%s", rev, a, g)
+	}
+}
+
+func decodeDocs(t *testing.T, data []byte) []any {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []any
+	for {
+		var d map[string]any
+		if err := dec.Decode(&d); err != nil {
+			break
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// normalize drops what promoter may change from built manifests.
+func (v *commitVerifier) normalize(data []byte) []any {
+	docs := decodeDocs(v.t, data)
+	b := v.base
+	for _, d := range docs {
+		m := d.(map[string]any)
+		md := m["metadata"].(map[string]any)
+		switch {
+		case m["kind"] == "VirtualService" && md["name"] == b.VSName:
+			if a, ok := md["annotations"].(map[string]any); ok {
+				for k := range a {
+					if strings.HasPrefix(k, "promoter.dev/") {
+						delete(a, k)
+					}
+				}
+				if len(a) == 0 {
+					delete(md, "annotations")
+				}
+			}
+			route := m["spec"].(map[string]any)["http"].([]any)[b.Route].(map[string]any)["route"].([]any)
+			for _, i := range []int{b.StableDest, b.CanaryDest} {
+				delete(route[i].(map[string]any), "weight")
+			}
+		case m["kind"] == "Deployment" && (md["name"] == b.Canary.Name || md["name"] == b.Stable.Name):
+			s := m["spec"].(map[string]any)
+			delete(s, "replicas")
+			cs := s["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)
+			delete(cs[b.Canary.Container].(map[string]any), "image")
+		}
+	}
+	return docs
+}
