@@ -44,6 +44,12 @@ var adoptFixtures = []adoptFixture{
 		canaryV: mesh.Version{Name: "v3", Workload: "reviews-v3"},
 		adds:    "apps/reviews/overlays/production/kustomization.yml",
 	},
+	{
+		dir: "flagger-podinfo", canary: "podinfo", namespace: "test", service: "podinfo",
+		stable:  mesh.Version{Name: "primary", Workload: "prod-podinfo"},
+		canaryV: mesh.Version{Name: "canary", Workload: "prod-podinfo-canary"},
+		adds:    "apps/podinfo/overlays/prod/kustomization.yaml",
+	},
 }
 
 // promoterCmd runs promoter in-process and returns its standard output

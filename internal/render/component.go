@@ -105,6 +105,9 @@ type patchTarget struct {
 	Group string `yaml:"group,omitempty"`
 	Kind  string `yaml:"kind"`
 	Name  string `yaml:"name"`
+	// LabelSelector narrows a name that kustomize would also match
+	// against another resource's original name (see Workload.Selector).
+	LabelSelector string `yaml:"labelSelector,omitempty"`
 }
 
 type patchRef struct {
@@ -173,12 +176,12 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 	}
 
 	if ops := workloadOps(b.Canary, st.CanaryImage, st.CanaryReplicas); ops != nil {
-		if err := add(fileCanaryPatch, patchTarget{Group: "apps", Kind: "Deployment", Name: cmpOr(b.Canary.Target, b.Canary.Name)}, ops); err != nil {
+		if err := add(fileCanaryPatch, b.Canary.patchTarget(), ops); err != nil {
 			return nil, err
 		}
 	}
 	if ops := workloadOps(b.Stable, st.StableImage, nil); ops != nil {
-		if err := add(fileStablePatch, patchTarget{Group: "apps", Kind: "Deployment", Name: cmpOr(b.Stable.Target, b.Stable.Name)}, ops); err != nil {
+		if err := add(fileStablePatch, b.Stable.patchTarget(), ops); err != nil {
 			return nil, err
 		}
 	}
@@ -189,6 +192,10 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 	}
 	files[path.Join(dir, fileKustomization)] = append([]byte(componentHeaderDoc), data...)
 	return files, nil
+}
+
+func (w Workload) patchTarget() patchTarget {
+	return patchTarget{Group: "apps", Kind: "Deployment", Name: cmpOr(w.Target, w.Name), LabelSelector: w.Selector}
 }
 
 func stateAnnotations(c *spec.Canary, b *Base, st Stage) map[string]string {

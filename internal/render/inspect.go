@@ -96,7 +96,11 @@ type Workload struct {
 	Name      string
 	Namespace string
 	// Target is the Deployment's name when promoter's component runs.
-	Target        string
+	Target string
+	// Selector, when set, is a label selector that tells the Deployment
+	// from others whose original name (before a namePrefix or nameSuffix)
+	// is Target: kustomize matches a patch target's name against both.
+	Selector      string
 	Container     int // index of the revision container
 	ContainerName string
 	Image         string
@@ -134,28 +138,34 @@ func Inspect(c *spec.Canary, repo fs.FS) (*Base, error) {
 	if err != nil {
 		return nil, &BuildError{Overlay: c.Spec.Overlay, Err: fmt.Errorf("%s: %w", file, err)}
 	}
+	var (
+		preMs []manifest
+		b     *Base
+	)
 	if !after {
-		ms, err := buildManifests(repo, c.Spec.Overlay, overrides)
-		if err != nil {
+		// The overlay applies nothing after its components: it builds
+		// what promoter's component sees.
+		if preMs, err = buildManifests(repo, c.Spec.Overlay, overrides); err != nil {
 			return nil, err
 		}
-		b, err := inspect(c, ms, nil)
-		if err != nil {
+		if b, err = inspect(c, preMs, nil); err != nil {
 			return nil, err
 		}
 		b.Overlay, b.Listed = file, !changed
-		return b, nil
+		if !b.selectTargets(preMs) {
+			return b, nil
+		}
+	} else {
+		// The resources as promoter's component sees them.
+		if preMs, err = buildManifests(repo, c.Spec.Overlay, Files{file: pre}); err != nil {
+			return nil, err
+		}
+		if b, err = inspect(c, preMs, overlayNaming(data)); err != nil {
+			return nil, err
+		}
+		b.Overlay, b.Listed = file, !changed
+		b.selectTargets(preMs)
 	}
-	// The resources as promoter's component sees them.
-	preMs, err := buildManifests(repo, c.Spec.Overlay, Files{file: pre})
-	if err != nil {
-		return nil, err
-	}
-	b, err := inspect(c, preMs, overlayNaming(data))
-	if err != nil {
-		return nil, err
-	}
-	b.Overlay, b.Listed = file, !changed
 	probe, err := probeComponent(c, b)
 	if err != nil {
 		return nil, err

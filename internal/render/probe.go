@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -86,12 +87,11 @@ func probeComponent(c *spec.Canary, b *Base) (Files, error) {
 	mark := func(apiVersion, kind, name, id string) stateFile {
 		var sf stateFile
 		sf.APIVersion, sf.Kind, sf.Metadata.Name = apiVersion, kind, name
-		sf.Metadata.Annotations = map[string]string{probeAnnotation: id}
+		sf.Metadata.Annotations = map[string]string{probeAnnotation + "-" + id: "marked"}
 		return sf
 	}
 	vsTarget := patchTarget{Group: "networking.istio.io", Kind: "VirtualService", Name: b.VSTarget}
-	canary := patchTarget{Group: "apps", Kind: "Deployment", Name: b.Canary.Target}
-	stable := patchTarget{Group: "apps", Kind: "Deployment", Name: b.Stable.Target}
+	canary, stable := b.Canary.patchTarget(), b.Stable.patchTarget()
 	r := fmt.Sprintf("/spec/http/%d/route", b.Route)
 	ct := fmt.Sprintf("/spec/template/spec/containers/%d", b.Canary.Container)
 	steps := []struct {
@@ -197,14 +197,24 @@ func (e *OverrideError) Unwrap() error { return ErrBase }
 // finalProbed reads the overlay built with the probe component: the names
 // as built, the routes and images as applied, and the overrides.
 func (b *Base) finalProbed(c *spec.Canary, ms []manifest, repo fs.FS, overlay []byte) error {
-	marked := map[string]manifest{}
-	for _, m := range ms {
-		if id := m.Metadata.Annotations[probeAnnotation]; id != "" {
-			marked[id] = m
-		}
-	}
 	fail := func(field, format string, args ...any) error {
 		return &BaseError{Canary: c.Metadata.Name, File: c.Source.File, Line: c.Source.LineOf(field), Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	marked := map[string]manifest{}
+	targets := map[string]string{"vs": b.VSTarget, "stable": b.Stable.Target, "canary": b.Canary.Target}
+	fields := map[string]string{"vs": "spec.virtualService.name", "stable": "spec.deployments.stable", "canary": "spec.deployments.canary"}
+	for _, id := range []string{"vs", "stable", "canary"} {
+		var hit []string
+		for _, m := range ms {
+			if _, ok := m.Metadata.Annotations[probeAnnotation+"-"+id]; ok {
+				marked[id] = m
+				hit = append(hit, m.Metadata.Name)
+			}
+		}
+		if len(hit) > 1 {
+			return fail(fields[id], "a patch of promoter's component that targets %s %s would also change %s: kustomize matches a target's name against the name each resource had before a namePrefix or nameSuffix too; give %s a label the others do not have (promoter then selects it by that label as well)",
+				marked[id].Kind, targets[id], strings.Join(hit, ", "), targets[id])
+		}
 	}
 	vsm, ok := marked["vs"]
 	if !ok {
@@ -381,4 +391,50 @@ func attribute(repo fs.FS, dir string, data []byte, ref, kind, target, image str
 		}
 	}
 	return 0, ""
+}
+
+// selectTargets gives each Deployment target a label selector when
+// another Deployment's name contains its name: a namePrefix or nameSuffix
+// may have made that one from a resource of the same original name, which
+// kustomize's patch targets also match. It reports whether any target
+// may be ambiguous, and so needs the probe build to tell.
+func (b *Base) selectTargets(ms []manifest) bool {
+	ambiguous := false
+	for _, w := range []*Workload{&b.Stable, &b.Canary} {
+		var others []manifest
+		var self *manifest
+		for i, m := range ms {
+			if m.Kind != "Deployment" || groupOf(m.APIVersion) != "apps" {
+				continue
+			}
+			switch {
+			case m.Metadata.Name == w.Target && (w.Namespace == "" || m.Metadata.Namespace == w.Namespace):
+				self = &ms[i]
+			case strings.Contains(m.Metadata.Name, w.Target):
+				others = append(others, m)
+			}
+		}
+		if self == nil || len(others) == 0 {
+			continue
+		}
+		ambiguous = true
+		keys := make([]string, 0, len(self.Metadata.Labels))
+		for k := range self.Metadata.Labels {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			v := self.Metadata.Labels[k]
+			if !slices.ContainsFunc(others, func(o manifest) bool { return o.Metadata.Labels[k] == v }) {
+				w.Selector = k + "=" + v
+				break
+			}
+		}
+	}
+	for _, m := range ms {
+		if m.Kind == "VirtualService" && m.Metadata.Name != b.VSTarget && strings.Contains(m.Metadata.Name, b.VSTarget) {
+			ambiguous = true
+		}
+	}
+	return ambiguous
 }
