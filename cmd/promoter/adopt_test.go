@@ -50,6 +50,29 @@ var adoptFixtures = []adoptFixture{
 		canaryV: mesh.Version{Name: "canary", Workload: "prod-podinfo-canary"},
 		adds:    "apps/podinfo/overlays/prod/kustomization.yaml",
 	},
+	{
+		dir: "guestbook", canary: "guestbook", namespace: "guestbook", service: "kustomize-guestbook-ui",
+		stable:  mesh.Version{Name: "stable", Workload: "kustomize-guestbook-ui"},
+		canaryV: mesh.Version{Name: "canary", Workload: "kustomize-guestbook-ui-canary"},
+		adds:    "guestbook/overlays/prod/Kustomization",
+	},
+	{
+		dir: "argo-rollouts-subset", canary: "istio-subset-split", namespace: "rollouts-demo", service: "istio-subset-split",
+		stable:  mesh.Version{Name: "stable", Workload: "istio-subset-split-stable"},
+		canaryV: mesh.Version{Name: "canary", Workload: "istio-subset-split-canary"},
+		adds:    "apps/istio-subset-split/overlays/production/kustomization.yaml",
+	},
+	{
+		dir: "podinfo-backend", canary: "backend", namespace: "podinfo", service: "backend",
+		stable:  mesh.Version{Name: "stable", Workload: "backend"},
+		canaryV: mesh.Version{Name: "canary", Workload: "backend-canary"},
+	},
+	{
+		dir: "bookinfo-delegate", canary: "reviews", namespace: "bookinfo", service: "reviews",
+		stable:  mesh.Version{Name: "v2", Workload: "reviews-v2"},
+		canaryV: mesh.Version{Name: "v3", Workload: "reviews-v3"},
+		adds:    "bookinfo/overlays/prod/kustomization.yaml",
+	},
 }
 
 // promoterCmd runs promoter in-process and returns its standard output
@@ -232,6 +255,17 @@ func newCommitVerifier(t *testing.T, bare string, fx adoptFixture) *commitVerifi
 	if v.base, err = render.Inspect(v.c, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
+	// An overlay that lists promoter's component before it exists builds,
+	// as the humans meant it, with an empty one.
+	if comp := filepath.Join(dir, render.ComponentDir(v.c)); !exists(comp) {
+		empty := "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: []\n"
+		if err := os.MkdirAll(comp, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(comp, "kustomization.yaml"), []byte(empty), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	v.initial = v.normalize(v.cliBuild(dir))
 	return v
 }
@@ -366,4 +400,9 @@ func (v *commitVerifier) normalize(data []byte) []any {
 		}
 	}
 	return docs
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -331,8 +331,10 @@ func attribute(repo fs.FS, dir string, data []byte, ref, kind, target, image str
 		kind = "Deployment"
 	case "replicas":
 		for i, e := range seq("replicas") {
-			if str(e, "name") == target {
-				return e.Line, fmt.Sprintf("replicas[%d]", i)
+			// kustomize matches the name before a namePrefix or
+			// nameSuffix too.
+			if n := str(e, "name"); n != "" && strings.Contains(target, n) {
+				return e.Line, fmt.Sprintf("replicas[%d] (name: %s)", i, n)
 			}
 		}
 		kind = "Deployment"
@@ -354,7 +356,7 @@ func attribute(repo fs.FS, dir string, data []byte, ref, kind, target, image str
 	patchMatches := func(e *yaml.Node) bool {
 		if t := lookup(e, "target"); t != nil {
 			k, n := str(t, "kind"), str(t, "name")
-			return (k == "" || k == kind) && (n == "" || n == target)
+			return (k == "" || k == kind) && (n == "" || strings.Contains(target, n))
 		}
 		if e.Kind == yaml.ScalarNode { // patchesStrategicMerge: a path or an inline patch
 			if strings.Contains(e.Value, "\n") {
