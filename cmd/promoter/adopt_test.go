@@ -176,14 +176,15 @@ func TestAdoptRollsBack(t *testing.T) {
 			remote, bare := adoptRepo(t, fx)
 			v := newCommitVerifier(t, bare, fx)
 			m := adoptMesh(t, fx, "bad")
-			adoptUntilRollback(t, fx, remote, bare, m, v, nil)
+			adoptUntilRollback(t, fx, remote, bare, m, v, "", nil)
 		})
 	}
 }
 
 // adoptUntilRollback runs promoter every 5 simulated minutes until it
 // rolls back, calling after(i) after each run that did not.
-func adoptUntilRollback(t *testing.T, fx adoptFixture, remote, bare string, m *testMesh, v *commitVerifier, after func(int)) string {
+// A run that exits 1 saying tolerate ("" for none) is not a failure.
+func adoptUntilRollback(t *testing.T, fx adoptFixture, remote, bare string, m *testMesh, v *commitVerifier, tolerate string, after func(int)) string {
 	t.Helper()
 	at := adoptStart.Add(time.Hour)
 	for i := 0; ; i++ {
@@ -205,7 +206,7 @@ func adoptUntilRollback(t *testing.T, fx adoptFixture, remote, bare string, m *t
 			}
 			return out
 		}
-		if code != 0 {
+		if code != 0 && !(code == 1 && tolerate != "" && strings.Contains(out, tolerate)) {
 			t.Fatalf("run at %s exited %d:\n%s", at.Format(time.RFC3339), code, out)
 		}
 		if i > 40 {
@@ -405,4 +406,127 @@ func (v *commitVerifier) normalize(data []byte) []any {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+func fixture(t *testing.T, dir string) adoptFixture {
+	t.Helper()
+	for _, fx := range adoptFixtures {
+		if fx.dir == dir {
+			return fx
+		}
+	}
+	t.Fatalf("no fixture %s", dir)
+	return adoptFixture{}
+}
+
+// Overlay fields that kustomize applies after promoter's component and
+// that undo what it sets are refused by validate, before the first
+// commit, with the field's file:line and what to change.
+func TestAdoptRefusesOverrides(t *testing.T) {
+	const file = "apps/backend/overlays/production/kustomization.yaml"
+	head := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: podinfo\nresources:\n  - ../../base\n"
+	tests := []struct {
+		name, fields, want string
+		// noCanaryDest drops the canary's destination from the base.
+		noCanaryDest bool
+	}{
+		{
+			name:   "images entry of the canary's image",
+			fields: "images:\n  - name: ghcr.io/stefanprodan/podinfo\n    newTag: 6.1.3\n",
+			want: file + ":7: images[0]: sets the image of container backend of Deployment backend-canary (to ghcr.io/stefanprodan/podinfo:6.1.3) after promoter's component, " +
+				"so promoter cannot set the canary's image; images: sets every container of that image, stable and canary alike: " +
+				"remove the entry and pin the stable image with a patch on Deployment backend instead",
+		},
+		{
+			name:   "replicas entry of the canary",
+			fields: "replicas:\n  - name: backend-canary\n    count: 2\n",
+			want: file + ":7: replicas[0] (name: backend-canary): pins the replicas of Deployment backend-canary (to 2) after promoter's component, " +
+				"so promoter cannot scale the canary (to 0 on rollback and promotion); remove it and set the replicas in the base, or spec.deployments.canaryReplicas in the Canary spec",
+		},
+		{
+			name:   "replicas entry that kustomize also matches against the canary's original name",
+			fields: "replicas:\n  - name: backend\n    count: 3\n",
+			want:   file + ":7: replicas[0] (name: backend): pins the replicas of Deployment backend-canary (to 3) after promoter's component",
+		},
+		{
+			name:   "patch on the canary's replicas",
+			fields: "patches:\n  - target: {kind: Deployment, name: backend-canary}\n    patch: |-\n      - {op: replace, path: /spec/replicas, value: 1}\n",
+			want:   file + ":7: patches[0]: pins the replicas of Deployment backend-canary (to 1) after promoter's component",
+		},
+		{
+			name:   "patch on the split route's weights",
+			fields: "patches:\n  - target: {kind: VirtualService, name: backend}\n    patch: |-\n      - {op: replace, path: /spec/http/1/route/0/weight, value: 90}\n",
+			want: file + ":7: patches[0]: changes route http of VirtualService backend after promoter's component sets its weights; " +
+				"move the route's destinations into the base's VirtualService (or a component listed before promoter/backend) and leave the weights to promoter",
+		},
+		{
+			name:         "patch that adds the canary's destination",
+			noCanaryDest: true,
+			fields:       "patches:\n  - target: {kind: VirtualService, name: backend}\n    patch: |-\n      - {op: add, path: /spec/http/1/route/-, value: {destination: {host: backend, subset: canary}, weight: 0}}\n",
+			want: "apps/backend/canary.yaml:9: spec.subsets.canary: route http of VirtualService backend has no destination with host backend and subset canary (destinations: backend subset stable) when promoter's component runs; " +
+				file + ":7: patches[0] changes the VirtualService after it (kustomize applies an overlay's own patches after its components): put the destination in the base's VirtualService, or in a component listed before promoter/backend",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			work := t.TempDir()
+			if err := copyDir("testdata/adopt/podinfo-backend", work); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(work, file), []byte(head+tt.fields), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.noCanaryDest {
+				p := filepath.Join(work, "apps/backend/base/istio.yaml")
+				data, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cut := strings.Replace(string(data), "        - destination: {host: backend, subset: canary}\n          weight: 0\n", "", 1)
+				if cut == string(data) {
+					t.Fatal("the base has no canary destination to drop")
+				}
+				if err := os.WriteFile(p, []byte(cut), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, code := promoterCmd(t, "validate", "--repo", work)
+			if code != 1 || !strings.Contains(out, tt.want) {
+				t.Fatalf("validate exited %d, want 1 saying\n%s\ngot:\n%s", code, tt.want, out)
+			}
+		})
+	}
+}
+
+// An overlay that pins the canary's replicas after the canary started
+// does not block its rollback: the revert lands 100% stable, says the
+// replicas stay as pinned, and the run exits 3.
+func TestAdoptPinnedReplicasRollBack(t *testing.T) {
+	fx := fixture(t, "podinfo-backend")
+	remote, bare := adoptRepo(t, fx)
+	v := newCommitVerifier(t, bare, fx)
+	m := adoptMesh(t, fx, "bad")
+	const file = "apps/backend/overlays/production/kustomization.yaml"
+	pinned := false
+	out := adoptUntilRollback(t, fx, remote, bare, m, v, "pins the replicas of Deployment backend-canary", func(i int) {
+		if i == 0 {
+			gittest.CommitFiles(t, bare, "main", "Pin the canary's replicas", map[string]string{
+				file: "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: podinfo\nresources:\n  - ../../base\n" +
+					"replicas:\n  - name: backend-canary\n    count: 2\ncomponents:\n  - promoter/backend\n",
+			})
+			pinned = true
+		}
+	})
+	if !pinned {
+		t.Fatal("rolled back before the replicas were pinned")
+	}
+	if !strings.Contains(out, "warning: the canary Deployment backend-canary keeps 2 replicas as the overlay pins them ("+file+":7: replicas[0]") {
+		t.Errorf("the run does not warn about the pinned replicas:\n%s", out)
+	}
+	msg := gittest.Git(t, bare, "log", "-1", "--format=%B", "main")
+	for _, want := range []string{"canary weight 0, canary replicas stay 2 as the overlay pins them.", "Warning: the canary Deployment backend-canary keeps 2 replicas"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the revert's message does not say %q:\n%s", want, msg)
+		}
+	}
 }

@@ -161,7 +161,7 @@ func Inspect(c *spec.Canary, repo fs.FS) (*Base, error) {
 			return nil, err
 		}
 		if b, err = inspect(c, preMs, overlayNaming(data)); err != nil {
-			return nil, err
+			return nil, explainPatched(c, repo, file, data, err)
 		}
 		b.Overlay, b.Listed = file, !changed
 		b.selectTargets(preMs)
@@ -181,6 +181,23 @@ func Inspect(c *spec.Canary, repo fs.FS) (*Base, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// explainPatched adds to a missing split destination which field of the
+// overlay adds it too late: after promoter's component.
+func explainPatched(c *spec.Canary, repo fs.FS, file string, data []byte, err error) error {
+	var be *BaseError
+	if !errors.As(err, &be) || (be.Field != "spec.subsets.canary" && be.Field != "spec.subsets.stable") {
+		return err
+	}
+	line, field := attribute(repo, path.Dir(file), data, ComponentRef(c), "VirtualService", c.Spec.VirtualService.Name, "")
+	if field == "" {
+		return err
+	}
+	out := *be
+	out.Msg = strings.TrimSuffix(out.Msg, "; add one with weight: 0")
+	out.Msg += fmt.Sprintf(" when promoter's component runs; %s:%d: %s changes the VirtualService after it (kustomize applies an overlay's own patches after its components): put the destination in the base's VirtualService, or in a component listed before %s", file, line, field, ComponentRef(c))
+	return &out
 }
 
 func buildManifests(repo fs.FS, overlay string, overrides Files) ([]manifest, error) {
