@@ -106,6 +106,10 @@ func validateCanary(c *spec.Canary, fsys fs.FS) (string, error) {
 	if !b.Listed {
 		adds = fmt.Sprintf("the first commit adds %s to the components of %s", render.ComponentRef(c), b.Overlay)
 	}
+	if len(b.Overrides) > 0 {
+		// What to change comes first: it is why the rest would fail.
+		return adds, &render.OverrideError{Canary: c.Metadata.Name, Overrides: b.Overrides}
+	}
 	committed, err := render.ReadStage(c, fsys)
 	switch {
 	case errors.Is(err, render.ErrNoComponent):

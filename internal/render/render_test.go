@@ -293,6 +293,36 @@ func TestEnsureComponent(t *testing.T) {
 			in:   "components:\n- ./promoter/myapp\n",
 			want: "",
 		},
+		{
+			name: "CRLF line endings and a byte-order mark",
+			in:   "\xef\xbb\xbfresources:\r\n  - ../../base # base\r\n",
+			want: "\xef\xbb\xbfresources:\r\n  - ../../base # base\r\ncomponents:\r\n  - promoter/myapp\r\n",
+		},
+		{
+			name: "CRLF, appended to a block list",
+			in:   "components:\r\n- other\r\nresources:\r\n- ../../base\r\n",
+			want: "components:\r\n- other\r\n- promoter/myapp\r\nresources:\r\n- ../../base\r\n",
+		},
+		{
+			name: "flow list keeps its style and comment",
+			in:   "resources: [../../base]\ncomponents: [../../components/tls]   # shared\n",
+			want: "resources: [../../base]\ncomponents: [../../components/tls, promoter/myapp]   # shared\n",
+		},
+		{
+			name: "empty flow list",
+			in:   "resources: [../../base]\ncomponents: []\n",
+			want: "resources: [../../base]\ncomponents: [promoter/myapp]\n",
+		},
+		{
+			name: "components key without a value",
+			in:   "components:\nresources:\n- ../../base\n",
+			want: "components:\n- promoter/myapp\nresources:\n- ../../base\n",
+		},
+		{
+			name: "multi-line last item",
+			in:   "components:\n- \"../../components/a\"\n# end\n",
+			want: "components:\n- \"../../components/a\"\n- promoter/myapp\n# end\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,9 +340,39 @@ func TestEnsureComponent(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", out, tt.want)
 			}
 			var v map[string]any
-			if err := yaml.Unmarshal(out, &v); err != nil {
+			if err := yaml.Unmarshal(bytes.TrimPrefix(out, []byte("\xef\xbb\xbf")), &v); err != nil {
 				t.Errorf("result is not YAML: %v", err)
 			}
 		})
+	}
+}
+
+// A kustomization nested in the overlay's directory whose references leave
+// it builds (the kustomize CLI builds it too).
+func TestBuildNestedRoots(t *testing.T) {
+	repo := fstest.MapFS{
+		"app/base/kustomization.yaml":           {Data: []byte("resources:\n- cm.yaml\n")},
+		"app/base/cm.yaml":                      {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n")},
+		"app/overlay/kustomization.yaml":        {Data: []byte("resources:\n- nested\n")},
+		"app/overlay/nested/kustomization.yml":  {Data: []byte("resources:\n- ../../base\nnamePrefix: n-\n")},
+		"app/overlay/nested/unrelated/data.txt": {Data: []byte("x")},
+	}
+	out, err := Build(repo, "app/overlay", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "name: n-cm") {
+		t.Errorf("got:\n%s", out)
+	}
+}
+
+// "not found" names what the overlay builds.
+func TestNotFoundListsWhatExists(t *testing.T) {
+	c, repo := loadExample(t)
+	c.Spec.Deployments.Canary = "myapp-nxt"
+	_, err := Inspect(c, repo)
+	want := "spec.deployments.canary: Deployment canary-demo/myapp-nxt not found in the overlay (Deployments as built: canary-demo/myapp-canary, canary-demo/myapp-stable)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want it to contain %q", err, want)
 	}
 }
