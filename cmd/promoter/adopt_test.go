@@ -63,6 +63,14 @@ var adoptFixtures = []adoptFixture{
 		adds:    "apps/istio-subset-split/overlays/production/kustomization.yaml",
 	},
 	{
+		// A split by host: each version is its own Service, and Istio's
+		// metrics tell them apart by destination_service_name.
+		dir: "argo-rollouts-host", canary: "istio-host-split", namespace: "rollouts-demo", service: "istio-host-split",
+		stable:  mesh.Version{Name: "v1", Workload: "istio-host-split-stable", Service: "istio-host-split-stable"},
+		canaryV: mesh.Version{Name: "v1", Workload: "istio-host-split-canary", Service: "istio-host-split-canary"},
+		adds:    "apps/istio-host-split/overlays/production/kustomization.yaml",
+	},
+	{
 		dir: "podinfo-backend", canary: "backend", namespace: "podinfo", service: "backend",
 		stable:  mesh.Version{Name: "stable", Workload: "backend"},
 		canaryV: mesh.Version{Name: "canary", Workload: "backend-canary"},

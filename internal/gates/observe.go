@@ -133,7 +133,7 @@ func Observe(ctx context.Context, q Querier, c *spec.Canary, st Stage) (*Observa
 			series, err := q.Query(ctx, Query{Expr: t.BucketsQuery(baselineWindow), Time: cs})
 			obs.Baseline, obs.BaselineErr = nil, err
 			if err == nil {
-				obs.Baseline = histogramOf(series, t.StableVersion)
+				obs.Baseline = histogramOf(series, t.label(), t.StableVersion)
 			}
 		})
 	}
@@ -217,8 +217,8 @@ func fetchTiles(ctx context.Context, q Querier, t Target, start time.Time, step 
 		tl := &ts.Tiles[k]
 		tl.Requests = countsAt(results[FamilyRequests], t, tl.End)
 		tl.Errors = countsAt(results[FamilyErrors], t, tl.End)
-		tl.CanaryLatency = histogramAt(results[FamilyLatency], t.CanaryVersion, tl.End)
-		tl.StableLatency = histogramAt(results[FamilyLatency], t.StableVersion, tl.End)
+		tl.CanaryLatency = histogramAt(results[FamilyLatency], t.label(), t.CanaryVersion, tl.End)
+		tl.StableLatency = histogramAt(results[FamilyLatency], t.label(), t.StableVersion, tl.End)
 	}
 	return ts
 }
@@ -242,7 +242,7 @@ func countsAt(series []Series, t Target, at time.Time) Counts {
 		if !finite(v) {
 			continue
 		}
-		switch s.Labels["destination_version"] {
+		switch s.Labels[t.label()] {
 		case t.CanaryVersion:
 			c.Canary += v
 		case t.StableVersion:
@@ -252,10 +252,10 @@ func countsAt(series []Series, t Target, at time.Time) Counts {
 	return c
 }
 
-func histogramAt(series []Series, version string, at time.Time) Histogram {
+func histogramAt(series []Series, label, version string, at time.Time) Histogram {
 	var h Histogram
 	for _, s := range series {
-		if s.Labels["destination_version"] != version {
+		if s.Labels[label] != version {
 			continue
 		}
 		le, err := strconv.ParseFloat(s.Labels["le"], 64)
@@ -272,10 +272,10 @@ func histogramAt(series []Series, version string, at time.Time) Histogram {
 }
 
 // histogramOf reads an instant result's histogram of one version.
-func histogramOf(series []Series, version string) Histogram {
+func histogramOf(series []Series, label, version string) Histogram {
 	var h Histogram
 	for _, s := range series {
-		if s.Labels["destination_version"] != version || len(s.Points) == 0 {
+		if s.Labels[label] != version || len(s.Points) == 0 {
 			continue
 		}
 		le, err := strconv.ParseFloat(s.Labels["le"], 64)
@@ -313,7 +313,7 @@ func fetchCustom(ctx context.Context, q Querier, t Target, g spec.Gate, interval
 		cu.Err = err
 		return cu
 	}
-	s, ok := pickSeries(series, t.CanaryVersion)
+	s, ok := pickSeries(series, t.label(), t.CanaryVersion)
 	if !ok {
 		return cu
 	}
@@ -324,13 +324,13 @@ func fetchCustom(ctx context.Context, q Querier, t Target, g spec.Gate, interval
 }
 
 // pickSeries chooses the series a custom gate judges: the only one, or the
-// canary's when the query kept destination_version.
-func pickSeries(series []Series, canary string) (Series, bool) {
+// canary's when the query kept the label that tells the versions apart.
+func pickSeries(series []Series, label, canary string) (Series, bool) {
 	if len(series) == 1 {
 		return series[0], true
 	}
 	for _, s := range series {
-		if s.Labels["destination_version"] == canary {
+		if s.Labels[label] == canary {
 			return s, true
 		}
 	}

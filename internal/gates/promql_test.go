@@ -253,7 +253,7 @@ func TestQuantileMatchesHistogramQuantile(t *testing.T) {
 		}
 		for _, s := range want {
 			v := s.Labels["destination_version"]
-			got := histogramOf(buckets, v).Quantile(quant)
+			got := histogramOf(buckets, LabelVersion, v).Quantile(quant)
 			near(t, fmt.Sprintf("q%g %s", quant, v), got, s.Points[0].V, 1e-9)
 		}
 		if len(want) != 2 {
@@ -299,5 +299,25 @@ func TestCustomQueryEscaping(t *testing.T) {
 				t.Errorf("requests query %s returned %v; want empty = %v", tg.RequestsQuery(5*time.Minute), res, tt.wantEmpty)
 			}
 		})
+	}
+}
+
+// A split by host groups by destination_service_name, still one query per
+// metric family for both versions.
+func TestHostSplitQueries(t *testing.T) {
+	c := &spec.Canary{}
+	c.Metadata.Name = "app"
+	c.Spec.VirtualService.Namespace = "shop"
+	c.Spec.Hosts = spec.Hosts{Stable: "app-stable.shop.svc.cluster.local", Canary: "app-canary"}
+	c.Spec.Deployments.Canary = "app-canary"
+	c.Normalize()
+	tg := TargetOf(c)
+	got := tg.RequestsQuery(5 * time.Minute)
+	want := `sum by (destination_service_name) (increase(istio_requests_total{reporter="destination",destination_service_namespace="shop",destination_service_name=~"app-stable|app-canary"}[5m]))`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if b := tg.BucketsQuery(time.Minute); !strings.HasPrefix(b, "sum by (destination_service_name, le) ") || strings.Contains(b, "destination_version") {
+		t.Errorf("buckets query %s", b)
 	}
 }

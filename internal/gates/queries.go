@@ -28,8 +28,26 @@ type Target struct {
 	// Name is the canary's name and Workload the canary Deployment (the
 	// .Name and .Target of custom query templates).
 	Name, Workload string
-	// StableVersion and CanaryVersion are destination_version values.
+	// StableVersion and CanaryVersion are the values of Label that tell
+	// the versions apart.
 	StableVersion, CanaryVersion string
+	// Label is the label of Istio's metrics that tells the versions apart:
+	// destination_version ("" means it) for a split by subset,
+	// destination_service_name for a split by host.
+	Label string
+}
+
+// Labels of Istio's metrics that tell versions apart.
+const (
+	LabelVersion = "destination_version"
+	LabelService = "destination_service_name"
+)
+
+func (t Target) label() string {
+	if t.Label == "" {
+		return LabelVersion
+	}
+	return t.Label
 }
 
 // TargetOf returns the query target of a canary spec.
@@ -38,7 +56,7 @@ func TargetOf(c *spec.Canary) Target {
 	if ns == "" {
 		ns = c.Metadata.Namespace
 	}
-	return Target{
+	t := Target{
 		Namespace:     ns,
 		Service:       c.Spec.Host,
 		Name:          c.Metadata.Name,
@@ -46,6 +64,20 @@ func TargetOf(c *spec.Canary) Target {
 		StableVersion: c.Spec.Analysis.Versions.Stable,
 		CanaryVersion: c.Spec.Analysis.Versions.Canary,
 	}
+	if c.Spec.HostSplit() {
+		// Each version is its own Service: its metrics carry its name.
+		t.Label, t.Service = LabelService, ""
+		t.StableVersion = cmpOr(c.Spec.Analysis.Versions.Stable, spec.ShortHost(c.Spec.Hosts.Stable))
+		t.CanaryVersion = cmpOr(c.Spec.Analysis.Versions.Canary, spec.ShortHost(c.Spec.Hosts.Canary))
+	}
+	return t
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // quoteLabel returns v as a double-quoted PromQL string literal. Every
@@ -64,12 +96,17 @@ func escapeLabel(v string) string {
 func (t Target) selector() string {
 	var b strings.Builder
 	b.WriteString(`reporter="destination"`)
+	versions := regexp.QuoteMeta(t.StableVersion) + "|" + regexp.QuoteMeta(t.CanaryVersion)
+	if t.label() == LabelService {
+		// A split by host: the two versions are two services.
+		fmt.Fprintf(&b, ",destination_service_namespace=%s,destination_service_name=~%s", quoteLabel(t.Namespace), quoteLabel(versions))
+		return b.String()
+	}
 	if strings.Contains(t.Service, ".") {
 		fmt.Fprintf(&b, ",destination_service=%s", quoteLabel(t.Service))
 	} else {
 		fmt.Fprintf(&b, ",destination_service_namespace=%s,destination_service_name=%s", quoteLabel(t.Namespace), quoteLabel(t.Service))
 	}
-	versions := regexp.QuoteMeta(t.StableVersion) + "|" + regexp.QuoteMeta(t.CanaryVersion)
 	fmt.Fprintf(&b, ",destination_version=~%s", quoteLabel(versions))
 	return b.String()
 }
@@ -79,19 +116,19 @@ func promDuration(d time.Duration) string { return model.Duration(d).String() }
 
 // RequestsQuery counts each version's requests over the window.
 func (t Target) RequestsQuery(window time.Duration) string {
-	return fmt.Sprintf(`sum by (destination_version) (increase(%s{%s}[%s]))`, metricRequests, t.selector(), promDuration(window))
+	return fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`, t.label(), metricRequests, t.selector(), promDuration(window))
 }
 
 // ErrorsQuery counts each version's 5xx responses over the window.
 func (t Target) ErrorsQuery(window time.Duration) string {
-	return fmt.Sprintf(`sum by (destination_version) (increase(%s{%s,response_code=~"5.."}[%s]))`, metricRequests, t.selector(), promDuration(window))
+	return fmt.Sprintf(`sum by (%s) (increase(%s{%s,response_code=~"5.."}[%s]))`, t.label(), metricRequests, t.selector(), promDuration(window))
 }
 
 // BucketsQuery counts each version's requests per latency bucket over the
 // window. Latency quantiles are computed from it with [Histogram.Quantile],
 // the algorithm of [QuantileQuery].
 func (t Target) BucketsQuery(window time.Duration) string {
-	return fmt.Sprintf(`sum by (destination_version, le) (increase(%s{%s}[%s]))`, metricDuration, t.selector(), promDuration(window))
+	return fmt.Sprintf(`sum by (%s, le) (increase(%s{%s}[%s]))`, t.label(), metricDuration, t.selector(), promDuration(window))
 }
 
 // QuantileQuery is the histogram_quantile query equivalent to computing the

@@ -19,6 +19,9 @@ type Version struct {
 	// Workload is the destination_workload label value; default
 	// "<service>-<version name>".
 	Workload string
+	// Service, when set, is the version's own destination_service_name
+	// (a split by host, one Service per version); default the Service's.
+	Service string
 	// Health is how the version answers; HealthAt, when set, overrides it
 	// with a function of time.
 	Health   Health
@@ -140,7 +143,7 @@ func validate(s Service) error {
 		return errors.New("namespace and name are required")
 	case s.Stable.Name == "" || s.Canary.Name == "":
 		return errors.New("stable and canary version names are required")
-	case s.Stable.Name == s.Canary.Name:
+	case s.Stable.Name == s.Canary.Name && s.Stable.Service == s.Canary.Service:
 		return fmt.Errorf("stable and canary are both %q", s.Stable.Name)
 	}
 	return nil

@@ -81,9 +81,13 @@ func newVersionSeries(s Service, v Version) *versionSeries {
 	}
 	base := labels.NewBuilder(labels.EmptyLabels())
 	base.Set("reporter", "destination")
+	svc := s.Name
+	if v.Service != "" {
+		svc = v.Service
+	}
 	base.Set("destination_service_namespace", s.Namespace)
-	base.Set("destination_service_name", s.Name)
-	base.Set("destination_service", s.Name+"."+s.Namespace+".svc.cluster.local")
+	base.Set("destination_service_name", svc)
+	base.Set("destination_service", svc+"."+s.Namespace+".svc.cluster.local")
 	base.Set("destination_workload", workload)
 	base.Set("destination_workload_namespace", s.Namespace)
 	base.Set("destination_app", s.Name)

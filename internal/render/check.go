@@ -86,6 +86,14 @@ func Check(c *spec.Canary, repo fs.FS, b *Base, files Files, st Stage) ([]byte, 
 	return out, nil
 }
 
+// versionLabel names a destination of the split route in messages.
+func versionLabel(c *spec.Canary, subset, host string) string {
+	if c.Spec.HostSplit() && subset == "" {
+		return "host " + host
+	}
+	return "subset " + subset
+}
+
 func overridden(b *Base, k OverrideKind) bool {
 	for _, o := range b.Overrides {
 		if o.Kind == k {
@@ -121,11 +129,11 @@ func checkRoutes(c *spec.Canary, b *Base, m manifest, st Stage, fail func(string
 		switch i {
 		case b.StableDest:
 			if w != 100-st.Weight {
-				fail("route %s: subset %s has weight %d, want %d", routeLabel(b), c.Spec.Subsets.Stable, w, 100-st.Weight)
+				fail("route %s: %s has weight %d, want %d", routeLabel(b), versionLabel(c, c.Spec.Subsets.Stable, b.StableHost), w, 100-st.Weight)
 			}
 		case b.CanaryDest:
 			if w != st.Weight {
-				fail("route %s: subset %s has weight %d, want %d", routeLabel(b), c.Spec.Subsets.Canary, w, st.Weight)
+				fail("route %s: %s has weight %d, want %d", routeLabel(b), versionLabel(c, c.Spec.Subsets.Canary, b.CanaryHost), w, st.Weight)
 			}
 		}
 	}

@@ -156,11 +156,15 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 		route = append(route, patchOp{"test", r + "/name", b.RouteName})
 	}
 	dest := func(i int) string { return fmt.Sprintf("%s/route/%d", r, i) }
+	guard := func(i int, host, subset string) {
+		route = append(route, patchOp{"test", dest(i) + "/destination/host", host})
+		if subset != "" || !c.Spec.HostSplit() {
+			route = append(route, patchOp{"test", dest(i) + "/destination/subset", subset})
+		}
+	}
+	guard(b.StableDest, b.StableHost, cmpOr(b.StableSubset, c.Spec.Subsets.Stable))
+	guard(b.CanaryDest, b.CanaryHost, cmpOr(b.CanarySubset, c.Spec.Subsets.Canary))
 	route = append(route,
-		patchOp{"test", dest(b.StableDest) + "/destination/host", b.StableHost},
-		patchOp{"test", dest(b.StableDest) + "/destination/subset", c.Spec.Subsets.Stable},
-		patchOp{"test", dest(b.CanaryDest) + "/destination/host", b.CanaryHost},
-		patchOp{"test", dest(b.CanaryDest) + "/destination/subset", c.Spec.Subsets.Canary},
 		patchOp{"add", dest(b.StableDest) + "/weight", 100 - st.Weight},
 		patchOp{"add", dest(b.CanaryDest) + "/weight", st.Weight},
 	)

@@ -257,23 +257,27 @@ func inspect(c *spec.Canary, ms []manifest, rename *naming) (*Base, error) {
 	route := vs.Spec.HTTP[b.Route]
 	b.RouteName = route.Name
 	b.StableDest, b.CanaryDest = -1, -1
+	stableHost, canaryHost := s.Host, s.Host
+	stableField, canaryField := "spec.subsets.stable", "spec.subsets.canary"
+	if s.HostSplit() {
+		stableHost, canaryHost = s.Hosts.Stable, s.Hosts.Canary
+		stableField, canaryField = "spec.hosts.stable", "spec.hosts.canary"
+	}
 	for i, d := range route.Route {
-		if !sameHost(d.Destination.Host, s.Host, vs.Metadata.Namespace) {
-			continue
-		}
-		switch d.Destination.Subset {
-		case s.Subsets.Stable:
-			b.StableDest, b.StableHost, b.StableSubset = i, d.Destination.Host, d.Destination.Subset
-		case s.Subsets.Canary:
-			b.CanaryDest, b.CanaryHost, b.CanarySubset = i, d.Destination.Host, d.Destination.Subset
+		dh, ds := d.Destination.Host, d.Destination.Subset
+		switch {
+		case b.StableDest < 0 && sameHost(dh, stableHost, vs.Metadata.Namespace) && ds == s.Subsets.Stable:
+			b.StableDest, b.StableHost, b.StableSubset = i, dh, ds
+		case b.CanaryDest < 0 && sameHost(dh, canaryHost, vs.Metadata.Namespace) && ds == s.Subsets.Canary:
+			b.CanaryDest, b.CanaryHost, b.CanarySubset = i, dh, ds
 		}
 	}
 	where := fmt.Sprintf("route %s of VirtualService %s", routeLabel(b), vs.Metadata.Name)
 	if b.StableDest < 0 {
-		return nil, fail("spec.subsets.stable", "%s has no destination with host %s and subset %s (destinations: %s)", where, s.Host, s.Subsets.Stable, destinations(route))
+		return nil, fail(stableField, "%s has no destination %s (destinations: %s)", where, destLabel(stableHost, s.Subsets.Stable), destinations(route))
 	}
 	if b.CanaryDest < 0 {
-		return nil, fail("spec.subsets.canary", "%s has no destination with host %s and subset %s (destinations: %s); add one with weight: 0", where, s.Host, s.Subsets.Canary, destinations(route))
+		return nil, fail(canaryField, "%s has no destination %s (destinations: %s); add one with weight: 0", where, destLabel(canaryHost, s.Subsets.Canary), destinations(route))
 	}
 
 	if err := checkSubsets(c, ms); err != nil {
@@ -286,6 +290,13 @@ func inspect(c *spec.Canary, ms []manifest, rename *naming) (*Base, error) {
 		return nil, fail(workloadField(err, "spec.deployments.canary"), "%v", err)
 	}
 	return b, nil
+}
+
+func destLabel(host, subset string) string {
+	if subset == "" {
+		return "with host " + host
+	}
+	return fmt.Sprintf("with host %s and subset %s", host, subset)
 }
 
 func destinations(r httpRoute) string {
@@ -313,10 +324,22 @@ func workloadField(err error, field string) string {
 	return field
 }
 
-// checkSubsets makes sure a DestinationRule for the host defines both
-// subsets, since a route to an undefined subset fails every request.
+// checkSubsets makes sure a DestinationRule for each destination's host
+// defines its subset, since a route to an undefined subset fails every
+// request. A split by host without subsets needs none.
 func checkSubsets(c *spec.Canary, ms []manifest) error {
+	s := &c.Spec
+	type want struct{ host, subset string }
+	var wants []want
+	if s.HostSplit() {
+		if s.Subsets.Stable != "" {
+			wants = append(wants, want{s.Hosts.Stable, s.Subsets.Stable}, want{s.Hosts.Canary, s.Subsets.Canary})
+		}
+	} else {
+		wants = append(wants, want{s.Host, s.Subsets.Stable}, want{s.Host, s.Subsets.Canary})
+	}
 	var hosts []string
+	rules := map[string]destinationRule{}
 	for _, m := range ms {
 		if m.Kind != "DestinationRule" || groupOf(m.APIVersion) != "networking.istio.io" {
 			continue
@@ -326,21 +349,30 @@ func checkSubsets(c *spec.Canary, ms []manifest) error {
 			return fmt.Errorf("DestinationRule %s: %v", m.Metadata.Name, err)
 		}
 		hosts = append(hosts, dr.Spec.Host)
-		if !sameHost(dr.Spec.Host, c.Spec.Host, c.Spec.VirtualService.Namespace) {
-			continue
-		}
-		have := map[string]bool{}
-		for _, s := range dr.Spec.Subsets {
-			have[s.Name] = true
-		}
-		for _, want := range []string{c.Spec.Subsets.Stable, c.Spec.Subsets.Canary} {
-			if !have[want] {
-				return fmt.Errorf("DestinationRule %s (host %s) does not define subset %q", dr.Metadata.Name, dr.Spec.Host, want)
+		rules[dr.Spec.Host] = dr
+	}
+	for _, w := range wants {
+		var dr *destinationRule
+		for h, r := range rules {
+			if sameHost(h, w.host, s.VirtualService.Namespace) {
+				dr = &r
+				break
 			}
 		}
-		return nil
+		if dr == nil {
+			return fmt.Errorf("no DestinationRule for host %s in the overlay (found hosts: %s); the subset %s must be defined", w.host, listOrNone(hosts), w.subset)
+		}
+		have := map[string]bool{}
+		var names []string
+		for _, sub := range dr.Spec.Subsets {
+			have[sub.Name] = true
+			names = append(names, sub.Name)
+		}
+		if !have[w.subset] {
+			return fmt.Errorf("DestinationRule %s (host %s) does not define subset %q (subsets: %s)", dr.Metadata.Name, dr.Spec.Host, w.subset, listOrNone(names))
+		}
 	}
-	return fmt.Errorf("no DestinationRule for host %s in the overlay (found hosts: %s); the subsets %s and %s must be defined", c.Spec.Host, listOrNone(hosts), c.Spec.Subsets.Stable, c.Spec.Subsets.Canary)
+	return nil
 }
 
 func workload(ms []manifest, name, namespace, container string, rename *naming) (Workload, error) {

@@ -91,8 +91,12 @@ type Spec struct {
 	Overlay        string            `yaml:"overlay"`
 	VirtualService VirtualServiceRef `yaml:"virtualService"`
 	// Host is the destination host of both subsets in the split route.
-	Host         string       `yaml:"host"`
-	Subsets      Subsets      `yaml:"subsets"`
+	Host    string  `yaml:"host"`
+	Subsets Subsets `yaml:"subsets"`
+	// Hosts, when set, makes the split one by host: the route's two
+	// destinations are two Services (with or without subsets). Host is
+	// then not needed.
+	Hosts        Hosts        `yaml:"hosts,omitempty"`
 	Deployments  Deployments  `yaml:"deployments"`
 	Steps        []Step       `yaml:"steps,omitempty"`
 	Analysis     Analysis     `yaml:"analysis"`
@@ -108,6 +112,25 @@ type VirtualServiceRef struct {
 	// Route is the name of the HTTP route to split. Empty means the one route
 	// without a match block.
 	Route string `yaml:"route,omitempty"`
+}
+
+// Hosts names the destination hosts of the two versions in a split by host.
+type Hosts struct {
+	Stable string `yaml:"stable"`
+	Canary string `yaml:"canary"`
+}
+
+// HostSplit reports whether the route splits by host rather than by
+// subset of one host.
+func (s *Spec) HostSplit() bool { return s.Hosts.Stable != "" || s.Hosts.Canary != "" }
+
+// ShortHost is a host without its namespace and cluster domain: the
+// destination_service_name of its metrics.
+func ShortHost(h string) string {
+	if i := strings.IndexByte(h, '.'); i >= 0 {
+		return h[:i]
+	}
+	return h
 }
 
 // Subsets names the DestinationRule subsets of the two versions.

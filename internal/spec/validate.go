@@ -37,11 +37,17 @@ func (c *Canary) Normalize() {
 	if a.PromoteWhen == "" {
 		a.PromoteWhen = "gates"
 	}
+	stable, canary := s.Subsets.Stable, s.Subsets.Canary
+	if s.HostSplit() {
+		// A split by host tells the versions apart by
+		// destination_service_name.
+		stable, canary = ShortHost(s.Hosts.Stable), ShortHost(s.Hosts.Canary)
+	}
 	if a.Versions.Stable == "" {
-		a.Versions.Stable = s.Subsets.Stable
+		a.Versions.Stable = stable
 	}
 	if a.Versions.Canary == "" {
-		a.Versions.Canary = s.Subsets.Canary
+		a.Versions.Canary = canary
 	}
 	if s.PullRequests.Mode == "" {
 		s.PullRequests.Mode = ModeAutoMerge
@@ -195,9 +201,20 @@ func (c *Canary) Validate() error {
 	}
 	v.required("spec.virtualService.name", s.VirtualService.Name)
 	v.required("spec.virtualService.namespace", s.VirtualService.Namespace)
-	v.required("spec.host", s.Host)
-	v.required("spec.subsets.stable", s.Subsets.Stable)
-	v.required("spec.subsets.canary", s.Subsets.Canary)
+	if s.HostSplit() {
+		v.required("spec.hosts.stable", s.Hosts.Stable)
+		v.required("spec.hosts.canary", s.Hosts.Canary)
+		if s.Hosts.Stable != "" && s.Hosts.Stable == s.Hosts.Canary {
+			v.add("spec.hosts.canary", "must differ from spec.hosts.stable (give the same host with spec.host and spec.subsets for a split by subset)")
+		}
+		if (s.Subsets.Stable == "") != (s.Subsets.Canary == "") {
+			v.add("spec.subsets", "give both subsets or neither")
+		}
+	} else {
+		v.required("spec.host", s.Host)
+		v.requiredHint("spec.subsets.stable", s.Subsets.Stable)
+		v.requiredHint("spec.subsets.canary", s.Subsets.Canary)
+	}
 	if s.Subsets.Stable != "" && s.Subsets.Stable == s.Subsets.Canary {
 		v.add("spec.subsets.canary", "must differ from spec.subsets.stable")
 	}
@@ -413,6 +430,13 @@ type validator struct {
 
 func (v *validator) add(field, format string, args ...any) {
 	v.problems = append(v.problems, Problem{File: v.src.File, Line: v.src.LineOf(field), Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// requiredHint is required for a subset, pointing at a split by host.
+func (v *validator) requiredHint(field, value string) {
+	if strings.TrimSpace(value) == "" {
+		v.add(field, "required (for a split by host, between two Services, give spec.hosts.stable and spec.hosts.canary instead)")
+	}
 }
 
 func (v *validator) required(field, value string) {
