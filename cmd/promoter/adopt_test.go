@@ -58,8 +58,10 @@ var adoptFixtures = []adoptFixture{
 	},
 	{
 		dir: "argo-rollouts-subset", canary: "istio-subset-split", namespace: "rollouts-demo", service: "istio-subset-split",
-		stable:  mesh.Version{Name: "stable", Workload: "istio-subset-split-stable"},
-		canaryV: mesh.Version{Name: "canary", Workload: "istio-subset-split-canary"},
+		// No analysis.versions: the subsets (stable, canary) select the
+		// pods by version labels v1 and v2.
+		stable:  mesh.Version{Name: "v1", Workload: "istio-subset-split-stable"},
+		canaryV: mesh.Version{Name: "v2", Workload: "istio-subset-split-canary"},
 		adds:    "apps/istio-subset-split/overlays/production/kustomization.yaml",
 	},
 	{

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/promoter-dev/promoter/internal/gates"
+	"github.com/promoter-dev/promoter/internal/render"
 	"github.com/promoter-dev/promoter/internal/promote"
 )
 
@@ -112,6 +113,9 @@ func (g *globals) gatesReport(cmd *cobra.Command, name string, o gatesOptions) (
 		return nil, err
 	}
 	c := cs[0]
+	if b, err := render.Inspect(c, fsys); err == nil {
+		c = render.WithVersions(c, b) // the version labels the subsets select
+	}
 	weight := o.weight
 	if weight == 0 && len(c.Spec.Steps) > 0 {
 		weight = c.Spec.Steps[0].Weight

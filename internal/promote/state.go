@@ -87,6 +87,7 @@ func derive(ctx context.Context, h history, tip snapshot, head gitops.Commit, c 
 	if err != nil {
 		return nil, err
 	}
+	c = render.WithVersions(c, b)
 	committed, err := render.ReadStage(c, fsys)
 	if errors.Is(err, render.ErrNoComponent) {
 		committed, err = &render.Committed{}, nil

@@ -77,6 +77,10 @@ type Base struct {
 
 	Stable, Canary Workload
 
+	// StableVersion and CanaryVersion are the version label values the
+	// DestinationRule's subsets select ("" when they select none).
+	StableVersion, CanaryVersion string
+
 	// Overlay is the overlay's kustomization file; Listed reports whether
 	// it lists promoter's component already.
 	Overlay string
@@ -283,6 +287,7 @@ func inspect(c *spec.Canary, ms []manifest, rename *naming) (*Base, error) {
 	if err := checkSubsets(c, ms); err != nil {
 		return nil, fail("spec.subsets", "%v", err)
 	}
+	b.StableVersion, b.CanaryVersion = subsetVersion(c, ms, b.StableHost, b.StableSubset), subsetVersion(c, ms, b.CanaryHost, b.CanarySubset)
 	if b.Stable, err = workload(ms, s.Deployments.Stable, s.VirtualService.Namespace, s.Deployments.Container, rename); err != nil {
 		return nil, fail(workloadField(err, "spec.deployments.stable"), "%v", err)
 	}
@@ -373,6 +378,46 @@ func checkSubsets(c *spec.Canary, ms []manifest) error {
 		}
 	}
 	return nil
+}
+
+// subsetVersion is the version label a DestinationRule's subset selects.
+func subsetVersion(c *spec.Canary, ms []manifest, host, subset string) string {
+	if subset == "" {
+		return ""
+	}
+	for _, m := range ms {
+		if m.Kind != "DestinationRule" || groupOf(m.APIVersion) != "networking.istio.io" {
+			continue
+		}
+		var dr destinationRule
+		if m.decode(&dr) != nil || !sameHost(dr.Spec.Host, host, c.Spec.VirtualService.Namespace) {
+			continue
+		}
+		for _, s := range dr.Spec.Subsets {
+			if s.Name == subset {
+				return s.Labels["version"]
+			}
+		}
+	}
+	return ""
+}
+
+// WithVersions returns c with analysis.versions taken from the version
+// labels its DestinationRule's subsets select, when the spec left them to
+// their default (the subset names); otherwise c itself. Istio's
+// destination_version is the pods' version label, which subsets named
+// primary and canary select as, say, v1 and v2.
+func WithVersions(c *spec.Canary, b *Base) *spec.Canary {
+	v := c.Spec.Analysis.Versions
+	if !v.Defaulted || c.Spec.HostSplit() || b.StableVersion == "" || b.CanaryVersion == "" || b.StableVersion == b.CanaryVersion {
+		return c
+	}
+	if v.Stable == b.StableVersion && v.Canary == b.CanaryVersion {
+		return c
+	}
+	cc := *c
+	cc.Spec.Analysis.Versions.Stable, cc.Spec.Analysis.Versions.Canary = b.StableVersion, b.CanaryVersion
+	return &cc
 }
 
 func workload(ms []manifest, name, namespace, container string, rename *naming) (Workload, error) {

@@ -53,7 +53,8 @@ type destinationRule struct {
 	Spec   struct {
 		Host    string `yaml:"host"`
 		Subsets []struct {
-			Name string `yaml:"name"`
+			Name   string            `yaml:"name"`
+			Labels map[string]string `yaml:"labels"`
 		} `yaml:"subsets"`
 	} `yaml:"spec"`
 }

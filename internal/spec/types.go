@@ -190,6 +190,10 @@ type Analysis struct {
 type Versions struct {
 	Stable string `yaml:"stable"`
 	Canary string `yaml:"canary"`
+	// Defaulted records that Normalize filled a value in (from the subset
+	// or host names): the repository may know better (see
+	// render.WithVersions).
+	Defaulted bool `yaml:"-" json:"-"`
 }
 
 // Gate types.

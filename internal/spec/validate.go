@@ -44,10 +44,10 @@ func (c *Canary) Normalize() {
 		stable, canary = ShortHost(s.Hosts.Stable), ShortHost(s.Hosts.Canary)
 	}
 	if a.Versions.Stable == "" {
-		a.Versions.Stable = stable
+		a.Versions.Stable, a.Versions.Defaulted = stable, true
 	}
 	if a.Versions.Canary == "" {
-		a.Versions.Canary = canary
+		a.Versions.Canary, a.Versions.Defaulted = canary, true
 	}
 	if s.PullRequests.Mode == "" {
 		s.PullRequests.Mode = ModeAutoMerge
