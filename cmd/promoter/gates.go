@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/promoter-dev/promoter/internal/gates"
-	"github.com/promoter-dev/promoter/internal/render"
 	"github.com/promoter-dev/promoter/internal/promote"
+	"github.com/promoter-dev/promoter/internal/render"
 )
 
 // gatesOptions are the flags of `promoter gates`.
