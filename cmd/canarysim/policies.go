@@ -151,7 +151,7 @@ func cumulate(tr Traffic) [][]gates.Pair {
 	obs := &gates.Observations{Baseline: tr.Baseline}
 	obs.CanaryTiles.Tiles = tr.Tiles
 	bounds := gates.Bounds(obs)
-	errs, slow := gates.SequentialPairs(tr.Tiles, bounds)
+	errs, slow, _ := gates.SequentialPairs(tr.Tiles, nil, bounds)
 	fams := [][]gates.Pair{errs}
 	if len(slow) > 0 {
 		fams = append(fams, slow[len(slow)-1])

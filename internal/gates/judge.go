@@ -52,7 +52,7 @@ func Judge(c *spec.Canary, st Stage, obs *Observations, opts Options) *Report {
 	for i, g := range a.Gates {
 		var res GateResult
 		if g.Type == spec.GateSequential {
-			res = sequentialGate(c, g, obs)
+			res = sequentialGate(c, g, st, obs)
 		} else {
 			res = promotionGate(g, st, stage, obs, GateKey("gates", i))
 			countChecks(&res, g, st, obs, GateKey("gates", i), opts)

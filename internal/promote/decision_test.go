@@ -62,6 +62,32 @@ func TestStageTimes(t *testing.T) {
 	}
 }
 
+// TestClocksOfAHandWrittenStep: a step written by hand (no commit of
+// promoter's at it) starts the stage clock at the tip, but the canary keeps
+// the attempt's start, so the sequential test is not restarted by a commit.
+func TestClocksOfAHandWrittenStep(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 1, 1, 0, m, 0, 0, time.UTC) }
+	commit := func(step int, m int) gitops.Commit {
+		return gitops.Commit{CommitTime: at(m), Message: gitops.Message{Trailers: gitops.Trailers{Canary: "c", Step: step, Action: gitops.ActionPromote}}}
+	}
+	attempt := []gitops.Commit{commit(2, 30), commit(1, 10)}
+	stage, canary, changes := clocks(attempt, 3, at(45))
+	if !stage.Equal(at(45)) || !canary.Equal(at(10)) {
+		t.Errorf("hand-written step 3: stage %s canary %s, want 00:45 and 00:10", stage, canary)
+	}
+	if len(changes) != 2 || !changes[0].Equal(at(30)) || !changes[1].Equal(at(45)) {
+		t.Errorf("changes %v, want 00:30 and 00:45", changes)
+	}
+	stage, canary, _ = clocks(nil, 1, at(45))
+	if !stage.Equal(at(45)) || !canary.Equal(at(45)) {
+		t.Errorf("no attempt: stage %s canary %s, want both at the tip", stage, canary)
+	}
+	stage, canary, changes = clocks(attempt, 2, at(45))
+	if !stage.Equal(at(30)) || !canary.Equal(at(10)) || len(changes) != 1 || !changes[0].Equal(at(30)) {
+		t.Errorf("promoter's step 2: stage %s canary %s changes %v", stage, canary, changes)
+	}
+}
+
 func TestUnifiedDiff(t *testing.T) {
 	a := "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n"
 	b := "a\nb\nc\nD\ne\nf\ng\nh\ni\nj\nk\n"
