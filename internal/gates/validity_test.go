@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,7 +137,10 @@ func TestTilesEndBeforeLag(t *testing.T) {
 	c := testCanary(spec.Gate{Name: "errors", Type: spec.GateErrorRate, Max: spec.Q("2%")})
 	c.Spec.Analysis.Lag = spec.D(time.Minute)
 	var ends []time.Time
+	var mu sync.Mutex
 	q := QuerierFunc(func(_ context.Context, qq Query) ([]Series, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		ends = append(ends, qq.End)
 		return nil, nil
 	})
