@@ -37,13 +37,25 @@ func SequentialPairs(tiles, baseline []Tile, bounds []float64) (errs []Pair, slo
 	for _, t := range baseline {
 		addPods(t)
 	}
+	// A family's factor is its own estimate or the one pooled over all
+	// families, whichever is larger: clustered requests (sessions, batch
+	// clients) share their latency as well as their fate, and the latency
+	// counts, many more than the errors, show the clustering long before
+	// a low error rate can.
+	phi := func(f int) float64 {
+		var pooled dispersionAcc
+		for _, d := range disp {
+			pooled.x2, pooled.df = pooled.x2+d.x2, pooled.df+d.df
+		}
+		return math.Max(disp[f].phi(), pooled.phi())
+	}
 	lacks := map[float64]bool{}
 	for k, t := range tiles {
 		addPods(t)
 		errs[k] = Pair{
 			NC: math.Round(t.Requests.Canary), NS: math.Round(t.Requests.Stable),
 			YC: math.Round(t.Errors.Canary), YS: math.Round(t.Errors.Stable),
-			Phi: disp[0].phi(),
+			Phi: phi(0),
 		}
 		for b, le := range bounds {
 			yc, okc := t.CanaryLatency.Above(le)
@@ -55,7 +67,7 @@ func SequentialPairs(tiles, baseline []Tile, bounds []float64) (errs []Pair, slo
 			slow[b][k] = Pair{
 				NC: math.Round(t.CanaryLatency.Total()), NS: math.Round(t.StableLatency.Total()),
 				YC: math.Round(yc), YS: math.Round(ys),
-				Phi: disp[b+1].phi(),
+				Phi: phi(b + 1),
 			}
 		}
 	}
