@@ -154,7 +154,9 @@ func countsTowardThreshold(typ string) bool {
 	return typ != spec.GateRequestCount && typ != spec.GateTrafficShare
 }
 
-// countChecks checks the gate on each stage tile (Flagger's checks).
+// countChecks checks the gate on each stage tile (Flagger's checks); a
+// failed check counts towards analysis.threshold only when the canary is
+// worse than stable in that tile (see sharedIncident).
 // A tile with fewer canary requests than opts.TriggerMinRequests is no check
 // for rate and latency gates: the p99 of a dozen requests, or one error in
 // twenty, is noise, and counting it would roll back quiet services.
@@ -178,7 +180,11 @@ func countChecks(res *GateResult, g spec.Gate, st Stage, obs *Observations, key 
 		if ck.verdict == Pass || ck.verdict == Fail {
 			res.Checks++
 		}
-		if ck.verdict == Fail {
+		// As for rollbackOn triggers: a failed check counts only when the
+		// canary is worse than stable in the interval. An absolute limit
+		// that stable breaks too, or that the canary misses by no more than
+		// noise around stable's own rate, is no reason to roll back.
+		if ck.verdict == Fail && !sharedIncident(g, ck, tv) {
 			res.FailedChecks++
 		}
 	}
