@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -193,5 +194,21 @@ func TestWarmupLeavesLatencyOut(t *testing.T) {
 	obs.CanaryTiles.Tiles[0].Errors.Canary = 100 // x10 errors in the first tile
 	if g := seqGate(t, c, st, obs); g.Verdict != Fail {
 		t.Errorf("x10 errors in the warm-up: %s (%s), want fail", g.Verdict, g.Message)
+	}
+}
+
+func TestPinnedRoundTrip(t *testing.T) {
+	p := Pinned{Alpha: 0.05, Margin: 1.1, PromoteRatio: 2, Bounds: []float64{0.5, 25, 250}}
+	got, err := ParsePinned(p.String())
+	if err != nil || got.Alpha != p.Alpha || got.Margin != p.Margin || got.PromoteRatio != p.PromoteRatio || !slices.Equal(got.Bounds, p.Bounds) {
+		t.Errorf("round trip of %q: %+v, %v", p.String(), got, err)
+	}
+	if got, err := ParsePinned("alpha=0.05 margin=1 promoteRatio=2 bounds="); err != nil || len(got.Bounds) != 0 {
+		t.Errorf("no bounds: %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "alpha=2 margin=1 promoteRatio=2 bounds=", "alpha=0.05 margin=1 bounds=10", "alpha=0.05 margin=1 promoteRatio=2 bounds=x", "alpha=0.05 margin=-1 promoteRatio=2 bounds="} {
+		if _, err := ParsePinned(bad); err == nil {
+			t.Errorf("ParsePinned(%q) accepted", bad)
+		}
 	}
 }

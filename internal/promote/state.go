@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
 	"time"
 
+	"github.com/promoter-dev/promoter/internal/gates"
 	"github.com/promoter-dev/promoter/internal/gitops"
 	"github.com/promoter-dev/promoter/internal/render"
 	"github.com/promoter-dev/promoter/internal/spec"
@@ -60,6 +62,9 @@ type State struct {
 	// after the canary's start), oldest first: the sequential test's
 	// warm-ups start there.
 	Changes []time.Time
+	// Pinned is what the sequential test pinned at the canary's start, read
+	// back from the component; nil when nothing was pinned.
+	Pinned *gates.Pinned
 	// Last is promoter's newest commit for the canary, if any.
 	Last *gitops.Commit
 	// Drift is set when the committed component is not what promoter
@@ -171,6 +176,14 @@ func (s *State) attach(ctx context.Context, h history) error {
 	s.Attempt = attempt
 	if s.Phase == Progressing {
 		s.StageStart, s.CanaryStart, s.Changes = clocks(s.Attempt, s.Committed.Step, s.Tip.CommitTime)
+		if v := s.Committed.SequentialTest; v != "" {
+			pin, err := gates.ParsePinned(v)
+			if err != nil {
+				return fmt.Errorf("%s: annotation %s: %w (promoter wrote it when the canary started; restore it or remove it to choose again)",
+					path.Join(render.ComponentDir(s.Canary), "virtualservice-state.yaml"), render.AnnotationSequentialTest, err)
+			}
+			s.Pinned = pin
+		}
 	}
 	return nil
 }
