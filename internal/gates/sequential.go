@@ -158,24 +158,36 @@ const (
 // l is concave in log r, so C is an interval; its ends are found by
 // bisection. With no informative tiles it is [0, +Inf).
 func ConfidenceInterval(tiles []Pair, m Mixture, alpha float64) Interval {
-	info := false
+	// The informative tiles, weighted, once: l is evaluated ~150 times.
+	type term struct{ a, m, nc, ns float64 }
+	var terms []term
 	for _, p := range tiles {
-		info = info || p.informative()
+		if p.informative() {
+			w := p.scale()
+			terms = append(terms, term{w * p.YC, w * (p.YC + p.YS), p.NC, p.NS})
+		}
 	}
-	if !info {
+	if len(terms) == 0 {
 		return Interval{0, math.Inf(1)}
 	}
-	l := func(logr float64) float64 { return LogLik(tiles, math.Exp(logr)) }
+	l := func(logr float64) float64 {
+		r := math.Exp(logr)
+		var v float64
+		for _, t := range terms {
+			v += t.a*logr - t.m*math.Log(t.nc*r+t.ns)
+		}
+		return v
+	}
 	llr := make([]float64, len(m.R))
 	for j, r := range m.R {
-		llr[j] = LogLik(tiles, r)
+		llr[j] = l(math.Log(r))
 	}
 	thr := math.Log(alpha) + m.logE(llr)
 
 	// The maximum of the concave l over log r, by golden-section search.
 	a, b := math.Log(ciMin), math.Log(ciMax)
 	const g = 0.6180339887498949
-	for range 80 { // 0.618^80 of the range: far below float precision
+	for range 48 { // 0.618^48 of the range: below 1e-8 in log r
 		c, d := b-g*(b-a), a+g*(b-a)
 		if l(c) < l(d) {
 			a = c
@@ -193,7 +205,7 @@ func ConfidenceInterval(tiles []Pair, m Mixture, alpha float64) Interval {
 		if l(out) >= thr {
 			return math.NaN()
 		}
-		for range 60 {
+		for range 40 { // 2^-40 of the range: below 1e-11 in log r
 			mid := (in + out) / 2
 			if l(mid) >= thr {
 				in = mid
