@@ -90,6 +90,8 @@ func policies(alpha float64) []Policy {
 			Canary: benchCanary(spec.Analysis{PromoteWhen: "evidence", Gates: []spec.Gate{
 				{Name: "regression", Type: spec.GateSequential, Alpha: alpha},
 			}}),
+			// Decisions never read the confidence intervals; skip them.
+			Options: gates.Options{NoIntervals: true},
 			monotone: true,
 		},
 	}

@@ -15,6 +15,9 @@ type Options struct {
 	// 100): an error-rate trigger must not fire on one failed request out of
 	// three.
 	TriggerMinRequests int
+	// NoIntervals skips the sequential test's confidence intervals, which
+	// only the report's text shows; decisions are the same without them.
+	NoIntervals bool
 }
 
 // DefaultTriggerMinRequests is the default of Options.TriggerMinRequests.
@@ -52,7 +55,7 @@ func Judge(c *spec.Canary, st Stage, obs *Observations, opts Options) *Report {
 	for i, g := range a.Gates {
 		var res GateResult
 		if g.Type == spec.GateSequential {
-			res = sequentialGate(c, g, st, obs)
+			res = sequentialGate(c, g, st, obs, opts)
 		} else {
 			res = promotionGate(g, st, stage, obs, GateKey("gates", i))
 			countChecks(&res, g, st, obs, GateKey("gates", i), opts)

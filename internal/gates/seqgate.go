@@ -109,7 +109,7 @@ func Bounds(obs *Observations) []float64 {
 }
 
 // sequentialGate runs the sequential test over the canary's tiles.
-func sequentialGate(c *spec.Canary, g spec.Gate, st Stage, obs *Observations) GateResult {
+func sequentialGate(c *spec.Canary, g spec.Gate, st Stage, obs *Observations, opts Options) GateResult {
 	ts := obs.CanaryTiles
 	v := viewOf(ts, ts.Tiles)
 	res := GateResult{
@@ -142,6 +142,7 @@ func sequentialGate(c *spec.Canary, g spec.Gate, st Stage, obs *Observations) Ga
 	}
 	errs, slow, missing := SequentialPairs(ts.Tiles, obs.BaselineTiles, bounds)
 	cfg.Warmup = st.warmupTiles(ts.Tiles, c.Spec.Analysis.Warmup.Duration)
+	cfg.NoIntervals = opts.NoIntervals
 	sr := RunSequential(cfg, errs, bounds, slow)
 	res.Sequential = &sr
 	res.Value = ratio(sr.Errors.CanaryBad, sr.Errors.CanaryRequests)

@@ -24,6 +24,9 @@ type SequentialConfig struct {
 	// left out of the latency rollback e-process. They are chosen by time
 	// (after the canary's start and each weight change), never by data.
 	Warmup []bool
+	// NoIntervals skips the confidence intervals, which only reports show
+	// (decisions never read them): for simulations of many canaries.
+	NoIntervals bool
 }
 
 // Defaults of the sequential test.
@@ -158,7 +161,10 @@ func RunSequential(cfg SequentialConfig, errs []Pair, bounds []float64, slow [][
 		for _, v := range f.perTilePromote {
 			f.PromoteLogE = math.Max(f.PromoteLogE, v)
 		}
-		f.CI = ConfidenceInterval(tiles, ci, cfg.Alpha)
+		f.CI = Interval{0, math.Inf(1)}
+		if !cfg.NoIntervals {
+			f.CI = ConfidenceInterval(tiles, ci, cfg.Alpha)
+		}
 		return f
 	}
 	res.Errors = family("errors", 0, errs)
