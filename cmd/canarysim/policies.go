@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/gates"
@@ -34,6 +35,10 @@ type Policy struct {
 	// later look of the same stage grid, so one evaluation at the last look
 	// gives the first look at which it was due (see lastLookRollback).
 	monotone bool
+	// advancesOnPass makes the policy move the weight only after a passing
+	// check, as Flagger's scheduler does, instead of following the shared
+	// schedule; it then sees traffic drawn for its own weights.
+	advancesOnPass bool
 }
 
 // benchCanary returns the simulator's canary spec with the given gates.
@@ -43,6 +48,8 @@ func benchCanary(a spec.Analysis) *spec.Canary {
 	c.Spec.Host = "bench"
 	c.Spec.VirtualService.Namespace = "bench"
 	a.Interval = spec.D(tile)
+	a.Lag = spec.D(lag)
+	a.Warmup = spec.D(tile)
 	a.Versions = spec.Versions{Stable: "v1", Canary: "v2"}
 	c.Spec.Analysis = a
 	return c
@@ -59,9 +66,11 @@ func policies(alpha float64) []Policy {
 				{Name: "request-success-rate", Type: spec.GateSuccessRate, Min: spec.Q("0.99")},
 				{Name: "request-duration", Type: spec.GateLatency, Quantile: 0.99, Max: spec.Q("500ms")},
 			}}),
-			// Flagger checks every interval that has any request.
+			// Flagger checks every interval that has any request, and
+			// advances the weight only after a passing check.
 			Options:          gates.Options{TriggerMinRequests: 1},
 			WholeCanaryStage: true,
+			advancesOnPass:   true,
 		},
 		{
 			// The guide's script: roll back when the last interval's error
@@ -81,6 +90,8 @@ func policies(alpha float64) []Policy {
 			Canary: benchCanary(spec.Analysis{PromoteWhen: "evidence", Gates: []spec.Gate{
 				{Name: "regression", Type: spec.GateSequential, Alpha: alpha},
 			}}),
+			// Decisions never read the confidence intervals; skip them.
+			Options:  gates.Options{NoIntervals: true},
 			monotone: true,
 		},
 	}
@@ -151,10 +162,18 @@ func cumulate(tr Traffic) [][]gates.Pair {
 	obs := &gates.Observations{Baseline: tr.Baseline}
 	obs.CanaryTiles.Tiles = tr.Tiles
 	bounds := gates.Bounds(obs)
-	errs, slow := gates.SequentialPairs(tr.Tiles, bounds)
+	errs, slow, _ := gates.SequentialPairs(tr.Tiles, nil, bounds)
+	for k := range errs {
+		errs[k].Phi = 0 // the naive test assumes independent requests
+	}
 	fams := [][]gates.Pair{errs}
 	if len(slow) > 0 {
-		fams = append(fams, slow[len(slow)-1])
+		// The highest bound: the one above stable's p99.
+		last := slow[len(slow)-1]
+		for k := range last {
+			last[k].Phi = 0
+		}
+		fams = append(fams, last)
 	}
 	out := make([][]gates.Pair, len(fams))
 	for f, ps := range fams {
@@ -169,19 +188,20 @@ func cumulate(tr Traffic) [][]gates.Pair {
 
 // stageOf returns the stage the run at look (1-based) judges: the weight of
 // the tile just completed and when that weight step began.
-func stageOf(p Policy, start time.Time, look int) gates.Stage {
+func stageOf(p Policy, sc Scenario, start time.Time, look int) gates.Stage {
 	t := time.Duration(look-1) * tile
-	w, from := weightAt(t)
+	w, from := sc.weight(t)
 	if p.WholeCanaryStage {
 		from = 0
 	}
-	return gates.Stage{Weight: w, Start: start.Add(from), CanaryStart: start, Now: start.Add(time.Duration(look) * tile)}
+	return gates.Stage{Weight: w, Start: start.Add(from), CanaryStart: start, Changes: sc.changesUntil(start, t),
+		Now: start.Add(time.Duration(look)*tile + lag)}
 }
 
 // observations builds what Observe would return at the run at look: the
 // same per-tile counts the Prometheus range queries return.
 func observations(tr Traffic, st gates.Stage, look int) *gates.Observations {
-	obs := &gates.Observations{Baseline: tr.Baseline}
+	obs := &gates.Observations{Baseline: tr.Baseline, BaselineTiles: tr.BaselineTiles}
 	obs.CanaryTiles.Tiles = tr.Tiles[:look]
 	first := 0
 	for first < look && tr.Tiles[first].Start.Before(st.Start) {
@@ -192,11 +212,11 @@ func observations(tr Traffic, st gates.Stage, look int) *gates.Observations {
 }
 
 // decideAt runs the policy at one look.
-func (p Policy) decideAt(tr Traffic, start time.Time, look int, mayPromote bool) decision {
+func (p Policy) decideAt(tr Traffic, sc Scenario, start time.Time, look int, mayPromote bool) decision {
 	if p.decide != nil {
 		return p.decide(tr, look, mayPromote)
 	}
-	st := stageOf(p, start, look)
+	st := stageOf(p, sc, start, look)
 	obs := observations(tr, st, look)
 	r := gates.Judge(p.Canary, st, obs, p.Options)
 	switch {
@@ -214,8 +234,8 @@ func (p Policy) decideAt(tr Traffic, start time.Time, look int, mayPromote bool)
 // is exactly the first run that would have rolled back (a run at look k sees
 // tiles 1..k, and its decision is "E crossed at some tile <= k"). Used for
 // runs without promotion, where it saves evaluating every look.
-func (p Policy) lastLookRollback(tr Traffic, start time.Time, looks int) int {
-	st := stageOf(p, start, looks)
+func (p Policy) lastLookRollback(tr Traffic, sc Scenario, start time.Time, looks int) int {
+	st := stageOf(p, sc, start, looks)
 	r := gates.Judge(p.Canary, st, observations(tr, st, looks), p.Options)
 	for _, g := range r.Gates {
 		if s := g.Sequential; s != nil && s.Reject {
@@ -223,4 +243,47 @@ func (p Policy) lastLookRollback(tr Traffic, start time.Time, looks int) int {
 		}
 	}
 	return 0
+}
+
+// flaggerRun plays Flagger's scheduler: at each interval the checks run on
+// the interval just ended; a failed check counts towards the threshold
+// (over the whole analysis) and holds the weight, a passing one advances
+// it one step, and a passing check at the last step promotes. Its traffic
+// is drawn for its own weights, from its own random stream.
+func flaggerRun(p Policy, sc Scenario, g tileGen, rng *rand.Rand, baseline gates.Histogram) outcome {
+	steps := []int{5, 10, 25, 50}
+	if sc.FixedWeight > 0 {
+		steps = []int{sc.FixedWeight}
+	}
+	step, failed, served, cold := 0, 0, 0.0, true
+	for look := 1; look <= sc.Looks; look++ {
+		tl := g.tile(rng, start, look-1, steps[step], cold)
+		cold = false
+		served += tl.Requests.Canary
+		obs := &gates.Observations{Baseline: baseline}
+		obs.CanaryTiles.Tiles = []gates.Tile{tl}
+		obs.StageTiles = obs.CanaryTiles
+		st := gates.Stage{Weight: steps[step], Start: tl.Start, CanaryStart: start, Now: tl.End.Add(lag)}
+		r := gates.Judge(p.Canary, st, obs, p.Options)
+		pass, fail := true, false
+		for _, gr := range r.Gates {
+			pass = pass && gr.Verdict == gates.Pass
+			fail = fail || gr.Verdict == gates.Fail
+		}
+		switch {
+		case fail:
+			failed++
+			if failed >= p.Canary.Spec.Analysis.Threshold {
+				return outcome{rolledBack: true, look: look, minutes: float64(look) * tile.Minutes(), canaryRequests: served}
+			}
+		case pass && step == len(steps)-1:
+			if sc.Promote {
+				return outcome{promoted: true}
+			}
+		case pass:
+			step++
+			cold = true
+		}
+	}
+	return outcome{}
 }

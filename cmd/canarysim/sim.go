@@ -10,7 +10,8 @@ import (
 // outcome is what one policy did on one replicate.
 type outcome struct {
 	rolledBack, promoted bool
-	// minutes and canaryRequests are at the rollback.
+	// look (1-based), minutes and canaryRequests are at the rollback.
+	look                    int
 	minutes, canaryRequests float64
 }
 
@@ -28,17 +29,17 @@ func runPolicy(p Policy, sc Scenario, tr Traffic) outcome {
 		return n
 	}
 	rolledBackAt := func(look int) outcome {
-		return outcome{rolledBack: true, minutes: float64(look) * tile.Minutes(), canaryRequests: served(look)}
+		return outcome{rolledBack: true, look: look, minutes: float64(look) * tile.Minutes(), canaryRequests: served(look)}
 	}
 	if !sc.Promote && p.monotone {
-		if look := p.lastLookRollback(tr, start, sc.Looks); look > 0 {
+		if look := p.lastLookRollback(tr, sc, start, sc.Looks); look > 0 {
 			return rolledBackAt(look)
 		}
 		return outcome{}
 	}
 	for look := 1; look <= sc.Looks; look++ {
 		mayPromote := sc.Promote && time.Duration(look)*tile >= promoteAfter
-		switch p.decideAt(tr, start, look, mayPromote) {
+		switch p.decideAt(tr, sc, start, look, mayPromote) {
 		case rollback:
 			return rolledBackAt(look)
 		case promote:
@@ -64,6 +65,9 @@ type Summary struct {
 	// MedianMinutes and MedianCanaryRequests are over the replicates that
 	// rolled back (NaN when none did).
 	MedianMinutes, MedianCanaryRequests float64
+	// PFirstRun and PWithinHour are the fractions rolled back by the first
+	// run that sees a complete interval, and within 60 minutes.
+	PFirstRun, PWithinHour float64
 }
 
 // job is one replicate of one cell.
@@ -91,6 +95,11 @@ func simulate(cells []Cell, pols []Policy, reps, workers int, seed uint64, progr
 				rng := rand.New(rand.NewPCG(seed, uint64(jb.cell)<<32|uint64(jb.rep)))
 				tr := generate(rng, c.Scenario, c.RPS, start)
 				for pi, p := range pols {
+					if p.advancesOnPass {
+						own := rand.New(rand.NewPCG(seed^0x9e3779b97f4a7c15, uint64(jb.cell)<<32|uint64(jb.rep)))
+						out[jb.cell][pi][jb.rep] = flaggerRun(p, c.Scenario, newTileGen(c.Scenario, c.RPS), own, tr.Baseline)
+						continue
+					}
 					out[jb.cell][pi][jb.rep] = runPolicy(p, c.Scenario, tr)
 				}
 				if progress != nil {
@@ -125,6 +134,12 @@ func summarise(name string, os []outcome) Summary {
 		if o.rolledBack {
 			mins = append(mins, o.minutes)
 			reqs = append(reqs, o.canaryRequests)
+			if o.look == 1 {
+				s.PFirstRun++
+			}
+			if o.minutes <= 60 {
+				s.PWithinHour++
+			}
 		}
 		if o.promoted {
 			s.PPromote++
@@ -132,6 +147,8 @@ func summarise(name string, os []outcome) Summary {
 	}
 	s.PRollback = float64(len(mins)) / float64(len(os))
 	s.PPromote /= float64(len(os))
+	s.PFirstRun /= float64(len(os))
+	s.PWithinHour /= float64(len(os))
 	s.MedianMinutes, s.MedianCanaryRequests = median(mins), median(reqs)
 	return s
 }

@@ -21,12 +21,12 @@ func TestLastLookEqualsEveryLook(t *testing.T) {
 		tr := generate(rand.New(rand.NewPCG(9, uint64(rep))), sc, 1, start)
 		want := 0
 		for look := 1; look <= sc.Looks; look++ {
-			if seq.decideAt(tr, start, look, false) == rollback {
+			if seq.decideAt(tr, sc, start, look, false) == rollback {
 				want = look
 				break
 			}
 		}
-		if got := seq.lastLookRollback(tr, start, sc.Looks); got != want {
+		if got := seq.lastLookRollback(tr, sc, start, sc.Looks); got != want {
 			t.Fatalf("rep %d: last-look evaluation says look %d, evaluating every look says %d", rep, got, want)
 		}
 		if want > 0 {

@@ -15,30 +15,128 @@
 //
 // Time is cut into tiles of analysis.interval. The sequential test's tiles
 // start at the canary's start; the Flagger-style checks' tiles start at the
-// stage's start. Only complete tiles are used, and each tile's counts come
-// from increase(...[interval]) evaluated at the tile's end (Prometheus range
-// queries with step = interval), so any run recomputes the same evidence and
-// reaches the same decision. Flagger's threshold (failed checks before a
-// rollback) is counted over the stage's tiles, without any state.
+// stage's start. Only complete tiles that ended at least analysis.lag ago
+// (default 1m: a scrape interval plus ingestion) are used, so a tile's
+// counts do not change between runs. Each tile's counts come from range
+// queries with step = interval evaluated at the tiles' ends: per series, the
+// counter's last sample minus its last sample before the tile, a series
+// that appears inside the tile counted from zero (its first samples are
+// requests that increase() cannot see), and increase() for a series whose
+// counter was reset. Consecutive tiles add up to what the counters
+// counted. Any run recomputes the same evidence and reaches the same
+// decision. Flagger's threshold (failed checks before a rollback) is
+// counted over the stage's tiles, without any state.
 //
 // # Queries
 //
 // The built-in gates read Istio's standard metrics with reporter="destination"
-// and ask for both versions at once (sum by (destination_version)): one range
-// query for requests, one for 5xx responses, one for the latency buckets, for
-// every gate of the stage. Latency quantiles are computed from the bucket
-// counts with PromQL's histogram_quantile algorithm ([Histogram.Quantile]),
-// so one bucket query serves every latency gate and the sequential test.
-// Custom gates run their own template, with every value from the spec
-// escaped for a PromQL string.
+// and ask for both versions at once (sum by pod and by destination_version,
+// or destination_service_name for a split by host):
+// one range query for requests, one for 5xx responses, one for the latency
+// buckets, for every gate of the stage; the sequential test's grid starts
+// an hour before the canary so the same queries return stable's baseline.
+// Latency quantiles are computed from the bucket counts with PromQL's
+// histogram_quantile algorithm ([Histogram.Quantile]), so one bucket query
+// serves every latency gate and the sequential test. Custom gates run
+// their own template, with every value from the spec escaped for a PromQL
+// string.
 //
 // # The sequential test
 //
-// [RunSequential] is the anytime-valid test of the design's statistics note: a mixture
-// likelihood-ratio e-process on the canary's share of bad events per tile,
-// which keeps P(ever roll back a canary no worse than stable) below alpha
-// however often it is evaluated. It is pure Go over counts ([Pair]), so the
-// benchmark simulator drives exactly the code promoter runs.
+// [RunSequential] is an anytime-valid test of "the canary is no worse than
+// stable" (H0: r <= r0, r the ratio of the canary's bad-event rate to
+// stable's, r0 = margin, default 1). It is pure Go over counts ([Pair]), so
+// the benchmark simulator drives exactly the code promoter runs.
+//
+// Model. In tile k the canary served nc requests and stable ns; of the m
+// bad events (5xx, or requests slower than a bucket bound T) yc were the
+// canary's. Given m, and whatever the shared rate did in the tile (load,
+// incidents, diurnal swings), yc is binomial with p_k(r) = nc r / (nc r + ns)
+// when the canary's rate is r times stable's. The log-likelihood ratio of r
+// against r0 over tiles 1..k is a sum of per-tile terms.
+//
+// Rollback. E_k = sum_j w_j exp(l_k(r_j) - l_k(r0)) over a prior fixed
+// before any data: half on 20 points evenly spaced in log r over
+// [1.05 r0, 20], half on 1.5 r0. Each term is a likelihood ratio, a
+// non-negative martingale under r = r0 (and a supermartingale for r < r0),
+// so the mixture is one too, and Ville's inequality gives P(ever E >= 1/a)
+// <= a. The point mass buys power against modest regressions (x1.5) that a
+// grid spread to 20 dilutes; the grid keeps large regressions fast.
+// Errors are tested at 0.8 alpha, latency at 0.2 alpha (Bonferroni: the
+// probability that either family ever crosses is at most alpha). The
+// always-valid p-value is min(1, 1/(share * max_k E_k)) over the families.
+//
+// Latency. The bounds are every bucket bound that stable's requests exceed
+// with a probability between 0.5% and 99.5% in the hour before the canary,
+// plus the bounds just above stable's p90 and p99 (for tails where the
+// buckets are coarse). The latency e-process is the average of the bounds'
+// e-processes: under H0 (no slower at any bound) each is an e-process, and
+// an average of e-processes is one. They are chosen from stable's data
+// only, and pinned at the canary's start ([Pinned], recorded with the
+// component and read back), as are alpha and the margins, so neither a
+// spec edit nor another run's view of stable's history changes a test that
+// has seen data. A failed query of stable's history before anything was
+// pinned is an Error (hold), never a silent fallback; a histogram without
+// a pinned bound makes the gate Inconclusive (a missing bucket is not zero
+// slow requests).
+//
+// Overdispersion. Requests are not independent: a session's or a batch
+// client's requests share their fate, retries repeat a failure, a pod has
+// bad minutes. Then counts vary phi times more than the binomial says, and
+// the likelihood ratio of the model overstates the evidence about phi-fold
+// (with sessions of 5, a healthy canary was rolled back over half the time).
+// Each tile's log-likelihood is divided by phi_k, an estimate of phi from
+// stable alone: within a tile stable's pods see the same rates, so the
+// Pearson statistic of their bad-event counts around the tile's pooled rate,
+// X^2 = sum_i (y_i - n_i p)^2 / (n_i p (1-p)), has expectation phi (pods-1).
+// Summed over the hour before the canary and the canary's tiles up to k,
+// phi_k = max(1, X^2 / df) per family, raised to the estimate pooled over
+// all families (clustered requests share latency as well as errors, and the
+// latency counts show it long before a low error rate can). Dividing by phi
+// is exactly the likelihood of the bad events counted in clusters of phi;
+// for other mechanisms it is the quasi-likelihood correction, valid to the
+// extent phi_k is not an underestimate. phi_k uses tiles up to k only, so a
+// tile's weight is fixed once it is complete and every run recomputes the
+// same e-process. What it does not cover: dispersion that stable's pods do
+// not show (a canary on one pod serving far more traffic than any stable
+// pod has bursts that weigh more than theirs), and a canary that receives
+// a different mix of requests than stable (a header route): the test then
+// measures a real difference of the canary's requests, which it reports.
+//
+// Warm-up. Tiles that overlap analysis.warmup (default one interval) after
+// the canary's start and after each weight change are reported but left
+// out of the latency e-process: cold caches and JITs make new pods slow,
+// which is not a regression by itself. Which tiles are left out depends on
+// time only, never on data, so the test stays valid. Errors are not left
+// out (a failed request failed for its user), and rollbackOn triggers fire
+// in a warm-up at once.
+//
+// Confidence interval. C = { r : l(r) >= log(alpha) + log sum_j w_j
+// exp(l(r_j)) } over a two-sided grid [1/20, 20]; valid at every look,
+// reported as "the canary's rate is between x and y times stable's".
+//
+// Promotion evidence (analysis.promoteWhen: evidence). The null is "the
+// canary is at least r1 times worse (r1 = 1 + maxIncrease, default 2) in
+// errors or at some latency bound": a union, rejected only when each part is
+// rejected by its own e-process E' = sum_j w'_j exp(l(r'_j) - l(r1)) over a
+// grid below r1 reaching 1/alpha. P(ever promote a canary that is r1 times
+// worse anywhere) <= alpha. (An average of the bounds' E' has no common
+// null and is not a test of this.) When stable has fewer than 10 errors no
+// ratio can be certified; the errors part then needs the canary's rate
+// shown below max(0.1%, r1 times stable's) by a beta-binomial confidence
+// sequence.
+//
+// # What each guarantee covers
+//
+// The alpha bound covers the sequential gate's rollbacks, with the caveats
+// of Overdispersion above. The other gates are thresholds: error-rate,
+// success-rate and latency gates with absolute limits re-checked every
+// interval have no error-rate guarantee; a failed check counts towards
+// analysis.threshold only when the canary is worse than stable in that
+// interval (stable breaks the limit too, or the canary is not 3 standard
+// errors worse than stable's rate), as rollbackOn triggers do; still, a
+// service whose own rate sits at an absolute limit fails such checks often.
+// Promotion evidence bounds P(promote a canary r1 times worse) by alpha.
 //
 // # Using it
 //

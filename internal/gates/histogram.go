@@ -187,13 +187,24 @@ func sameBounds(a, b Histogram) bool {
 	return true
 }
 
+// Exceedance range of the bounds ChooseBounds picks: every bound that
+// stable's requests exceed with a probability between these.
+const (
+	minExceedance = 0.005
+	maxExceedance = 0.995
+)
+
 // ChooseBounds picks the bucket bounds at which the sequential test counts
-// slow requests: the smallest finite bounds at or above stable's 90th and
-// 99th percentiles, made distinct by moving up a bucket. It returns nil when
+// slow requests: every finite bound that stable's requests exceed with a
+// probability between 0.5% and 99.5% (so a shift of the body of the
+// distribution shows wherever the buckets are), and the smallest bounds at
+// or above stable's 90th and 99th percentiles (so a tail shows even where
+// the buckets are coarse). It returns them in increasing order, or nil when
 // the histogram has no observations.
 func ChooseBounds(stable Histogram) []float64 {
 	b := sortedHistogram(stable)
-	if b.Total() <= 0 {
+	total := b.Total()
+	if total <= 0 {
 		return nil
 	}
 	var finite []float64
@@ -206,19 +217,32 @@ func ChooseBounds(stable Histogram) []float64 {
 		return nil
 	}
 	var out []float64
+	for _, x := range b {
+		if math.IsInf(x.Le, 1) {
+			continue
+		}
+		if ex := 1 - x.Count/total; ex >= minExceedance && ex <= maxExceedance {
+			out = append(out, x.Le)
+		}
+	}
+	prev := math.Inf(-1)
 	for _, q := range []float64{0.90, 0.99} {
 		v := b.Quantile(q)
 		i := slices.IndexFunc(finite, func(le float64) bool { return le >= v })
 		if i < 0 {
 			i = len(finite) - 1
 		}
-		for len(out) > 0 && i < len(finite)-1 && finite[i] <= out[len(out)-1] {
+		for i < len(finite)-1 && finite[i] <= prev {
 			i++
 		}
-		if len(out) > 0 && finite[i] <= out[len(out)-1] {
+		if finite[i] <= prev {
 			continue
 		}
-		out = append(out, finite[i])
+		prev = finite[i]
+		if !slices.Contains(out, finite[i]) {
+			out = append(out, finite[i])
+		}
 	}
+	slices.Sort(out)
 	return out
 }

@@ -61,8 +61,14 @@ func TestChooseBounds(t *testing.T) {
 		h    Histogram
 		want []float64
 	}{
-		// p90 = 40*exp(1.2816*0.6) = 86ms, p99 = 162ms.
-		{name: "lognormal 40ms", h: lognormalHistogram(1e6, 40, 0.6), want: []float64{100, 250}},
+		// Exceedances: 10ms 98.9%, 25ms 78%, 50ms 35%, 100ms 6.3%, 250ms
+		// 0.11% (5ms: 99.97%, out). p90 = 40*exp(1.2816*0.6) = 86ms -> 100,
+		// p99 = 162ms -> 250.
+		{name: "lognormal 40ms", h: lognormalHistogram(1e6, 40, 0.6), want: []float64{10, 25, 50, 100, 250}},
+		// Coarse buckets for this service: stable median 120ms, sigma 0.15;
+		// 100ms is exceeded by 89%, 250ms by 0.0006%: p90 and p99 alone
+		// would give {250, 500}.
+		{name: "coarse buckets", h: lognormalHistogram(1e6, 120, 0.15), want: []float64{100, 250, 500}},
 		// Both quantiles in one bucket: the second moves up one.
 		{name: "one bucket", h: Histogram{{Le: 10, Count: 0}, {Le: 25, Count: 1000}, {Le: 50, Count: 1000}, {Le: math.Inf(1), Count: 1000}}, want: []float64{25, 50}},
 		{name: "empty", h: Histogram{{Le: 10, Count: 0}, {Le: math.Inf(1), Count: 0}}, want: nil},

@@ -77,6 +77,15 @@ func freePort(t *testing.T) int {
 // server is killed when the test ends. It returns the server's URL.
 func startPrometheus(t *testing.T, series []omSeries, start time.Time, n int) string {
 	t.Helper()
+	om := filepath.Join(t.TempDir(), "input.om")
+	writeOpenMetrics(t, om, series, start, n)
+	return startPrometheusFile(t, om)
+}
+
+// startPrometheusFile backfills an OpenMetrics file into a fresh TSDB with
+// promtool and starts a Prometheus server on it (see startPrometheus).
+func startPrometheusFile(t *testing.T, om string) string {
+	t.Helper()
 	prom, err1 := exec.LookPath("prometheus")
 	promtool, err2 := exec.LookPath("promtool")
 	if err1 != nil || err2 != nil {
@@ -88,8 +97,6 @@ func startPrometheus(t *testing.T, series []omSeries, start time.Time, n int) st
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	om := filepath.Join(dir, "input.om")
-	writeOpenMetrics(t, om, series, start, n)
 	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", om, data).CombinedOutput(); err != nil {
 		t.Fatalf("promtool: %v\n%s", err, out)
 	}

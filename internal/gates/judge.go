@@ -15,6 +15,9 @@ type Options struct {
 	// 100): an error-rate trigger must not fire on one failed request out of
 	// three.
 	TriggerMinRequests int
+	// NoIntervals skips the sequential test's confidence intervals, which
+	// only the report's text shows; decisions are the same without them.
+	NoIntervals bool
 }
 
 // DefaultTriggerMinRequests is the default of Options.TriggerMinRequests.
@@ -52,7 +55,7 @@ func Judge(c *spec.Canary, st Stage, obs *Observations, opts Options) *Report {
 	for i, g := range a.Gates {
 		var res GateResult
 		if g.Type == spec.GateSequential {
-			res = sequentialGate(c, g, obs)
+			res = sequentialGate(c, g, st, obs, opts)
 		} else {
 			res = promotionGate(g, st, stage, obs, GateKey("gates", i))
 			countChecks(&res, g, st, obs, GateKey("gates", i), opts)
@@ -154,7 +157,9 @@ func countsTowardThreshold(typ string) bool {
 	return typ != spec.GateRequestCount && typ != spec.GateTrafficShare
 }
 
-// countChecks checks the gate on each stage tile (Flagger's checks).
+// countChecks checks the gate on each stage tile (Flagger's checks); a
+// failed check counts towards analysis.threshold only when the canary is
+// worse than stable in that tile (see sharedIncident).
 // A tile with fewer canary requests than opts.TriggerMinRequests is no check
 // for rate and latency gates: the p99 of a dozen requests, or one error in
 // twenty, is noise, and counting it would roll back quiet services.
@@ -178,7 +183,11 @@ func countChecks(res *GateResult, g spec.Gate, st Stage, obs *Observations, key 
 		if ck.verdict == Pass || ck.verdict == Fail {
 			res.Checks++
 		}
-		if ck.verdict == Fail {
+		// As for rollbackOn triggers: a failed check counts only when the
+		// canary is worse than stable in the interval. An absolute limit
+		// that stable breaks too, or that the canary misses by no more than
+		// noise around stable's own rate, is no reason to roll back.
+		if ck.verdict == Fail && !sharedIncident(g, ck, tv) {
 			res.FailedChecks++
 		}
 	}

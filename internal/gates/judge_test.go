@@ -89,3 +89,29 @@ func TestTriggerToleratesNoiseAtTheLimit(t *testing.T) {
 		t.Fatal("no rollback for a canary failing 15% against stable's 5.6%")
 	}
 }
+
+// TestAbsoluteGateCountsOnlyWhenWorseThanStable: a service whose baseline
+// error rate sits at an absolute limit fails about half of its checks by
+// chance; those checks must not roll back a canary that is no worse than
+// stable, while a canary clearly worse still is.
+func TestAbsoluteGateCountsOnlyWhenWorseThanStable(t *testing.T) {
+	c := testCanary(spec.Gate{Name: "error-rate", Type: spec.GateErrorRate, Max: spec.Q("0.01")})
+	c.Spec.Analysis.Threshold = 5
+	st := Stage{Weight: 10, Start: epoch, Now: epoch.Add(30 * time.Minute)}
+	var healthy, worse [][4]float64
+	for range 6 {
+		healthy = append(healthy, [4]float64{1000, 12, 9000, 81}) // 1.2% vs 0.9%
+		worse = append(worse, [4]float64{1000, 40, 9000, 81})     // 4% vs 0.9%
+	}
+	obs := &Observations{StageTiles: tiles(healthy...)}
+	obs.CanaryTiles = obs.StageTiles
+	r := Judge(c, st, obs, Options{})
+	if r.Rollback || r.Gates[0].FailedChecks != 0 {
+		t.Errorf("canary as good as stable, stable just under the 1%% limit: rollback %v, %d failed checks (%v)", r.Rollback, r.Gates[0].FailedChecks, r.RollbackReasons)
+	}
+	obs = &Observations{StageTiles: tiles(worse...)}
+	obs.CanaryTiles = obs.StageTiles
+	if r := Judge(c, st, obs, Options{}); !r.Rollback {
+		t.Errorf("canary at 4%% against stable's 0.9%%: no rollback (%d failed checks)", r.Gates[0].FailedChecks)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,13 @@ type Stage struct {
 	Start, CanaryStart time.Time
 	// Now is the evaluation time (the injected clock).
 	Now time.Time
+	// Changes are the instants the canary's weight changed after its
+	// start (the start of each later step), for the warm-up; the stage's
+	// Start and CanaryStart count without being listed.
+	Changes []time.Time
+	// Pinned is what the sequential test fixed at the canary's start, as
+	// recorded with the canary; nil when nothing was recorded yet.
+	Pinned *Pinned
 
 	interval time.Duration // analysis.interval, set by Judge for messages
 }
@@ -29,6 +38,24 @@ func (s Stage) canaryStart() time.Time {
 		return s.Start
 	}
 	return s.CanaryStart
+}
+
+// warmupTiles marks the tiles that overlap the warm-up of length d after
+// the canary's start, the stage's start or a weight change.
+func (s Stage) warmupTiles(tiles []Tile, d time.Duration) []bool {
+	if d <= 0 || len(tiles) == 0 {
+		return nil
+	}
+	starts := append([]time.Time{s.canaryStart(), s.Start}, s.Changes...)
+	out := make([]bool, len(tiles))
+	for k, t := range tiles {
+		for _, c := range starts {
+			if !c.IsZero() && t.Start.Before(c.Add(d)) && t.End.After(c) {
+				out[k] = true
+			}
+		}
+	}
+	return out
 }
 
 // Counts is one quantity for both versions.
@@ -43,6 +70,16 @@ type Tile struct {
 	// CanaryLatency and StableLatency are the tile's latency histograms in
 	// milliseconds; nil when there were no observations.
 	CanaryLatency, StableLatency Histogram
+	// StablePods are stable's counts per pod, from which the sequential
+	// test estimates how overdispersed the counts are.
+	StablePods []PodCounts
+}
+
+// PodCounts are one pod's counts in a tile.
+type PodCounts struct {
+	Pod              string
+	Requests, Errors float64
+	Latency          Histogram
 }
 
 // MetricFamily names a metric family of the built-in queries.
@@ -82,9 +119,12 @@ type Observations struct {
 	// the canary's grid.
 	CanaryTiles, StageTiles TileSet
 	// Baseline is stable's latency before the canary started, from which
-	// the sequential test picks its bucket bounds.
-	Baseline    Histogram
-	BaselineErr error
+	// the sequential test picks its bucket bounds; BaselineTiles are
+	// stable's tiles of that hour (for the dispersion estimate), and
+	// BaselineErr says why they could not be fetched.
+	Baseline      Histogram
+	BaselineTiles []Tile
+	BaselineErr   error
 	// Custom holds custom gates' values, keyed by [GateKey].
 	Custom map[string]Custom
 }
@@ -97,7 +137,7 @@ func GateKey(list string, i int) string { return list + "[" + strconv.Itoa(i) + 
 const baselineWindow = time.Hour
 
 // tileEnds returns the ends of the complete tiles of length step starting at
-// start, up to now.
+// start, up to now (the caller subtracts analysis.lag).
 func tileEnds(start time.Time, step time.Duration, now time.Time) []time.Time {
 	var ends []time.Time
 	for e := start.Add(step); !e.After(now); e = e.Add(step) {
@@ -122,22 +162,39 @@ func Observe(ctx context.Context, q Querier, c *spec.Canary, st Stage) (*Observa
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 
+	// Counts of the last lag are not trusted yet: scrapes and ingestion
+	// may still add to them, and a tile must read the same at every run.
+	now := st.Now.Add(-a.Lag.Duration)
 	cs := st.canaryStart()
-	wg.Go(func() { obs.CanaryTiles = fetchTiles(ctx, q, t, cs, interval, st.Now) })
+	// The sequential test also reads stable's hour before the canary: the
+	// same queries over tiles of the same grid that end at the start.
+	before := 0
+	if hasSequential(a) {
+		before = int((baselineWindow + interval - 1) / interval)
+	}
+	wg.Go(func() {
+		all := fetchTiles(ctx, q, t, cs.Add(-time.Duration(before)*interval), interval, now)
+		obs.CanaryTiles = all.from(cs)
+		if before == 0 {
+			return
+		}
+		if err := firstErr(all.Errs, FamilyRequests, FamilyErrors, FamilyLatency); err != nil {
+			obs.BaselineErr = fmt.Errorf("stable's traffic before the canary started: %w", err)
+			return
+		}
+		for _, tl := range all.Tiles {
+			if tl.End.After(cs) {
+				break
+			}
+			obs.BaselineTiles = append(obs.BaselineTiles, tl)
+			obs.Baseline = obs.Baseline.Add(tl.StableLatency)
+		}
+	})
 	sameGrid := st.Start.Sub(cs)%interval == 0
 	if !sameGrid {
-		wg.Go(func() { obs.StageTiles = fetchTiles(ctx, q, t, st.Start, interval, st.Now) })
+		wg.Go(func() { obs.StageTiles = fetchTiles(ctx, q, t, st.Start, interval, now) })
 	}
-	if hasSequential(a) {
-		wg.Go(func() {
-			series, err := q.Query(ctx, Query{Expr: t.BucketsQuery(baselineWindow), Time: cs})
-			obs.Baseline, obs.BaselineErr = nil, err
-			if err == nil {
-				obs.Baseline = histogramOf(series, t.label(), t.StableVersion)
-			}
-		})
-	}
-	ends := tileEnds(st.Start, interval, st.Now)
+	ends := tileEnds(st.Start, interval, now)
 	for list, gs := range map[string][]spec.Gate{"gates": a.Gates, "rollbackOn": a.RollbackOn} {
 		for i, g := range gs {
 			if g.Type != spec.GateCustom {
@@ -219,8 +276,55 @@ func fetchTiles(ctx context.Context, q Querier, t Target, start time.Time, step 
 		tl.Errors = countsAt(results[FamilyErrors], t, tl.End)
 		tl.CanaryLatency = histogramAt(results[FamilyLatency], t.label(), t.CanaryVersion, tl.End)
 		tl.StableLatency = histogramAt(results[FamilyLatency], t.label(), t.StableVersion, tl.End)
+		tl.StablePods = podsAt(results, t.label(), t.StableVersion, tl.End)
 	}
 	return ts
+}
+
+// podsAt returns one version's counts per pod at time at, sorted by pod.
+// Series without a pod label count as one pod named "".
+func podsAt(results map[MetricFamily][]Series, label, version string, at time.Time) []PodCounts {
+	idx := map[string]int{}
+	var out []PodCounts
+	pod := func(name string) *PodCounts {
+		i, ok := idx[name]
+		if !ok {
+			i = len(out)
+			idx[name] = i
+			out = append(out, PodCounts{Pod: name})
+		}
+		return &out[i]
+	}
+	for _, f := range []MetricFamily{FamilyRequests, FamilyErrors, FamilyLatency} {
+		for _, s := range results[f] {
+			if s.Labels[label] != version {
+				continue
+			}
+			v := valueAt(s, at)
+			if !finite(v) {
+				continue
+			}
+			p := pod(s.Labels[podLabel])
+			switch f {
+			case FamilyRequests:
+				p.Requests += v
+			case FamilyErrors:
+				p.Errors += v
+			case FamilyLatency:
+				le, err := strconv.ParseFloat(s.Labels["le"], 64)
+				if err == nil {
+					p.Latency = append(p.Latency, Bucket{Le: le, Count: v})
+				}
+			}
+		}
+	}
+	for i := range out {
+		if len(out[i].Latency) > 0 {
+			out[i].Latency = sortedHistogram(out[i].Latency)
+		}
+	}
+	slices.SortFunc(out, func(a, b PodCounts) int { return strings.Compare(a.Pod, b.Pod) })
+	return out
 }
 
 // valueAt returns the series' value at time at, or NaN.
@@ -264,25 +368,6 @@ func histogramAt(series []Series, label, version string, at time.Time) Histogram
 			continue
 		}
 		h = append(h, Bucket{Le: le, Count: v})
-	}
-	if len(h) == 0 {
-		return nil
-	}
-	return sortedHistogram(h)
-}
-
-// histogramOf reads an instant result's histogram of one version.
-func histogramOf(series []Series, label, version string) Histogram {
-	var h Histogram
-	for _, s := range series {
-		if s.Labels[label] != version || len(s.Points) == 0 {
-			continue
-		}
-		le, err := strconv.ParseFloat(s.Labels["le"], 64)
-		if err != nil || !finite(s.Points[0].V) {
-			continue
-		}
-		h = append(h, Bucket{Le: le, Count: s.Points[0].V})
 	}
 	if len(h) == 0 {
 		return nil

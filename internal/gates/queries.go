@@ -114,27 +114,44 @@ func (t Target) selector() string {
 // promDuration formats d the way PromQL writes durations ("5m", "1h30m").
 func promDuration(d time.Duration) string { return model.Duration(d).String() }
 
-// RequestsQuery counts each version's requests over the window.
-func (t Target) RequestsQuery(window time.Duration) string {
-	return fmt.Sprintf(`sum by (%s) (increase(%s{%s}[%s]))`, t.label(), metricRequests, t.selector(), promDuration(window))
+// podLabel is the label of the pod a series was scraped from, which the
+// Kubernetes service discovery of Istio's and the Prometheus Operator's
+// scrape configurations add. The counts are kept per pod so that the
+// sequential test can estimate their dispersion from stable's pods.
+const podLabel = "pod"
+
+// counterIncrease is how much the counters of sel grew over the window
+// ending at the evaluation time, per series: the last sample's value minus
+// the last sample's before the window, with a series that did not exist
+// before the window counted from zero (its first samples are requests
+// too, which increase() cannot see), and increase() for a series whose
+// counter was reset in the window. Consecutive windows add up to what the
+// counters counted, with no extrapolation.
+func counterIncrease(sel, window string) string {
+	return fmt.Sprintf(`((%[1]s - %[1]s offset %[2]s) >= 0 or (%[1]s unless %[1]s offset %[2]s) or increase(%[1]s[%[2]s]))`, sel, window)
 }
 
-// ErrorsQuery counts each version's 5xx responses over the window.
+// RequestsQuery counts each version's requests over the window, per pod.
+func (t Target) RequestsQuery(window time.Duration) string {
+	return fmt.Sprintf(`sum by (%s, %s) %s`, t.label(), podLabel, counterIncrease(fmt.Sprintf(`%s{%s}`, metricRequests, t.selector()), promDuration(window)))
+}
+
+// ErrorsQuery counts each version's 5xx responses over the window, per pod.
 func (t Target) ErrorsQuery(window time.Duration) string {
-	return fmt.Sprintf(`sum by (%s) (increase(%s{%s,response_code=~"5.."}[%s]))`, t.label(), metricRequests, t.selector(), promDuration(window))
+	return fmt.Sprintf(`sum by (%s, %s) %s`, t.label(), podLabel, counterIncrease(fmt.Sprintf(`%s{%s,response_code=~"5.."}`, metricRequests, t.selector()), promDuration(window)))
 }
 
 // BucketsQuery counts each version's requests per latency bucket over the
-// window. Latency quantiles are computed from it with [Histogram.Quantile],
-// the algorithm of [QuantileQuery].
+// window, per pod. Latency quantiles are computed from it with
+// [Histogram.Quantile], the algorithm of [QuantileQuery].
 func (t Target) BucketsQuery(window time.Duration) string {
-	return fmt.Sprintf(`sum by (%s, le) (increase(%s{%s}[%s]))`, t.label(), metricDuration, t.selector(), promDuration(window))
+	return fmt.Sprintf(`sum by (%s, le, %s) %s`, t.label(), podLabel, counterIncrease(fmt.Sprintf(`%s{%s}`, metricDuration, t.selector()), promDuration(window)))
 }
 
 // QuantileQuery is the histogram_quantile query equivalent to computing the
 // q-quantile from [Target.BucketsQuery]; reports show it.
 func (t Target) QuantileQuery(q float64, window time.Duration) string {
-	return fmt.Sprintf(`histogram_quantile(%g, %s)`, q, t.BucketsQuery(window))
+	return fmt.Sprintf(`histogram_quantile(%g, sum by (%s, le) %s)`, q, t.label(), counterIncrease(fmt.Sprintf(`%s{%s}`, metricDuration, t.selector()), promDuration(window)))
 }
 
 // templateData is what a custom query template sees. Every string is

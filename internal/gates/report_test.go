@@ -74,7 +74,7 @@ func TestReportTextAndMarkdown(t *testing.T) {
 	if err := r.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"canary web at 10%: INCONCLUSIVE", "query:  sum by (destination_version) (increase(istio_requests_total{", "1000 needed"} {
+	for _, want := range []string{"canary web at 10%: INCONCLUSIVE", "query:  sum by (destination_version, pod) ((istio_requests_total{", "1000 needed"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}

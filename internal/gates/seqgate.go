@@ -3,35 +3,80 @@ package gates
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
 // SequentialPairs turns the canary's tiles into the sequential test's
-// input: error counts per tile, and slow-request counts above each bound.
-// Counts are rounded to whole requests (Prometheus' increase() extrapolates).
-func SequentialPairs(tiles []Tile, bounds []float64) (errs []Pair, slow [][]Pair) {
+// input: error counts per tile, and slow-request counts above each bound,
+// each tile with its dispersion factor estimated from stable's pods in
+// baseline (the tiles before the canary) and the canary's tiles up to it.
+// Counts are rounded to whole requests. missing lists the bounds that some
+// tile's canary or stable histogram lacks (those tiles count nothing at
+// that bound: a missing bucket is not zero slow requests).
+func SequentialPairs(tiles, baseline []Tile, bounds []float64) (errs []Pair, slow [][]Pair, missing []float64) {
 	errs = make([]Pair, len(tiles))
 	slow = make([][]Pair, len(bounds))
 	for b := range bounds {
 		slow[b] = make([]Pair, len(tiles))
 	}
-	for k, t := range tiles {
-		errs[k] = Pair{
-			NC: math.Round(t.Requests.Canary), NS: math.Round(t.Requests.Stable),
-			YC: math.Round(t.Errors.Canary), YS: math.Round(t.Errors.Stable),
-		}
-		for b, le := range bounds {
-			yc, _ := t.CanaryLatency.Above(le)
-			ys, _ := t.StableLatency.Above(le)
-			slow[b][k] = Pair{
-				NC: math.Round(t.CanaryLatency.Total()), NS: math.Round(t.StableLatency.Total()),
-				YC: math.Round(yc), YS: math.Round(ys),
+	disp := make([]dispersionAcc, len(bounds)+1) // errors, then each bound
+	addPods := func(t Tile) {
+		for f := range disp {
+			bound := 0.0
+			if f > 0 {
+				bound = bounds[f-1]
+			}
+			if n, y, ok := podBad(t.StablePods, bound); ok {
+				disp[f].add(n, y)
 			}
 		}
 	}
-	return errs, slow
+	for _, t := range baseline {
+		addPods(t)
+	}
+	// A family's factor is its own estimate or the one pooled over all
+	// families, whichever is larger: clustered requests (sessions, batch
+	// clients) share their latency as well as their fate, and the latency
+	// counts, many more than the errors, show the clustering long before
+	// a low error rate can.
+	phi := func(f int) float64 {
+		var pooled dispersionAcc
+		for _, d := range disp {
+			pooled.x2, pooled.df = pooled.x2+d.x2, pooled.df+d.df
+		}
+		return math.Max(disp[f].phi(), pooled.phi())
+	}
+	lacks := map[float64]bool{}
+	for k, t := range tiles {
+		addPods(t)
+		errs[k] = Pair{
+			NC: math.Round(t.Requests.Canary), NS: math.Round(t.Requests.Stable),
+			YC: math.Round(t.Errors.Canary), YS: math.Round(t.Errors.Stable),
+			Phi: phi(0),
+		}
+		for b, le := range bounds {
+			yc, okc := t.CanaryLatency.Above(le)
+			ys, oks := t.StableLatency.Above(le)
+			if (!okc && t.CanaryLatency.Total() > 0) || (!oks && t.StableLatency.Total() > 0) {
+				lacks[le] = true
+				continue
+			}
+			slow[b][k] = Pair{
+				NC: math.Round(t.CanaryLatency.Total()), NS: math.Round(t.StableLatency.Total()),
+				YC: math.Round(yc), YS: math.Round(ys),
+				Phi: phi(b + 1),
+			}
+		}
+	}
+	for _, le := range bounds {
+		if lacks[le] {
+			missing = append(missing, le)
+		}
+	}
+	return errs, slow, missing
 }
 
 // SequentialConfigOf returns the sequential test's configuration from a
@@ -48,8 +93,9 @@ func SequentialConfigOf(a spec.Analysis, g spec.Gate) SequentialConfig {
 
 // Bounds returns the latency bounds the sequential test counts slow
 // requests at: chosen from stable's latency before the canary started, or,
-// when there is none, from stable's latency in the canary's first tile
-// (never from the canary's own data).
+// when stable had none, from stable's latency in the canary's first tile
+// that has some (never from the canary's own data). Once recorded with the
+// canary ([Pinned]) they are read back from there instead.
 func Bounds(obs *Observations) []float64 {
 	if b := ChooseBounds(obs.Baseline); b != nil {
 		return b
@@ -63,7 +109,7 @@ func Bounds(obs *Observations) []float64 {
 }
 
 // sequentialGate runs the sequential test over the canary's tiles.
-func sequentialGate(c *spec.Canary, g spec.Gate, obs *Observations) GateResult {
+func sequentialGate(c *spec.Canary, g spec.Gate, st Stage, obs *Observations, opts Options) GateResult {
 	ts := obs.CanaryTiles
 	v := viewOf(ts, ts.Tiles)
 	res := GateResult{
@@ -71,14 +117,32 @@ func sequentialGate(c *spec.Canary, g spec.Gate, obs *Observations) GateResult {
 		Unit: "ratio", Query: ts.Queries[FamilyErrors] + "\n" + ts.Queries[FamilyRequests] + "\n" + ts.Queries[FamilyLatency],
 	}
 	cfg := SequentialConfigOf(c.Spec.Analysis, g)
-	res.Threshold = fmt.Sprintf("E < %g (alpha %g, margin %gx)", 1/cfg.Alpha, cfg.Alpha, cfg.Margin)
+	var bounds []float64
+	if p := st.Pinned; p != nil {
+		cfg.Alpha, cfg.Margin, cfg.PromoteRatio = p.Alpha, p.Margin, p.PromoteRatio
+		cfg = cfg.withDefaults()
+		bounds = p.Bounds
+	}
+	res.Threshold = fmt.Sprintf("E < %.4g for errors, %.4g for latency (alpha %g, margin %gx)",
+		1/cfg.familyAlpha(true), 1/cfg.familyAlpha(false), cfg.Alpha, cfg.Margin)
 	if err := firstErr(ts.Errs, FamilyRequests, FamilyErrors, FamilyLatency); err != nil {
 		res.Verdict, res.Value, res.Stable = Error, math.NaN(), math.NaN()
 		res.Message = queryErrorMessage(err)
 		return res
 	}
-	bounds := Bounds(obs)
-	errs, slow := SequentialPairs(ts.Tiles, bounds)
+	if st.Pinned == nil {
+		if obs.BaselineErr != nil {
+			// Without stable's history the latency bounds would come from
+			// whatever this run can see, and could differ at the next run.
+			res.Verdict, res.Value, res.Stable = Error, math.NaN(), math.NaN()
+			res.Message = queryErrorMessage(obs.BaselineErr) + "; the sequential test needs stable's latency before the canary started to choose its bounds, and holds until it can read it"
+			return res
+		}
+		bounds = Bounds(obs)
+	}
+	errs, slow, missing := SequentialPairs(ts.Tiles, obs.BaselineTiles, bounds)
+	cfg.Warmup = st.warmupTiles(ts.Tiles, c.Spec.Analysis.Warmup.Duration)
+	cfg.NoIntervals = opts.NoIntervals
 	sr := RunSequential(cfg, errs, bounds, slow)
 	res.Sequential = &sr
 	res.Value = ratio(sr.Errors.CanaryBad, sr.Errors.CanaryRequests)
@@ -101,6 +165,13 @@ func sequentialGate(c *spec.Canary, g spec.Gate, obs *Observations) GateResult {
 	case sr.Errors.CanaryRequests == 0:
 		res.Verdict = Inconclusive
 		res.Message = "the canary has served no requests since it started"
+	case len(missing) > 0:
+		var names []string
+		for _, le := range missing {
+			names = append(names, formatMillis(le))
+		}
+		res.Verdict = Inconclusive
+		res.Message = fmt.Sprintf("the latency histograms lack the bucket bound %s chosen when the canary started, so slow requests cannot be counted there (did the buckets change?); the test holds", strings.Join(names, ", "))
 	case cfg.Evidence && !sr.Promote:
 		res.Verdict = Inconclusive
 		res.Message = sr.Holding
@@ -111,7 +182,17 @@ func sequentialGate(c *spec.Canary, g spec.Gate, obs *Observations) GateResult {
 			res.Message += "; latency not tested (no stable latency data to choose bucket bounds from)"
 		}
 	}
+	if phi := lastPhi(errs); phi > 1 {
+		res.Message += fmt.Sprintf("; error counts %.2gx overdispersed (from stable's pods), evidence scaled down", phi)
+	}
 	return res
+}
+
+func lastPhi(ps []Pair) float64 {
+	if len(ps) == 0 {
+		return 1
+	}
+	return math.Max(1, ps[len(ps)-1].Phi)
 }
 
 func rates(f Family) string {

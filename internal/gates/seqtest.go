@@ -3,21 +3,30 @@ package gates
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // SequentialConfig fixes the sequential test before any canary data is seen.
 type SequentialConfig struct {
 	// Alpha bounds P(ever roll back a canary no worse than stable). It is
-	// split evenly between the error family and the latency family.
+	// split between the error family (ErrorsShare of it, 80%) and the
+	// latency family (the rest).
 	Alpha float64
 	// Margin is the tolerated ratio r0 (1 = "no worse than stable").
 	Margin float64
 	// Evidence requires promotion evidence: the canary is shown to be less
 	// than PromoteRatio times worse than stable, with error probability
-	// Alpha, in every family.
+	// Alpha, for errors and at every latency bound.
 	Evidence bool
 	// PromoteRatio is r1 of the promotion test (H0': r >= r1).
 	PromoteRatio float64
+	// Warmup marks the tiles (by index) that fall in a warm-up: they are
+	// left out of the latency rollback e-process. They are chosen by time
+	// (after the canary's start and each weight change), never by data.
+	Warmup []bool
+	// NoIntervals skips the confidence intervals, which only reports show
+	// (decisions never read them): for simulations of many canaries.
+	NoIntervals bool
 }
 
 // Defaults of the sequential test.
@@ -26,6 +35,13 @@ const (
 	DefaultPromoteRatio = 2.0
 	gridPoints          = 20
 	gridMax             = 20.0
+	// ErrorsShare is the share of alpha spent on the error family; the
+	// latency family gets the rest (Bonferroni).
+	ErrorsShare = 0.8
+	// pointMassWeight is the prior weight of the point mass at
+	// pointMassRatio times the margin; the log grid has the rest.
+	pointMassWeight = 0.5
+	pointMassRatio  = 1.5
 )
 
 func (c SequentialConfig) withDefaults() SequentialConfig {
@@ -41,10 +57,24 @@ func (c SequentialConfig) withDefaults() SequentialConfig {
 	return c
 }
 
-// rollbackMixture is the prior over ratios worse than the margin: 20 points
-// evenly spaced in log r over [1.05*r0, 20], equal weights.
+// familyAlpha is the alpha of the error family (errors true) or the latency
+// family.
+func (c SequentialConfig) familyAlpha(errors bool) float64 {
+	if errors {
+		return ErrorsShare * c.Alpha
+	}
+	return (1 - ErrorsShare) * c.Alpha
+}
+
+// rollbackMixture is the prior over ratios worse than the margin r0: half
+// on 20 points evenly spaced in log r over [1.05*r0, 20] (equal weights),
+// half on 1.5*r0. The grid keeps large regressions fast to detect; the point
+// mass buys power against the modest regressions (x1.5) a grid spread to 20
+// dilutes.
 func (c SequentialConfig) rollbackMixture() Mixture {
-	return LogGrid(1.05*c.Margin, math.Max(gridMax, 2*c.Margin), gridPoints)
+	grid := LogGrid(1.05*c.Margin, math.Max(gridMax, 2*c.Margin), gridPoints)
+	point := LogGrid(pointMassRatio*c.Margin, pointMassRatio*c.Margin, 1)
+	return grid.Blend(1-pointMassWeight, point)
 }
 
 // promoteMixture is the prior over ratios better than r1: 20 points evenly
@@ -131,39 +161,43 @@ func RunSequential(cfg SequentialConfig, errs []Pair, bounds []float64, slow [][
 		for _, v := range f.perTilePromote {
 			f.PromoteLogE = math.Max(f.PromoteLogE, v)
 		}
-		f.CI = ConfidenceInterval(tiles, ci, cfg.Alpha)
+		f.CI = Interval{0, math.Inf(1)}
+		if !cfg.NoIntervals {
+			f.CI = ConfidenceInterval(tiles, ci, cfg.Alpha)
+		}
 		return f
 	}
 	res.Errors = family("errors", 0, errs)
 	for i, b := range bounds {
 		if i < len(slow) {
-			res.Latency = append(res.Latency, family(fmt.Sprintf("slower than %s", formatMillis(b)), b, slow[i]))
+			res.Latency = append(res.Latency, family(fmt.Sprintf("slower than %s", formatMillis(b)), b, withoutWarmup(slow[i], cfg.Warmup)))
 		}
 	}
 
-	// Each family is tested at alpha/2. The latency family's e-process is the
-	// average of its bounds' e-processes (an average of e-processes is one).
-	logThr := math.Log(2 / cfg.Alpha)
+	// Bonferroni across the two families: errors at ErrorsShare*alpha,
+	// latency at the rest. The latency family's e-process is the average of
+	// its bounds' e-processes: under the null (the canary no slower than
+	// stable at any bound) each is an e-process, and so is their average.
 	errE := res.Errors.perTile
 	latE := averageLog(res.Latency, func(f Family) []float64 { return f.perTile }, len(errs))
-	maxE := math.Inf(-1)
+	logP := 0.0 // log of the always-valid p-value
 	for k := range errs {
 		for _, c := range []struct {
 			name string
 			v    []float64
-		}{{"errors", errE}, {"latency", latE}} {
+			a    float64
+		}{{"errors", errE, cfg.familyAlpha(true)}, {"latency", latE, cfg.familyAlpha(false)}} {
 			if c.v == nil {
 				continue
 			}
-			maxE = math.Max(maxE, c.v[k])
-			if !res.Reject && c.v[k] >= logThr {
+			share := c.a / cfg.Alpha
+			logP = math.Min(logP, -c.v[k]-math.Log(share))
+			if !res.Reject && c.v[k] >= -math.Log(c.a) {
 				res.Reject, res.RejectTile, res.RejectFamily = true, k, c.name
 			}
 		}
 	}
-	if !math.IsInf(maxE, -1) {
-		res.PValue = math.Min(1, 2*math.Exp(-maxE))
-	}
+	res.PValue = math.Exp(logP)
 
 	if cfg.Evidence {
 		res.PromoteTile = promotionTile(cfg, res)
@@ -173,24 +207,53 @@ func RunSequential(cfg SequentialConfig, errs []Pair, bounds []float64, slow [][
 	return res
 }
 
+// withoutWarmup returns the tiles with the warm-up ones emptied (they add
+// nothing to the likelihood), or tiles itself when none is marked.
+func withoutWarmup(tiles []Pair, warm []bool) []Pair {
+	if !slices.Contains(warm, true) {
+		return tiles
+	}
+	out := slices.Clone(tiles)
+	for k := range out {
+		if k < len(warm) && warm[k] {
+			out[k] = Pair{}
+		}
+	}
+	return out
+}
+
 // promotionTile returns the first tile at which every family has promotion
 // evidence: the errors' ratio is shown below r1 (or, when stable has too few
 // errors for any ratio to be shown, the canary's error rate is shown below
-// stable's plus a small absolute allowance), and the latency average of E'
-// reached 1/alpha. It returns -1 if that never happened.
+// stable's plus a small absolute allowance), and at every latency bound the
+// ratio is shown below r1 by that bound's own e-process. The null of
+// promotion is "the canary is r1 times worse in errors or at some bound", a
+// union: it is rejected only when each part is, each at level alpha, so no
+// average across bounds (whose nulls differ) may stand in for one. It
+// returns -1 if that never happened.
 func promotionTile(cfg SequentialConfig, res SequentialResult) int {
 	logThr := math.Log(1 / cfg.Alpha)
-	latE := averageLog(res.Latency, func(f Family) []float64 { return f.perTilePromote }, res.Tiles)
-	errOK, latOK := false, len(res.Latency) == 0
-	for k := range res.Tiles {
-		errOK = errOK || res.Errors.perTilePromote[k] >= logThr
-		latOK = latOK || latE[k] >= logThr
-		if errOK && latOK {
-			return k
+	first := func(f Family) int {
+		for k, v := range f.perTilePromote {
+			if v >= logThr {
+				return k
+			}
 		}
+		return -1
+	}
+	at := 0
+	for _, f := range res.Latency {
+		k := first(f)
+		if k < 0 {
+			return -1
+		}
+		at = max(at, k)
+	}
+	if k := first(res.Errors); k >= 0 {
+		return max(at, k)
 	}
 	// Stable almost never fails: certify an absolute bound instead.
-	if !errOK && res.Errors.StableBad < minStableBad && latOK {
+	if res.Errors.StableBad < minStableBad && res.Tiles > 0 {
 		allowance := math.Max(absoluteErrorAllowance, cfg.PromoteRatio*res.Errors.StableBad/math.Max(1, res.Errors.StableRequests))
 		if RateUpperBound(res.Errors.CanaryBad, res.Errors.CanaryRequests, cfg.Alpha) <= allowance {
 			return res.Tiles - 1

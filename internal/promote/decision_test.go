@@ -2,6 +2,8 @@ package promote
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/promoter-dev/promoter/internal/gates"
 	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/spec"
 )
 
 func TestJudge(t *testing.T) {
@@ -59,6 +62,32 @@ func TestStageTimes(t *testing.T) {
 	stage, canary := stageTimes(attempt, 2)
 	if !stage.Equal(at(40)) || !canary.Equal(at(10)) {
 		t.Errorf("stage %s canary %s, want 00:40 and 00:10", stage, canary)
+	}
+}
+
+// TestClocksOfAHandWrittenStep: a step written by hand (no commit of
+// promoter's at it) starts the stage clock at the tip, but the canary keeps
+// the attempt's start, so the sequential test is not restarted by a commit.
+func TestClocksOfAHandWrittenStep(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 1, 1, 0, m, 0, 0, time.UTC) }
+	commit := func(step int, m int) gitops.Commit {
+		return gitops.Commit{CommitTime: at(m), Message: gitops.Message{Trailers: gitops.Trailers{Canary: "c", Step: step, Action: gitops.ActionPromote}}}
+	}
+	attempt := []gitops.Commit{commit(2, 30), commit(1, 10)}
+	stage, canary, changes := clocks(attempt, 3, at(45))
+	if !stage.Equal(at(45)) || !canary.Equal(at(10)) {
+		t.Errorf("hand-written step 3: stage %s canary %s, want 00:45 and 00:10", stage, canary)
+	}
+	if len(changes) != 2 || !changes[0].Equal(at(30)) || !changes[1].Equal(at(45)) {
+		t.Errorf("changes %v, want 00:30 and 00:45", changes)
+	}
+	stage, canary, _ = clocks(nil, 1, at(45))
+	if !stage.Equal(at(45)) || !canary.Equal(at(45)) {
+		t.Errorf("no attempt: stage %s canary %s, want both at the tip", stage, canary)
+	}
+	stage, canary, changes = clocks(attempt, 2, at(45))
+	if !stage.Equal(at(30)) || !canary.Equal(at(10)) || len(changes) != 1 || !changes[0].Equal(at(30)) {
+		t.Errorf("promoter's step 2: stage %s canary %s changes %v", stage, canary, changes)
 	}
 }
 
@@ -118,5 +147,48 @@ func TestShardSelection(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s is in %d shards", name, n)
 		}
+	}
+}
+
+// TestPinSequentialTest: the first step records the sequential test's
+// alpha, margins and the latency bounds chosen from stable's hour before the
+// start, in the form the gates read back.
+func TestPinSequentialTest(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := &spec.Canary{}
+	c.Metadata.Name = "web"
+	c.Spec.Host = "web"
+	c.Spec.Analysis = spec.Analysis{Versions: spec.Versions{Stable: "v1", Canary: "v2"},
+		Gates: []spec.Gate{{Name: "regression", Type: spec.GateSequential, Alpha: 0.02, Margin: 1.1}}}
+	c.Normalize()
+	// Stable's buckets: 1000 requests a tile, 10% above 100ms, 1% above 250ms.
+	q := gates.QuerierFunc(func(_ context.Context, qq gates.Query) ([]gates.Series, error) {
+		if !strings.Contains(qq.Expr, "duration") {
+			return nil, nil
+		}
+		var out []gates.Series
+		for le, v := range map[string]float64{"50": 500, "100": 900, "250": 990, "500": 1000, "+Inf": 1000} {
+			s := gates.Series{Labels: map[string]string{"destination_version": "v1", "le": le, "pod": "a"}}
+			for at := qq.Start; !at.After(qq.End); at = at.Add(qq.Step) {
+				s.Points = append(s.Points, gates.Point{T: at, V: v})
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	})
+	p := New(Options{Querier: q, Clock: func() time.Time { return now }})
+	got := p.pinSequentialTest(context.Background(), c)
+	pin, err := gates.ParsePinned(got)
+	if err != nil {
+		t.Fatalf("pinned %q: %v", got, err)
+	}
+	if pin.Alpha != 0.02 || pin.Margin != 1.1 || !slices.Equal(pin.Bounds, []float64{50, 100, 250}) {
+		t.Errorf("pinned %q, want alpha 0.02, margin 1.1, bounds 50,100,250", got)
+	}
+	failing := gates.QuerierFunc(func(context.Context, gates.Query) ([]gates.Series, error) {
+		return nil, errors.New("connection refused")
+	})
+	if got := New(Options{Querier: failing, Clock: func() time.Time { return now }}).pinSequentialTest(context.Background(), c); got != "" {
+		t.Errorf("stable's history unreadable: pinned %q, want nothing", got)
 	}
 }

@@ -319,7 +319,7 @@ func describe(st *State, now time.Time) []string {
 
 // stageOf is the gates' view of a progressing state.
 func stageOf(st *State, now time.Time) gates.Stage {
-	return gates.Stage{Weight: st.Weight(), Start: st.StageStart, CanaryStart: st.CanaryStart, Now: now}
+	return gates.Stage{Weight: st.Weight(), Start: st.StageStart, CanaryStart: st.CanaryStart, Changes: st.Changes, Now: now, Pinned: st.Pinned}
 }
 
 // evaluate observes and judges the current stage. With

@@ -362,11 +362,13 @@ func (p *Promoter) change(ctx context.Context, tip *gitops.Snapshot, st *State, 
 			trailer = gitops.ActionPromote
 		}
 		to = c.Spec.Steps[0].Weight
-		stage = render.Stage{Step: 1, Weight: to, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: replicas, StableImage: st.Committed.StableImage}
+		stage = render.Stage{Step: 1, Weight: to, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: replicas, StableImage: st.Committed.StableImage,
+			SequentialTest: p.pinSequentialTest(ctx, c)}
 	case ActPromote:
 		trailer = gitops.ActionPromote
 		to = c.Spec.Steps[st.Step()].Weight
-		stage = render.Stage{Step: st.Step() + 1, Weight: to, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: replicas, StableImage: st.Committed.StableImage}
+		stage = render.Stage{Step: st.Step() + 1, Weight: to, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: replicas, StableImage: st.Committed.StableImage,
+			SequentialTest: st.Committed.SequentialTest}
 	case ActFinish:
 		trailer = gitops.ActionFinish
 		to = 100
@@ -629,4 +631,33 @@ func (p *Promoter) Evaluate(ctx context.Context, name string) (*State, *gates.Re
 	}
 	report, _, err := p.evaluate(ctx, st, p.opts.Clock())
 	return st, report, err
+}
+
+// pinSequentialTest returns what the canary's sequential test pins at its
+// start, in the form recorded in the component: alpha, margins, and the
+// latency bounds chosen from stable's hour before now. It returns "" when
+// the spec has no sequential gate or stable's history cannot be read: the
+// runs then choose the bounds from that hour themselves, and hold while
+// they cannot read it.
+func (p *Promoter) pinSequentialTest(ctx context.Context, c *spec.Canary) string {
+	var gate *spec.Gate
+	for i, g := range c.Spec.Analysis.Gates {
+		if g.Type == spec.GateSequential {
+			gate = &c.Spec.Analysis.Gates[i]
+			break
+		}
+	}
+	if gate == nil || p.opts.Querier == nil {
+		return ""
+	}
+	now := p.opts.Clock()
+	obs, err := gates.Observe(ctx, p.opts.Querier, c, gates.Stage{Start: now, CanaryStart: now, Now: now})
+	if err != nil {
+		return ""
+	}
+	pin := gates.PinnedOf(gates.SequentialConfigOf(c.Spec.Analysis, *gate), obs)
+	if pin == nil {
+		return ""
+	}
+	return pin.String()
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
+	"slices"
 	"time"
 
+	"github.com/promoter-dev/promoter/internal/gates"
 	"github.com/promoter-dev/promoter/internal/gitops"
 	"github.com/promoter-dev/promoter/internal/render"
 	"github.com/promoter-dev/promoter/internal/spec"
@@ -55,6 +58,13 @@ type State struct {
 	// CanaryStart when the attempt's first step did. Zero when not
 	// progressing.
 	StageStart, CanaryStart time.Time
+	// Changes are when the attempt's later steps landed (weight changes
+	// after the canary's start), oldest first: the sequential test's
+	// warm-ups start there.
+	Changes []time.Time
+	// Pinned is what the sequential test pinned at the canary's start, read
+	// back from the component; nil when nothing was pinned.
+	Pinned *gates.Pinned
 	// Last is promoter's newest commit for the canary, if any.
 	Last *gitops.Commit
 	// Drift is set when the committed component is not what promoter
@@ -166,14 +176,49 @@ func (s *State) attach(ctx context.Context, h history) error {
 	}
 	s.Attempt = attempt
 	if s.Phase == Progressing {
-		s.StageStart, s.CanaryStart = stageTimes(s.Attempt, s.Committed.Step)
-		if s.StageStart.IsZero() {
-			// No commit of promoter's for this step (a component written by
-			// hand): the stage clock starts with the tip.
-			s.StageStart, s.CanaryStart = s.Tip.CommitTime, s.Tip.CommitTime
+		s.StageStart, s.CanaryStart, s.Changes = clocks(s.Attempt, s.Committed.Step, s.Tip.CommitTime)
+		if v := s.Committed.SequentialTest; v != "" {
+			pin, err := gates.ParsePinned(v)
+			if err != nil {
+				return fmt.Errorf("%s: annotation %s: %w (promoter wrote it when the canary started; restore it or remove it to choose again)",
+					path.Join(render.ComponentDir(s.Canary), "virtualservice-state.yaml"), render.AnnotationSequentialTest, err)
+			}
+			s.Pinned = pin
 		}
 	}
 	return nil
+}
+
+// clocks returns the stage's and the canary's start and the weight changes
+// in between. With no commit of promoter's for the current step (a
+// component written by hand) the stage clock starts with the tip, but the
+// canary's start stays the attempt's: the sequential test runs across the
+// whole attempt, and restarting it at every commit would give it a fresh
+// alpha each time. Only with no attempt at all does the canary start with
+// the tip too.
+func clocks(attempt []gitops.Commit, step int, tip time.Time) (stage, canary time.Time, changes []time.Time) {
+	stage, canary = stageTimes(attempt, step)
+	if stage.IsZero() {
+		stage = tip
+		if canary.IsZero() || canary.After(tip) {
+			canary = tip
+		} else if tip.After(canary) {
+			changes = append(changes, tip)
+		}
+	}
+	firsts := map[int]time.Time{}
+	for _, c := range attempt { // newest first: the last write is the oldest
+		if st := c.Message.Trailers.Step; st >= 1 {
+			firsts[st] = c.CommitTime
+		}
+	}
+	for _, t := range firsts {
+		if t.After(canary) && !t.After(stage) {
+			changes = append(changes, t)
+		}
+	}
+	slices.SortFunc(changes, func(a, b time.Time) int { return a.Compare(b) })
+	return stage, canary, slices.Compact(changes)
 }
 
 // stageTimes finds when the current step and the attempt's first step

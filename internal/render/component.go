@@ -209,6 +209,9 @@ func stateAnnotations(c *spec.Canary, b *Base, st Stage) map[string]string {
 		AnnotationWeight:         strconv.Itoa(st.Weight),
 		AnnotationCanaryRevision: cmpOr(st.CanaryImage, b.Canary.Image),
 	}
+	if st.SequentialTest != "" {
+		a[AnnotationSequentialTest] = st.SequentialTest
+	}
 	if rb := st.Rollback; rb != nil {
 		a[AnnotationRolledBackRevision] = rb.Revision
 		a[AnnotationRollbackReason] = rb.Reason

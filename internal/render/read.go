@@ -52,6 +52,7 @@ func ReadStage(c *spec.Canary, repo fs.FS) (*Committed, error) {
 		return fmt.Errorf("%s: annotation %s: %w", path.Join(dir, fileState), key, err)
 	}
 	out := &Committed{CanaryRevision: a[AnnotationCanaryRevision]}
+	out.SequentialTest = a[AnnotationSequentialTest]
 	if out.Step, err = atoi(a, AnnotationStep); err != nil {
 		return nil, bad(AnnotationStep, err)
 	}

@@ -96,7 +96,8 @@ func TestRenderEveryStepOfTheExample(t *testing.T) {
 func TestReadStageRoundTrip(t *testing.T) {
 	c, repo := loadExample(t)
 	want := Stage{Step: 6, Weight: 0, CanaryImage: "myapp:v3", StableImage: "myapp:v3", CanaryReplicas: Replicas(0),
-		Rollback: &Rollback{Revision: "myapp:v2", Reason: "p99 too high", PreviousWeight: 50}}
+		Rollback:       &Rollback{Revision: "myapp:v2", Reason: "p99 too high", PreviousWeight: 50},
+		SequentialTest: "alpha=0.05 margin=1 promoteRatio=2 bounds=25,50,100,250"}
 	res, err := Render(c, repo, want)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +116,9 @@ func TestReadStageRoundTrip(t *testing.T) {
 	}
 	if got.CanaryRevision != "myapp:v3" {
 		t.Errorf("canary revision %q, want the pinned image", got.CanaryRevision)
+	}
+	if got.SequentialTest != want.SequentialTest {
+		t.Errorf("sequential test %q, want %q", got.SequentialTest, want.SequentialTest)
 	}
 
 	delete(repo, ComponentDir(c)+"/"+fileState)

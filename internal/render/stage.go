@@ -41,6 +41,9 @@ const (
 	AnnotationRollbackReason     = "promoter.dev/rollback-reason"
 	AnnotationRollbackAt         = "promoter.dev/rollback-at"
 	AnnotationPreviousWeight     = "promoter.dev/previous-weight"
+	// AnnotationSequentialTest pins the sequential test's parameters (alpha,
+	// margins, latency bounds) for the whole canary, from its first step.
+	AnnotationSequentialTest = "promoter.dev/sequential-test"
 )
 
 // Stage is what one commit of promoter's component says: how much traffic
@@ -60,6 +63,9 @@ type Stage struct {
 	StableImage string
 	// Rollback is set once the canary revision has been rolled back.
 	Rollback *Rollback
+	// SequentialTest is what the sequential test pinned when the canary
+	// started (gates.Pinned's recorded form); empty when nothing is pinned.
+	SequentialTest string
 }
 
 // Rollback records why and when a revision was rolled back.

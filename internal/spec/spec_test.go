@@ -101,6 +101,9 @@ func TestValidSpec(t *testing.T) {
 	if d, ok := c.Spec.Analysis.Gates[1].Max.Duration(); !ok || d != 500*time.Millisecond {
 		t.Errorf("latency max = %v %v, want 500ms", d, ok)
 	}
+	if a := c.Spec.Analysis; a.Lag.Duration != DefaultLag || a.Warmup.Duration != 5*time.Minute {
+		t.Errorf("lag %v, warmup %v: want the defaults 1m and one interval (5m)", a.Lag.Duration, a.Warmup.Duration)
+	}
 	if got := c.Spec.Analysis.RollbackOn[0].Name; got != "error-rate" {
 		t.Errorf("unnamed rollback trigger got name %q, want its type", got)
 	}
@@ -122,6 +125,10 @@ func TestMalformedSpecs(t *testing.T) {
 			[]string{f + ":15: spec.steps[0].weight: 0 must be above 0"}},
 		{"weights not increasing", edit(t, "{weight: 10, pause: 1h}", "{weight: 5, pause: 1h}"),
 			[]string{f + ":16: spec.steps[1].weight: 5 does not increase on the previous step's 5"}},
+		{"lag not shorter than the interval", edit(t, "interval: 5m\n", "interval: 5m\n    lag: 5m\n"),
+			[]string{f + `:20: spec.analysis.lag: "5m" must be shorter than spec.analysis.interval (5m)`}},
+		{"negative warmup", edit(t, "interval: 5m\n", "interval: 5m\n    warmup: -1m\n"),
+			[]string{f + `:20: spec.analysis.warmup: "-1m" is negative`}},
 		{"bad pause", edit(t, "pause: 1h}", "pause: 1hour}"),
 			[]string{f + `:16: spec.steps[1].pause: "1hour" is not a duration (use Go durations such as 30s, 5m, 1h30m)`}},
 		{"negative interval", edit(t, "interval: 5m", "interval: -5m"),

@@ -168,6 +168,15 @@ type Analysis struct {
 	// MinRequests is the number of canary requests a stage needs before any
 	// gate can pass.
 	MinRequests int `yaml:"minRequests,omitempty"`
+	// Lag is how long after a tile's end its counts are trusted to be
+	// complete in Prometheus (scrape interval plus ingestion delay); tiles
+	// end at now - lag. Default 1m.
+	Lag Duration `yaml:"lag,omitempty"`
+	// Warmup is the time after the canary starts and after each weight
+	// change whose tiles the sequential test reports but leaves out of its
+	// latency rollback test (cold caches, JIT). Default one interval; 0s
+	// turns it off.
+	Warmup Duration `yaml:"warmup,omitempty"`
 	// VerifyTraffic makes a stage's clock start only once Prometheus shows
 	// the canary's share of requests matching the committed weight.
 	VerifyTraffic bool `yaml:"verifyTraffic,omitempty"`

@@ -17,6 +17,7 @@ const (
 	DefaultMinRequests = 100
 	DefaultQuantile    = 0.99
 	DefaultAlpha       = 0.05
+	DefaultLag         = time.Minute
 )
 
 // Normalize fills defaults and turns the Flagger-style fields into Steps and
@@ -30,6 +31,16 @@ func (c *Canary) Normalize() {
 	}
 	if a.Threshold == 0 {
 		a.Threshold = DefaultThreshold
+	}
+	if iv := a.Interval; iv.valid && iv.Duration > 0 {
+		// The defaults follow the interval: a lag of 1m, at most a quarter
+		// of the interval, and a warm-up of one interval.
+		if !a.Lag.IsSet() {
+			a.Lag = D(min(DefaultLag, iv.Duration/4))
+		}
+		if !a.Warmup.IsSet() {
+			a.Warmup = iv
+		}
 	}
 	if a.MinRequests == 0 {
 		a.MinRequests = DefaultMinRequests
@@ -230,6 +241,11 @@ func (c *Canary) Validate() error {
 
 	v.steps(c)
 	v.duration("spec.analysis.interval", a.Interval, true)
+	v.nonNegativeDuration("spec.analysis.lag", a.Lag)
+	v.nonNegativeDuration("spec.analysis.warmup", a.Warmup)
+	if a.Lag.valid && a.Interval.valid && a.Interval.Duration > 0 && a.Lag.Duration >= a.Interval.Duration {
+		v.add("spec.analysis.lag", "%q must be shorter than spec.analysis.interval (%s)", a.Lag.raw, a.Interval.raw)
+	}
 	if a.Threshold < 0 {
 		v.add("spec.analysis.threshold", "%d is negative", a.Threshold)
 	}
@@ -455,6 +471,17 @@ func (v *validator) duration(field string, d Duration, required bool) {
 		v.add(field, "%q is not a duration (use Go durations such as 30s, 5m, 1h30m)", d.raw)
 	case d.Duration <= 0:
 		v.add(field, "%q must be positive", d.raw)
+	}
+}
+
+// nonNegativeDuration checks an optional duration that may be 0s.
+func (v *validator) nonNegativeDuration(field string, d Duration) {
+	switch {
+	case !d.IsSet():
+	case !d.valid:
+		v.add(field, "%q is not a duration (use Go durations such as 30s, 5m, 1h30m)", d.raw)
+	case d.Duration < 0:
+		v.add(field, "%q is negative", d.raw)
 	}
 }
 
