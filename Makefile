@@ -19,8 +19,11 @@ build:
 # The whole suite, race detector on. The Prometheus integration tests need the
 # Debian package `prometheus`; ensure-prometheus installs it when it can and
 # says loudly when it cannot (those tests then skip with the same message).
+# TEST_TIMEOUT is per package: the end-to-end package (cmd/promoter) runs
+# minutes under -race on a busy machine, past go test's default of 10m.
+TEST_TIMEOUT ?= 30m
 test: ensure-prometheus
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 ensure-prometheus:
 	@scripts/ensure-prometheus
