@@ -2,10 +2,16 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // validate renders custom query templates against the spec's values: one
@@ -43,5 +49,56 @@ func TestValidateRendersCustomQueries(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s%s", want, out, errs)
 		}
+	}
+}
+
+// SIGTERM ends a pass stuck on a Git server that stopped answering within
+// the grace period: exit 1 and a message naming where it was stuck.
+func TestSIGTERMEndsAStuckPass(t *testing.T) {
+	bin, err := exec.LookPath("promoter-main")
+	if err != nil {
+		t.Fatalf("the test binary's promoter-main is not on PATH: %v", err)
+	}
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	for _, args := range [][]string{{"watch", "--interval", "1h"}, {"run"}} {
+		cmd := exec.Command(bin, append([]string{"--repo", srv.URL + "/repo.git"}, args...)...)
+		cmd.Env = append(os.Environ(), "PROMOTER_SHUTDOWN_GRACE=2s", "TMPDIR="+t.TempDir())
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond) // the clone is under way, and stuck
+		start := time.Now()
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err = <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: still running 30s after SIGTERM", args)
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitError {
+			t.Errorf("%v: %v after SIGTERM, want exit 1\n%s", args, err, stderr.String())
+		}
+		if args[0] == "watch" && !strings.Contains(stderr.String(), "Stuck in: internal/gitops.") {
+			t.Errorf("%v: the message does not name what hung:\n%s", args, stderr.String())
+		}
+		t.Logf("%v ended %s after SIGTERM:\n%s", args, time.Since(start).Round(time.Millisecond), stderr.String())
 	}
 }
