@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/promoter-dev/promoter/internal/gitops/gittest"
 )
 
 // validate renders custom query templates against the spec's values: one
@@ -100,5 +102,25 @@ func TestSIGTERMEndsAStuckPass(t *testing.T) {
 			t.Errorf("%v: the message does not name what hung:\n%s", args, stderr.String())
 		}
 		t.Logf("%v ended %s after SIGTERM:\n%s", args, time.Since(start).Round(time.Millisecond), stderr.String())
+	}
+}
+
+// An image that is not an image reference is refused before anything is
+// committed.
+func TestStartRefusesInvalidImages(t *testing.T) {
+	srv := gittest.NewServer(t)
+	bare := seedExample(t, srv, "direct")
+	before := gittest.Git(t, bare, "rev-parse", "main")
+	for _, image := range []string{" ", "myapp v3", "myapp:v3\nevil: true", "MyApp:v3", "myapp:", "@sha256:abc"} {
+		code, out, errs := run("--repo", srv.RepoURL("repo"), "start", "myapp", "--image", image)
+		if code != exitError || !strings.Contains(errs, "not a valid image reference") {
+			t.Errorf("--image %q: exit %d\n%s%s", image, code, out, errs)
+		}
+	}
+	if after := gittest.Git(t, bare, "rev-parse", "main"); after != before {
+		t.Errorf("main moved from %s to %s", before, after)
+	}
+	if code, out, errs := run("--repo", srv.RepoURL("repo"), "start", "myapp", "--image", "ghcr.io/org/myapp:v3@sha256:"+strings.Repeat("a", 64)); code != 0 {
+		t.Errorf("a valid reference: exit %d\n%s%s", code, out, errs)
 	}
 }
