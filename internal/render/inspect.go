@@ -119,6 +119,9 @@ func inspect(c *spec.Canary, ms []manifest) (*Base, error) {
 			return nil, fail("VirtualService %s has no HTTP route without match; name the one to split in spec.virtualService.route", vs.Metadata.Name)
 		}
 	}
+	if err := checkReachable(vs, b.Route, s.VirtualService.Route); err != nil {
+		return nil, fail("%v", err)
+	}
 	route := vs.Spec.HTTP[b.Route]
 	b.RouteName = route.Name
 	b.StableDest, b.CanaryDest = -1, -1
