@@ -80,3 +80,27 @@ func TestUnparseableRepoURLIsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// Prometheus flags without --prometheus are an error, not silently
+// ignored.
+func TestPrometheusFlagsNeedPrometheus(t *testing.T) {
+	t.Setenv("PROMETHEUS_URL", "")
+	srv := gittest.NewServer(t)
+	seedExample(t, srv, "auto-merge")
+	code, out, errs := run("--repo", srv.RepoURL("repo"), "--prometheus-header", "X-Scope-OrgID=t", "status")
+	if code != exitError || !strings.Contains(errs, "need --prometheus") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// A remote whose HEAD names a missing branch gets a hint.
+func TestDanglingRemoteHEADHasAHint(t *testing.T) {
+	srv := gittest.NewServer(t)
+	bare := seedExample(t, srv, "auto-merge")
+	gittest.Git(t, bare, "symbolic-ref", "HEAD", "refs/heads/gone")
+	t.Setenv("TMPDIR", t.TempDir())
+	code, out, errs := run("--repo", srv.RepoURL("repo"), "status")
+	if code != exitError || !strings.Contains(errs, "promoter: hint: ") || !strings.Contains(errs, "--branch") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}

@@ -214,7 +214,14 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // Query runs q, retrying transient failures with exponential backoff until
 // the retries are spent or ctx is done.
-func (c *Client) Query(ctx context.Context, q Query) ([]Series, error) {
+func (c *Client) Query(ctx context.Context, q Query) (_ []Series, err error) {
+	// A panic on a hostile answer is that query's error, never the run's
+	// death (the gates query from their own goroutines).
+	defer func() {
+		if r := recover(); r != nil {
+			err = &QueryError{Kind: ErrBadResponse, Expr: q.Expr, Attempts: 1, Err: fmt.Errorf("%w: internal error reading the answer: %v", errUnexpected, r)}
+		}
+	}()
 	wait := c.opts.Backoff
 	for attempt := 1; ; attempt++ {
 		series, err := c.once(ctx, q)
