@@ -124,3 +124,37 @@ func TestStartRefusesInvalidImages(t *testing.T) {
 		t.Errorf("a valid reference: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// A base symlink to the process's environment, listed by a generator,
+// fails `render --build` and `validate` without printing the token.
+func TestRenderBuildDoesNotLeakTheEnvironment(t *testing.T) {
+	t.Setenv("GITHUB_TOKEN", "ghs_ENVIRON_LEAK_CHECK")
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("../../examples/repo")); err != nil {
+		t.Fatal(err)
+	}
+	k := filepath.Join(dir, "apps/myapp/base/kustomization.yaml")
+	data, err := os.ReadFile(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, "configMapGenerator:\n  - name: leak\n    files:\n      - env\n"...)
+	if err := os.WriteFile(k, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/proc/self/environ", filepath.Join(dir, "apps/myapp/base/env")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"render", "myapp", "--build"}, {"validate"}} {
+		code, out, errs := run(append([]string{"--repo", dir}, args...)...)
+		if code != exitError {
+			t.Errorf("%v: exit %d", args, code)
+		}
+		if strings.Contains(out+errs, "ENVIRON_LEAK_CHECK") {
+			t.Fatalf("%v printed the environment:\n%s%s", args, out, errs)
+		}
+		if !strings.Contains(out+errs, "/proc/self/environ) that leaves the repository") {
+			t.Errorf("%v: the error does not say why:\n%s%s", args, out, errs)
+		}
+	}
+}
