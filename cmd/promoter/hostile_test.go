@@ -158,3 +158,26 @@ func TestRenderBuildDoesNotLeakTheEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// Unreferenced committed symlinks in a base (one to /dev/zero, one
+// dangling) do not block run, as they do not block kustomize.
+func TestRunIgnoresUnreferencedCommittedSymlinks(t *testing.T) {
+	srv := gittest.NewServer(t)
+	src := t.TempDir()
+	if err := os.CopyFS(src, os.DirFS("../../examples/repo")); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{"zero": "/dev/zero", "gone": "nowhere.yaml"} {
+		if err := os.Symlink(target, filepath.Join(src, "apps/myapp/base", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bare := srv.SeedDir(t, "repo", "main", src)
+	if got := gittest.Git(t, bare, "ls-tree", "main", "apps/myapp/base/zero"); !strings.HasPrefix(got, "120000") {
+		t.Fatalf("the symlink was not committed as one: %q", got)
+	}
+	code, out, errs := run("--repo", srv.RepoURL("repo"), "--now", "2026-03-02T09:00:00Z", "run")
+	if code != 0 || !strings.Contains(out, "myapp: start 0% -> 5%") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}
