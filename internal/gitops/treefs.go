@@ -133,8 +133,20 @@ func (t *treeFS) blob(name string, h plumbing.Hash) ([]byte, error) {
 	return io.ReadAll(rd)
 }
 
-// Lstat implements fs.ReadLinkFS: Stat does not follow symlinks either.
-func (t *treeFS) Lstat(name string) (fs.FileInfo, error) { return t.Stat(name) }
+// Lstat implements fs.ReadLinkFS. It does not follow symlinks (nor does
+// Stat), and it reports files without their size, which needs the blob
+// read: the sandbox calls it for every component of every path, and bounds
+// what it reads itself.
+func (t *treeFS) Lstat(name string) (fs.FileInfo, error) {
+	e, dir, err := t.lookup("lstat", name)
+	if err != nil {
+		return nil, err
+	}
+	if dir != nil {
+		return t.info(path.Base(name), filemode.Dir, 0), nil
+	}
+	return t.info(e.Name, e.Mode, 0), nil
+}
 
 // ReadLink implements fs.ReadLinkFS: a symlink's target is its blob.
 func (t *treeFS) ReadLink(name string) (string, error) {
