@@ -41,10 +41,14 @@ verify: generate
 	$(GO) mod tidy
 	@git diff --exit-code || (echo "verify: the tree changed; commit the result of make generate / gofmt / go mod tidy"; exit 1)
 
-# Parser fuzzing; FUZZTIME=5m for a real run.
+# Fuzzing where bytes come in, one target at a time; FUZZTIME=5m for a real run.
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1x -parallel 1
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzKustomizationThroughTheSandbox$$' -fuzztime $(FUZZTIME) -parallel 1
+	$(GO) test ./internal/gates -run '^$$' -fuzz '^FuzzPrometheusAnswer$$' -fuzztime $(FUZZTIME) -parallel 1
+	$(GO) test ./internal/creds -run '^$$' -fuzz '^FuzzRedactNeverLeaksThePassword$$' -fuzztime $(FUZZTIME) -parallel 1
 
 bench: bench-scale bench-gates
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...

@@ -10,12 +10,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/promoter-dev/promoter/internal/sandbox"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// localFS opens --repo as a directory on disk. Commands that only read the
-// working tree (validate, render) use it; commands that commit open the
-// repository through internal/gitops.
+// localFS opens --repo as a directory on disk, through the sandbox: a
+// symlink that leaves the checkout, a device or a pipe is refused, never
+// read. Commands that only read the working tree (validate, render) use
+// it; commands that commit open the repository through internal/gitops.
 func (g *globals) localFS() (fs.FS, error) {
 	info, err := os.Stat(g.repo)
 	if err != nil {
@@ -24,7 +26,7 @@ func (g *globals) localFS() (fs.FS, error) {
 	if !info.IsDir() {
 		return nil, withHint(fmt.Errorf("--repo %s is not a directory", g.repo), "point --repo at a checkout of your GitOps repository")
 	}
-	return os.DirFS(g.repo), nil
+	return sandbox.New(os.DirFS(g.repo)), nil
 }
 
 // loadCanaries loads every canary of the repository and selects the named

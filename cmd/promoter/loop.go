@@ -16,33 +16,39 @@ import (
 	"github.com/promoter-dev/promoter/internal/promote"
 )
 
-// newPromoter opens the repository, the forge and Prometheus for the
-// commands of the decision loop. close releases the repository.
-func (g *globals) newPromoter(ctx context.Context, author string, dryRun bool) (p *promote.Promoter, r *gitops.Repo, err error) {
-	r, err = g.openRepo(ctx, author)
+// newPromoter opens Prometheus, the repository and the forge for the
+// commands of the decision loop; close releases the repository. On an error
+// it returns no repository and leaves no clone behind.
+func (g *globals) newPromoter(ctx context.Context, author string, dryRun bool) (*promote.Promoter, *gitops.Repo, error) {
+	// Flags that need no repository are checked first: a bad --prometheus
+	// costs no clone.
+	q, err := g.promQuerier()
+	if err != nil {
+		return nil, nil, setupError{err}
+	}
+	r, err := g.openRepo(ctx, author)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer func() {
-		if err != nil {
-			r.Close()
-		}
-	}()
 	var forge gitops.Forge
 	if !dryRun {
 		if forge, err = g.newForge(ctx, r); err != nil {
-			return nil, nil, err
+			_ = r.Close()
+			return nil, nil, setupError{err}
 		}
-	}
-	q, err := g.promQuerier()
-	if err != nil {
-		return nil, nil, err
 	}
 	return promote.New(promote.Options{
 		Repo: r, Forge: forge, Querier: q, Clock: g.clock, Log: g.log,
 		DryRun: dryRun, Getenv: g.getenv,
 	}), r, nil
 }
+
+// setupError is a flag or environment problem that no later pass can
+// fix: watch stops on it instead of retrying.
+type setupError struct{ err error }
+
+func (e setupError) Error() string { return e.err.Error() }
+func (e setupError) Unwrap() error { return e.err }
 
 // selection builds a canary selection from arguments and --shard.
 func (g *globals) selection(names []string) (promote.Selection, error) {
@@ -114,6 +120,10 @@ func newWatchCmd(g *globals) *cobra.Command {
 			for {
 				// The pass in flight finishes even when a signal arrives.
 				pass, err := g.pass(context.WithoutCancel(ctx), args, author, g.dryRun)
+				var se setupError
+				if errors.As(err, &se) {
+					return err
+				}
 				if err != nil {
 					g.log.Error("pass failed", "err", err)
 				} else if pass.RolledBack() {

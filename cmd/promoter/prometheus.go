@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,6 +15,9 @@ import (
 // here: every gate then reports Error, which holds the canary.
 func (g *globals) promQuerier() (gates.Querier, error) {
 	if g.prometheus == "" {
+		if len(g.promHeaders) > 0 || g.promCA != "" || g.promCert != "" || g.promKey != "" {
+			return nil, withHint(errors.New("--prometheus-header, --prometheus-ca, --prometheus-cert and --prometheus-key need --prometheus"), "give --prometheus URL (or PROMETHEUS_URL)")
+		}
 		return nil, nil
 	}
 	headers := map[string]string{}

@@ -68,6 +68,9 @@ It writes nothing.`,
 				}
 			}
 			if image != "" {
+				if err := render.ValidateImage(image); err != nil {
+					return withHint(fmt.Errorf("--image: %w", err), "for example --image ghcr.io/org/app:v2.0.0")
+				}
 				st.CanaryImage = image
 			}
 			res, err := render.Render(c, fsys, st)

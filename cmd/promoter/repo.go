@@ -36,6 +36,8 @@ func (g *globals) openRepo(ctx context.Context, author string) (*gitops.Repo, er
 		return nil, withHint(err, "set GIT_TOKEN (or GITHUB_TOKEN, or GIT_USERNAME and GIT_PASSWORD) for https remotes, GIT_SSH_KEY for ssh remotes")
 	case errors.Is(err, gitops.ErrNotFound):
 		return nil, withHint(err, "check --repo and --branch")
+	case err != nil && g.branch == "" && strings.Contains(err.Error(), `remote ref "HEAD"`):
+		return nil, withHint(err, "the remote's HEAD names a branch that does not exist: give --branch")
 	case err != nil:
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/promoter-dev/promoter/internal/creds"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
@@ -87,16 +88,32 @@ func report(stderr io.Writer, err error) int {
 	if errors.As(err, &ve) {
 		// One line per problem, each grep-able as file:line: field: message.
 		for _, line := range strings.Split(ve.Error(), "\n") {
-			fmt.Fprintf(stderr, "promoter: error: %s\n", line)
+			fmt.Fprintf(stderr, "promoter: error: %s\n", creds.Redact(line))
 		}
 	} else {
-		fmt.Fprintf(stderr, "promoter: error: %v\n", err)
+		// Every error is printed through the one redaction: a URL that
+		// did not parse still has its credentials masked.
+		fmt.Fprintf(stderr, "promoter: error: %s\n", creds.Redact(err.Error()))
 	}
 	var ue userError
 	if errors.As(err, &ue) && ue.hint != "" {
-		fmt.Fprintf(stderr, "promoter: hint: %s\n", ue.hint)
+		fmt.Fprintf(stderr, "promoter: hint: %s\n", creds.Redact(ue.hint))
 	}
 	return exitError
+}
+
+// redactAttr passes every logged string and error through the one
+// redaction, so a URL with credentials never reaches the log whole.
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value.Any().(type) {
+	case string:
+		a.Value = slog.StringValue(creds.Redact(v))
+	case error:
+		a.Value = slog.StringValue(creds.Redact(v.Error()))
+	case fmt.Stringer:
+		a.Value = slog.StringValue(creds.Redact(v.String()))
+	}
+	return a
 }
 
 func newRootCmd(g *globals) *cobra.Command {
@@ -141,9 +158,9 @@ func (g *globals) setup() error {
 	var h slog.Handler
 	switch g.logFormat {
 	case "text":
-		h = slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+		h = slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: redactAttr})
 	case "json":
-		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: redactAttr})
 	default:
 		return withHint(fmt.Errorf("--log-format %q: unknown log format", g.logFormat), "use --log-format text or json")
 	}

@@ -14,6 +14,9 @@ func TestMain(m *testing.M) {
 		"promoter": func() {
 			os.Exit(execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
+		// promoter-main is the binary's main: signals handled as in
+		// production.
+		"promoter-main": main,
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/promoter-dev/promoter/internal/promote"
+	"github.com/promoter-dev/promoter/internal/render"
 )
 
 func newStartCmd(g *globals) *cobra.Command {
@@ -28,6 +29,9 @@ through the pull request promoter/<canary>/step-0 (merged at once in auto-merge 
 			name := args[0]
 			if image == "" {
 				return withHint(fmt.Errorf("start %s: no image", name), "give --image REF, for example --image myapp:v2.0.0")
+			}
+			if err := render.ValidateImage(image); err != nil {
+				return withHint(fmt.Errorf("start %s: %w", name, err), "give --image REF, for example --image myapp:v2.0.0")
 			}
 			p, r, err := g.newPromoter(cmd.Context(), author, g.dryRun)
 			if err != nil {

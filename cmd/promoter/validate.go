@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/promoter-dev/promoter/internal/gates"
 	"github.com/promoter-dev/promoter/internal/render"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
@@ -94,10 +97,14 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 	}
 }
 
-// validateCanary checks the committed component and every step, on the
-// tree as it will be after promoter's first commit. It returns what that
-// commit adds to the overlay's kustomization ("" when nothing).
+// validateCanary checks the custom queries, the committed component and
+// every step, on the tree as it will be after promoter's first commit. It
+// returns what that commit adds to the overlay's kustomization ("" when
+// nothing).
 func validateCanary(c *spec.Canary, fsys fs.FS) (string, error) {
+	if err := checkQueries(c); err != nil {
+		return "", err
+	}
 	b, err := render.Inspect(c, fsys)
 	if err != nil {
 		return "", err
@@ -136,4 +143,33 @@ func validateCanary(c *spec.Canary, fsys fs.FS) (string, error) {
 		}
 	}
 	return adds, nil
+}
+
+// checkQueries renders every custom gate's query template against the
+// spec's own values, as a pass would: a template that cannot run fails
+// here, with file, line and field, rather than as an Error verdict later.
+func checkQueries(c *spec.Canary) error {
+	a := c.Spec.Analysis
+	t := gates.TargetOf(c)
+	var problems []string
+	for list, gs := range map[string][]spec.Gate{"gates": a.Gates, "rollbackOn": a.RollbackOn} {
+		for i, g := range gs {
+			if g.Type != spec.GateCustom {
+				continue
+			}
+			window := a.Interval.Duration
+			if g.Interval.Duration > 0 {
+				window = g.Interval.Duration
+			}
+			if _, err := t.CustomQuery(g.Query, window); err != nil {
+				field := fmt.Sprintf("spec.analysis.%s[%d].query", list, i)
+				problems = append(problems, fmt.Sprintf("%s:%d: %s: %v", c.Source.File, c.Source.LineOf(field), field, err))
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems)
+	return errors.New(strings.Join(problems, "\n"))
 }

@@ -6,16 +6,20 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/promoter-dev/promoter/internal/creds"
 )
 
 // ClientOptions configure a [Client].
@@ -25,8 +29,13 @@ type ClientOptions struct {
 	// BearerToken is sent as "Authorization: Bearer ..." when set. It never
 	// appears in logs or errors.
 	BearerToken string
-	// Headers are added to every request, e.g. X-Scope-OrgID for Mimir.
+	// Headers are added to every request to URL's host, e.g. X-Scope-OrgID
+	// for Mimir. Like the token, they are never sent to another host: a
+	// redirect elsewhere goes without them.
 	Headers map[string]string
+	// MaxResponseBytes bounds one answer (default 32 MiB); a larger answer
+	// is an error of kind ErrBadResponse, so the gate is Error.
+	MaxResponseBytes int64
 	// TLS configures the connection to an https URL.
 	TLS TLSOptions
 	// Timeout bounds each attempt (default 30s); the caller's ctx bounds
@@ -69,6 +78,20 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if opts.URL == "" {
 		return nil, errors.New("no Prometheus URL")
 	}
+	u, err := url.Parse(opts.URL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold credentials
+		}
+		return nil, fmt.Errorf("prometheus URL %q: %w", creds.Redact(opts.URL), err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("prometheus URL %q: not an http:// or https:// URL", creds.Redact(opts.URL))
+	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = 32 << 20
+	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
@@ -93,12 +116,26 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
+	transport.ResponseHeaderTimeout = opts.Timeout
+	header := http.Header{}
+	for k, v := range opts.Headers {
+		header.Set(k, v)
+	}
+	if opts.BearerToken != "" {
+		header.Set("Authorization", "Bearer "+opts.BearerToken)
+	}
 	c, err := api.NewClient(api.Config{
-		Address:      opts.URL,
-		RoundTripper: headerTransport{base: transport, token: opts.BearerToken, headers: opts.Headers},
+		Address: opts.URL,
+		Client: &http.Client{
+			Transport: limitTransport{
+				base:  &creds.Transport{Base: transport, Origin: creds.OriginOf(u), Header: header},
+				limit: opts.MaxResponseBytes,
+			},
+			CheckRedirect: creds.StripOnRedirect,
+		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus client for %s: %w", opts.URL, err)
+		return nil, creds.Error(fmt.Errorf("prometheus client for %s: %w", opts.URL, err))
 	}
 	return &Client{api: v1.NewAPI(c), opts: opts}, nil
 }
@@ -126,27 +163,65 @@ func (o TLSOptions) config() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// headerTransport adds the bearer token and the extra headers.
-type headerTransport struct {
-	base    http.RoundTripper
-	token   string
-	headers map[string]string
+// limitTransport bounds the size of every answer.
+type limitTransport struct {
+	base  http.RoundTripper
+	limit int64
 }
 
-func (t headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(req.Context())
-	for k, v := range t.headers {
-		req.Header.Set(k, v)
+// errTooLarge marks an answer over ClientOptions.MaxResponseBytes.
+var errTooLarge = errors.New("answer too large")
+
+func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
 	}
-	if t.token != "" {
-		req.Header.Set("Authorization", "Bearer "+t.token)
+	if resp.ContentLength > t.limit {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", errTooLarge, resp.ContentLength, t.limit)
 	}
-	return t.base.RoundTrip(req)
+	resp.Body = &limitedBody{rc: resp.Body, left: t.limit, limit: t.limit}
+	return resp, nil
 }
+
+// limitedBody fails the read that goes over the limit (io.LimitReader
+// would end the answer there silently, and a truncated answer must not
+// parse as a smaller one).
+type limitedBody struct {
+	rc          io.ReadCloser
+	left, limit int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells an answer of exactly the limit from a larger one.
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("%w: over the limit of %d bytes", errTooLarge, b.limit)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // Query runs q, retrying transient failures with exponential backoff until
 // the retries are spent or ctx is done.
-func (c *Client) Query(ctx context.Context, q Query) ([]Series, error) {
+func (c *Client) Query(ctx context.Context, q Query) (_ []Series, err error) {
+	// A panic on a hostile answer is that query's error, never the run's
+	// death (the gates query from their own goroutines).
+	defer func() {
+		if r := recover(); r != nil {
+			err = &QueryError{Kind: ErrBadResponse, Expr: q.Expr, Attempts: 1, Err: fmt.Errorf("%w: internal error reading the answer: %v", errUnexpected, r)}
+		}
+	}()
 	wait := c.opts.Backoff
 	for attempt := 1; ; attempt++ {
 		series, err := c.once(ctx, q)
@@ -199,13 +274,19 @@ func convert(v model.Value) ([]Series, error) {
 		return nil, nil
 	case model.Vector:
 		out := make([]Series, 0, len(v))
-		for _, s := range v {
+		for i, s := range v {
+			if s == nil {
+				return nil, fmt.Errorf("%w: sample %d of the vector is null", errUnexpected, i)
+			}
 			out = append(out, Series{Labels: labels(s.Metric), Points: []Point{{T: s.Timestamp.Time(), V: float64(s.Value)}}})
 		}
 		return out, nil
 	case model.Matrix:
 		out := make([]Series, 0, len(v))
-		for _, s := range v {
+		for i, s := range v {
+			if s == nil {
+				return nil, fmt.Errorf("%w: series %d of the matrix is null", errUnexpected, i)
+			}
 			ps := make([]Point, 0, len(s.Values))
 			for _, p := range s.Values {
 				ps = append(ps, Point{T: p.Timestamp.Time(), V: float64(p.Value)})
@@ -214,6 +295,9 @@ func convert(v model.Value) ([]Series, error) {
 		}
 		return out, nil
 	case *model.Scalar:
+		if v == nil {
+			return nil, fmt.Errorf("%w: null scalar", errUnexpected)
+		}
 		return []Series{{Labels: map[string]string{}, Points: []Point{{T: v.Timestamp.Time(), V: float64(v.Value)}}}}, nil
 	}
 	return nil, fmt.Errorf("%w %s", errUnexpected, v.Type())
@@ -234,7 +318,7 @@ func classify(err error) ErrorKind {
 			return ErrBadQuery
 		}
 		return ErrBadResponse
-	case errors.Is(err, errUnexpected):
+	case errors.Is(err, errUnexpected), errors.Is(err, errTooLarge):
 		return ErrBadResponse
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		// The attempt's timeout, or the caller's ctx (which stops retries).

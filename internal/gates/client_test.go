@@ -109,7 +109,8 @@ func TestPrometheusFaults(t *testing.T) {
 		{name: "empty", wantAttempts: 1, wantVerdict: Inconclusive, handler: func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, matrixBody(""))
 		}},
-		{name: "NaN", wantAttempts: 1, wantVerdict: Inconclusive, handler: func(w http.ResponseWriter, r *http.Request) {
+		// NaN counts are impossible data: an Error verdict, which holds.
+		{name: "NaN", wantAttempts: 1, wantVerdict: Error, handler: func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, matrixBody(`{"metric":{"destination_version":"v2"},"values":[[600,"NaN"],[900,"NaN"]]},{"metric":{"destination_version":"v1"},"values":[[600,"NaN"],[900,"NaN"]]}`))
 		}},
 	}

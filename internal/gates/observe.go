@@ -270,6 +270,7 @@ func fetchTiles(ctx context.Context, q Querier, t Target, start time.Time, step 
 		})
 	}
 	wg.Wait()
+	checkSamples(&ts, results, t)
 	for k := range ts.Tiles {
 		tl := &ts.Tiles[k]
 		tl.Requests = countsAt(results[FamilyRequests], t, tl.End)

@@ -181,11 +181,12 @@ func TestQueriesAgainstPromQLEngine(t *testing.T) {
 			wantErrRate: math.NaN(), wantRequests: 0,
 		},
 		{
+			// NaN samples are impossible data: Error, which holds.
 			name:   "NaN",
 			canary: version{name: "v2", requests: 1, buckets: healthyBuckets, nan: true},
-			want: map[string]Verdict{"errors": Inconclusive, "success": Inconclusive, "p99": Inconclusive,
-				"p99-vs-stable": Inconclusive, "count": Inconclusive, "share": Inconclusive, "regression": Inconclusive},
-			overall:     Inconclusive,
+			want: map[string]Verdict{"errors": Error, "success": Error, "p99": Error,
+				"p99-vs-stable": Error, "count": Error, "share": Error, "regression": Error},
+			overall:     Error,
 			wantErrRate: math.NaN(), wantRequests: 0,
 		},
 	}

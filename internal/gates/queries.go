@@ -2,11 +2,13 @@ package gates
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -160,17 +162,38 @@ type templateData struct {
 	Namespace, Name, Service, Target, Interval, StableVersion, CanaryVersion string
 }
 
+// Bounds of a custom query template and of what it renders to.
+const (
+	maxTemplateBytes = 16 << 10
+	maxQueryBytes    = 64 << 10
+)
+
 // CustomQuery renders a custom gate's query template. Template fields:
 // .Namespace .Name .Service .Target .Interval .StableVersion .CanaryVersion.
 // Label values are escaped for double-quoted PromQL strings; write
 // label="{{ .Namespace }}", never single quotes or backticks.
+//
+// A template may hold text, comments and those field substitutions only:
+// no functions, pipelines, variables, range, with, if or template calls.
+// Rendering is then linear in the template's size (at most 16 KiB), so it
+// is bounded in time by construction, and its output is bounded too (64
+// KiB).
 func (t Target) CustomQuery(tmpl string, window time.Duration) (string, error) {
+	if len(tmpl) > maxTemplateBytes {
+		return "", fmt.Errorf("query template: %d bytes, over the limit of %d", len(tmpl), maxTemplateBytes)
+	}
 	tp, err := template.New("query").Option("missingkey=error").Parse(tmpl)
 	if err != nil {
 		return "", fmt.Errorf("query template: %w", err)
 	}
-	var b bytes.Buffer
-	err = tp.Execute(&b, templateData{
+	if err := onlyFields(tp.Tree.Root); err != nil {
+		return "", fmt.Errorf("query template: %w", err)
+	}
+	if len(tp.Templates()) > 1 {
+		return "", errors.New("query template: define and block are not allowed; give the query inline")
+	}
+	b := &cappedBuffer{limit: maxQueryBytes}
+	err = tp.Execute(b, templateData{
 		Namespace:     escapeLabel(t.Namespace),
 		Name:          escapeLabel(t.Name),
 		Service:       escapeLabel(t.Service),
@@ -183,4 +206,52 @@ func (t Target) CustomQuery(tmpl string, window time.Duration) (string, error) {
 		return "", fmt.Errorf("query template: %w", err)
 	}
 	return b.String(), nil
+}
+
+// templateFields are the fields a query template may use.
+var templateFields = map[string]bool{
+	"Namespace": true, "Name": true, "Service": true, "Target": true, "Interval": true, "StableVersion": true, "CanaryVersion": true,
+}
+
+// onlyFields refuses every template construct but text and {{ .Field }}.
+func onlyFields(n parse.Node) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := onlyFields(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *parse.TextNode, *parse.CommentNode:
+		return nil
+	case *parse.ActionNode:
+		p := n.Pipe
+		if len(p.Decl) == 0 && len(p.Cmds) == 1 && len(p.Cmds[0].Args) == 1 {
+			if f, ok := p.Cmds[0].Args[0].(*parse.FieldNode); ok && len(f.Ident) == 1 {
+				if !templateFields[f.Ident[0]] {
+					return fmt.Errorf("line %d: {{ .%s }} is not a field; use one of .Namespace .Name .Service .Target .Interval .StableVersion .CanaryVersion", n.Line, f.Ident[0])
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("line %d: %s: only field substitutions such as {{ .Namespace }} are allowed", n.Line, n)
+	}
+	return fmt.Errorf("%s: only text and field substitutions such as {{ .Namespace }} are allowed", n)
+}
+
+// cappedBuffer fails the write that takes it over limit.
+type cappedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.limit {
+		return 0, fmt.Errorf("the rendered query is over the limit of %d bytes", b.limit)
+	}
+	return b.Buffer.Write(p)
 }

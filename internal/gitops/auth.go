@@ -9,6 +9,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/promoter-dev/promoter/internal/creds"
 )
 
 // Auth is how promoter authenticates to a remote. It is handed to each
@@ -81,7 +83,7 @@ type remoteURL struct {
 func parseRemote(raw string) (remoteURL, error) {
 	ep, err := transport.NewEndpoint(raw)
 	if err != nil {
-		return remoteURL{}, fmt.Errorf("remote %q: %w", Redact(raw), err)
+		return remoteURL{}, creds.Error(fmt.Errorf("remote %q: %w", raw, err))
 	}
 	r := remoteURL{scheme: ep.Protocol, user: ep.User, password: ep.Password}
 	switch ep.Protocol {
@@ -93,7 +95,7 @@ func parseRemote(raw string) (remoteURL, error) {
 	case "http", "https":
 		u, err := url.Parse(raw)
 		if err != nil {
-			return remoteURL{}, fmt.Errorf("remote %q: %w", Redact(raw), err)
+			return remoteURL{}, creds.Error(fmt.Errorf("remote %q: %w", raw, err))
 		}
 		u.User = nil
 		r.clean = u.String()
@@ -157,15 +159,6 @@ func (a Auth) method(r remoteURL) (transport.AuthMethod, error) {
 	return nil, nil
 }
 
-// Redact removes user info (credentials) from a URL-looking string, for
-// logs and error messages.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil || u.Scheme == "" {
-		return raw
-	}
-	if _, hasPass := u.User.Password(); hasPass {
-		u.User = url.UserPassword(u.User.Username(), "***")
-	}
-	return u.String()
-}
+// Redact masks user info (credentials) in a URL-looking string, for logs
+// and error messages, whether or not it parses (see [creds.Redact]).
+func Redact(raw string) string { return creds.Redact(raw) }

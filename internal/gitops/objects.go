@@ -64,6 +64,9 @@ func readDir(tree *object.Tree, dir string) (Files, error) {
 		dir = ""
 	}
 	err := sub.Files().ForEach(func(f *object.File) error {
+		if f.Size > maxBlobBytes {
+			return fmt.Errorf("%s: %d bytes, larger than the limit of %d", path.Join(dir, f.Name), f.Size, maxBlobBytes)
+		}
 		content, err := f.Contents()
 		if err != nil {
 			return err

@@ -44,6 +44,8 @@ func (r *Repo) DeleteBranch(ctx context.Context, branch string) error {
 		return fmt.Errorf("delete %s: %w", branch, ErrForbiddenForce)
 	}
 	spec := config.RefSpec(":" + plumbing.NewBranchReferenceName(branch).String())
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	err := r.git.PushContext(ctx, &git.PushOptions{
 		RemoteName: remoteName,
 		RemoteURL:  r.remote.clean,
@@ -62,7 +64,9 @@ func (r *Repo) DeleteBranch(ctx context.Context, branch string) error {
 func (r *Repo) push(ctx context.Context, commit, branch, base string, force bool) error {
 	ref := plumbing.NewBranchReferenceName(branch)
 	r.log.Debug("pushing", "ref", ref, "commit", commit, "remote", r.remote.clean)
-	err := r.sendPack(ctx, plumbing.NewHash(commit), ref, plumbing.NewHash(base), force)
+	sctx, cancel := bounded(ctx)
+	err := r.sendPack(sctx, plumbing.NewHash(commit), ref, plumbing.NewHash(base), force)
+	cancel()
 	if err == nil {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -89,6 +93,8 @@ func (r *Repo) push(ctx context.Context, commit, branch, base string, force bool
 // remoteTip asks the remote where branch is ("" if it does not exist).
 func (r *Repo) remoteTip(ctx context.Context, branch string) (string, error) {
 	rem := git.NewRemote(r.git.Storer, &config.RemoteConfig{Name: remoteName, URLs: []string{r.remote.clean}})
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: r.auth})
 	if err != nil {
 		return "", r.classify(err)

@@ -101,6 +101,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	// never runs git, so file remotes are served in-process instead.
 	installFileTransport.Do(func() {
 		client.InstallProtocol("file", server.NewClient(server.DefaultLoader))
+		installHTTPTransport()
 	})
 	r := &Repo{
 		author: opts.Author,
@@ -184,6 +185,8 @@ func (r *Repo) openCheckout(ctx context.Context, repo *git.Repository, opts Opti
 // checkout's current branch.
 func (r *Repo) defaultBranch(ctx context.Context, repo *git.Repository) (string, error) {
 	rem := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: remoteName, URLs: []string{r.remote.clean}})
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: r.auth})
 	if err != nil {
 		return "", r.classify(err)
@@ -234,7 +237,9 @@ func (r *Repo) clone(ctx context.Context, opts Options) error {
 		co.ReferenceName = plumbing.NewBranchReferenceName(opts.Branch)
 	}
 	r.log.Debug("cloning", "remote", r.remote.clean, "branch", opts.Branch, "depth", depth)
-	r.git, err = git.PlainCloneContext(ctx, r.dir, true, co)
+	cctx, cancel := bounded(ctx)
+	r.git, err = git.PlainCloneContext(cctx, r.dir, true, co)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("clone %s: %w", r.remote.clean, r.classify(err))
 	}
@@ -298,6 +303,8 @@ func (r *Repo) FetchBranch(ctx context.Context, branch string) (Commit, error) {
 
 func (r *Repo) fetch(ctx context.Context, branch string, depth int) error {
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(branch), r.trackingRef(branch)))
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	err := r.git.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		RemoteURL:  r.remote.clean,

@@ -2,9 +2,13 @@ package gitops_test
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/promoter-dev/promoter/internal/gitops"
@@ -38,5 +42,56 @@ func TestCloneConfigHasNoToken(t *testing.T) {
 				t.Errorf("token in the clone's config or remote:\n%s", cfg)
 			}
 		})
+	}
+}
+
+// Git credentials go to the remote's host only: a redirect to another host
+// is followed without them.
+func TestGitCredentialsDoNotFollowARedirect(t *testing.T) {
+	const token = "tok-SECRET-redirect"
+	listen := func(addr string, h http.Handler) *httptest.Server {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("cannot listen on %s: %v", addr, err)
+		}
+		s := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
+		s.Start()
+		t.Cleanup(s.Close)
+		return s
+	}
+	var mu sync.Mutex
+	var other, home []string
+	elsewhere := listen("127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		other = append(other, r.Header.Get("Authorization")+" "+r.URL.User.String())
+		mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	front := listen("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		home = append(home, r.Header.Get("Authorization"))
+		mu.Unlock()
+		http.Redirect(w, r, elsewhere.URL+r.URL.RequestURI(), http.StatusFound)
+	}))
+	_, err := gitops.Open(context.Background(), gitops.Options{
+		Source: front.URL + "/repo.git", Branch: "main", TempDir: t.TempDir(),
+		Auth: gitops.Auth{Username: "x", Password: token},
+	})
+	if err == nil {
+		t.Fatal("opened a repository that does not exist")
+	}
+	if strings.Contains(err.Error(), token) {
+		t.Errorf("the error shows the token: %v", err)
+	}
+	if len(home) == 0 || home[0] == "" {
+		t.Fatalf("the remote's host got no credentials (%q); the test proves nothing", home)
+	}
+	if len(other) == 0 {
+		t.Fatal("the redirect was not followed; the test proves nothing")
+	}
+	for _, a := range other {
+		if strings.TrimSpace(a) != "" {
+			t.Errorf("the other host got credentials: %q", a)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -58,6 +59,7 @@ var (
 	_ fs.ReadFileFS = (*treeFS)(nil)
 	_ fs.ReadDirFS  = (*treeFS)(nil)
 	_ fs.StatFS     = (*treeFS)(nil)
+	_ fs.ReadLinkFS = (*treeFS)(nil)
 )
 
 func (t *treeFS) lookup(op, name string) (*object.TreeEntry, *object.Tree, error) {
@@ -111,10 +113,17 @@ func (t *treeFS) ReadFile(name string) ([]byte, error) {
 	return t.blob(name, e.Hash)
 }
 
+// maxBlobBytes bounds a blob read through the tree: a hostile commit's
+// 2 GiB file is an error, not the process's memory.
+const maxBlobBytes = 64 << 20
+
 func (t *treeFS) blob(name string, h plumbing.Hash) ([]byte, error) {
 	f, err := t.root.File(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	if f.Size > maxBlobBytes {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%d bytes, larger than the limit of %d", f.Size, maxBlobBytes)}
 	}
 	rd, err := f.Reader()
 	if err != nil {
@@ -122,6 +131,41 @@ func (t *treeFS) blob(name string, h plumbing.Hash) ([]byte, error) {
 	}
 	defer rd.Close()
 	return io.ReadAll(rd)
+}
+
+// Lstat implements fs.ReadLinkFS. It does not follow symlinks (nor does
+// Stat), and it reports files without their size, which needs the blob
+// read: the sandbox calls it for every component of every path, and bounds
+// what it reads itself.
+func (t *treeFS) Lstat(name string) (fs.FileInfo, error) {
+	e, dir, err := t.lookup("lstat", name)
+	if err != nil {
+		return nil, err
+	}
+	if dir != nil {
+		return t.info(path.Base(name), filemode.Dir, 0), nil
+	}
+	return t.info(e.Name, e.Mode, 0), nil
+}
+
+// ReadLink implements fs.ReadLinkFS: a symlink's target is its blob.
+func (t *treeFS) ReadLink(name string) (string, error) {
+	e, dir, err := t.lookup("readlink", name)
+	if err != nil {
+		return "", err
+	}
+	if dir != nil || e.Mode != filemode.Symlink {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	f, err := t.root.File(name)
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+	}
+	if f.Size > 4096 {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: errors.New("symlink target longer than 4096 bytes")}
+	}
+	data, err := t.blob(name, e.Hash)
+	return string(data), err
 }
 
 func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {

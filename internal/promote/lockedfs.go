@@ -43,6 +43,7 @@ var (
 	_ fs.ReadFileFS = lockedFS{}
 	_ fs.ReadDirFS  = lockedFS{}
 	_ fs.StatFS     = lockedFS{}
+	_ fs.ReadLinkFS = lockedFS{}
 )
 
 func (l lockedFS) Open(name string) (fs.File, error) {
@@ -67,6 +68,20 @@ func (l lockedFS) Stat(name string) (fs.FileInfo, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return fs.Stat(l.fsys, name)
+}
+
+// Lstat and ReadLink pass symlinks through, so that the build sandbox
+// follows committed symlinks that stay inside the repository.
+func (l lockedFS) Lstat(name string) (fs.FileInfo, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fs.Lstat(l.fsys, name)
+}
+
+func (l lockedFS) ReadLink(name string) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fs.ReadLink(l.fsys, name)
 }
 
 // ListFiles lists the files in one walk when the underlying FS can.

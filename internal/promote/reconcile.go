@@ -498,6 +498,9 @@ var ErrInFlight = errors.New("another canary revision is in flight")
 // next run takes it through the steps. It refuses while another revision
 // is in flight unless force; a rolled-back revision is not in flight.
 func (p *Promoter) Start(ctx context.Context, name, image string, force bool) (Decision, error) {
+	if err := render.ValidateImage(image); err != nil {
+		return Decision{Canary: name, Action: ActNone, Err: err, Error: err.Error(), Reasons: []string{}}, fmt.Errorf("start %s: %w", name, err)
+	}
 	var in intent
 	d, err := p.manualIntent(ctx, name, func(st *State) (intent, error) {
 		switch {

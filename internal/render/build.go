@@ -9,11 +9,11 @@ import (
 	"strings"
 	"sync"
 
-	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/yaml"
+
+	"github.com/promoter-dev/promoter/internal/sandbox"
 )
 
 // buildMu serialises kustomize builds (see Build).
@@ -58,12 +58,16 @@ func (f Files) Paths() []string {
 // built manifests as a YAML stream.
 //
 // Only the kustomization roots the overlay reaches are read from repo, so
-// the cost does not grow with the repository. Plugins are disabled, remote
-// resources are refused, files are loaded only from inside each
-// kustomization root, and a panic inside kustomize becomes an error.
+// the cost does not grow with the repository. The build runs on an
+// in-memory copy of those roots made through the sandbox (see
+// internal/sandbox and sandbox.go): no file outside the repository, no
+// network, no subprocess. Plugins are disabled, files are loaded only from
+// inside each kustomization root, and a panic inside kustomize becomes an
+// error.
 func Build(repo fs.FS, overlay string, overrides Files) (out []byte, err error) {
 	mem := filesys.MakeFsInMemory()
-	if err := copyRoots(repo, mem, overlay, overrides); err != nil {
+	c := &copier{repo: sandbox.New(repo), mem: mem, overrides: overrides, refused: map[string]error{}}
+	if err := c.copyRoots(overlay); err != nil {
 		return nil, &BuildError{Overlay: overlay, Err: err}
 	}
 	for _, p := range overrides.Paths() {
@@ -94,151 +98,11 @@ func Build(repo fs.FS, overlay string, overrides Files) (out []byte, err error) 
 	opts.Reorder = krusty.ReorderOptionLegacy // what `kustomize build` does by default
 	m, err := krusty.MakeKustomizer(opts).Run(mem, "/"+overlay)
 	if err != nil {
-		return nil, &BuildError{Overlay: overlay, Err: err}
+		return nil, &BuildError{Overlay: overlay, Err: c.explain(err)}
 	}
 	out, err = m.AsYaml()
 	if err != nil {
 		return nil, &BuildError{Overlay: overlay, Err: err}
 	}
 	return out, nil
-}
-
-// copyRoots copies into mem every kustomization root reachable from dir
-// (the root's whole subtree), following resources, components and bases
-// that name directories. Overrides are consulted first so that a component
-// being rendered is followed as it will be.
-func copyRoots(repo fs.FS, mem filesys.FileSystem, dir string, overrides Files) error {
-	seen := map[string]bool{}
-	var copied []string
-	var visit func(dir string, chain []string) error
-	visit = func(dir string, chain []string) error {
-		dir = path.Clean(dir)
-		if !inside(dir) {
-			return fmt.Errorf("%s: leaves the repository", dir)
-		}
-		if seen[dir] {
-			return nil
-		}
-		seen[dir] = true
-		// A kustomization nested in a tree copied already is not copied
-		// again, but its references are followed: they may leave it.
-		nested := slices.ContainsFunc(copied, func(root string) bool { return within(dir, root) })
-		if !nested {
-			if err := copyTree(repo, mem, dir, overrides); err != nil {
-				return err
-			}
-			copied = append(copied, dir)
-		}
-		k, file, err := readKustomization(repo, dir, overrides)
-		if err != nil {
-			return err
-		}
-		refs := slices.Concat(k.Resources, k.Components, k.Bases) //nolint:staticcheck // bases are still accepted by kustomize
-		for _, ref := range refs {
-			if isRemote(ref) {
-				return fmt.Errorf("%s: remote resource %q is not supported: vendor it into the repository", file, ref)
-			}
-			target := path.Join(dir, ref)
-			if !inside(target) {
-				return fmt.Errorf("%s: %q leaves the repository", file, ref)
-			}
-			if isDir(repo, target, overrides) {
-				if err := visit(target, append(chain, dir)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	return visit(dir, nil)
-}
-
-// readKustomization parses the kustomization file of dir.
-func readKustomization(repo fs.FS, dir string, overrides Files) (*types.Kustomization, string, error) {
-	for _, name := range konfig.RecognizedKustomizationFileNames() {
-		p := path.Join(dir, name)
-		data, err := readFile(repo, p, overrides)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, p, err
-		}
-		var k types.Kustomization
-		if err := yaml.Unmarshal(data, &k); err != nil {
-			return nil, p, fmt.Errorf("%s: %w", p, err)
-		}
-		return &k, p, nil
-	}
-	return nil, dir, fmt.Errorf("%s: no kustomization.yaml", dir)
-}
-
-func readFile(repo fs.FS, p string, overrides Files) ([]byte, error) {
-	if data, ok := overrides[p]; ok {
-		if data == nil {
-			return nil, fs.ErrNotExist
-		}
-		return data, nil
-	}
-	return fs.ReadFile(repo, p)
-}
-
-func isDir(repo fs.FS, p string, overrides Files) bool {
-	for o := range overrides {
-		if strings.HasPrefix(o, p+"/") {
-			return true
-		}
-	}
-	info, err := fs.Stat(repo, p)
-	return err == nil && info.IsDir()
-}
-
-// copyTree copies the files under dir (but no .git directories) into mem.
-func copyTree(repo fs.FS, mem filesys.FileSystem, dir string, overrides Files) error {
-	err := fs.WalkDir(repo, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if d.Name() == ".git" {
-				return fs.SkipDir
-			}
-			return mem.MkdirAll("/" + p)
-		}
-		if _, ok := overrides[p]; ok {
-			return nil
-		}
-		data, err := fs.ReadFile(repo, p)
-		if err != nil {
-			return err
-		}
-		return mem.WriteFile("/"+p, data)
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		for o := range overrides {
-			if strings.HasPrefix(o, dir+"/") {
-				return nil // a directory that exists only in the overrides
-			}
-		}
-		return fmt.Errorf("%s: directory not found in the repository", dir)
-	}
-	return err
-}
-
-// isRemote reports kustomize references that would be fetched over the
-// network (git repositories or HTTP URLs).
-func isRemote(ref string) bool {
-	return strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") ||
-		strings.HasPrefix(ref, "github.com/") || strings.HasPrefix(ref, "gitlab.com/") ||
-		strings.HasPrefix(ref, "bitbucket.org/")
-}
-
-func inside(p string) bool {
-	p = path.Clean(p)
-	return p != ".." && !strings.HasPrefix(p, "../") && !path.IsAbs(p)
-}
-
-// within reports whether p is dir or below it.
-func within(p, dir string) bool {
-	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
 }

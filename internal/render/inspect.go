@@ -258,6 +258,9 @@ func inspect(c *spec.Canary, ms []manifest, rename *naming) (*Base, error) {
 			return nil, fail("spec.virtualService", "VirtualService %s has no HTTP route without match (routes: %s); name the one to split in spec.virtualService.route", vs.Metadata.Name, routeNames(vs))
 		}
 	}
+	if err := checkReachable(vs, b.Route, s.VirtualService.Route); err != nil {
+		return nil, fail("spec.virtualService.route", "%v", err)
+	}
 	route := vs.Spec.HTTP[b.Route]
 	b.RouteName = route.Name
 	b.StableDest, b.CanaryDest = -1, -1

@@ -18,7 +18,7 @@ import (
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-func loadExample(t *testing.T) (*spec.Canary, fstest.MapFS) {
+func loadExample(t testing.TB) (*spec.Canary, fstest.MapFS) {
 	t.Helper()
 	repo := fstest.MapFS{}
 	root := "../../examples/repo"

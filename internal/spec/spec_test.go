@@ -156,6 +156,8 @@ func TestMalformedSpecs(t *testing.T) {
 			[]string{f + ":3: metadata.name: required"}},
 		{"bad name", edit(t, "  name: myapp\n", "  name: My_App\n"),
 			[]string{f + `:4: metadata.name: "My_App" must be a DNS label (lower case letters, digits and '-', at most 63)`}},
+		{"namespace not a DNS label", edit(t, "namespace: canary-demo", "namespace: Canary_Demo"),
+			[]string{f + `:9: spec.virtualService.namespace: "Canary_Demo" must be a DNS label (lower case letters, digits and '-', at most 63)`}},
 		{"wrong apiVersion", edit(t, "apiVersion: promoter.dev/v1alpha1", "apiVersion: promoter.dev/v2"),
 			[]string{f + `:1: apiVersion: "promoter.dev/v2" is not supported; use promoter.dev/v1alpha1`}},
 		{"unknown gate type", edit(t, "type: sequential", "type: bayesian"),

@@ -185,6 +185,9 @@ func metricGate(m Metric, templates []Template) Gate {
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
+// dnsSubdomain is a Kubernetes object name (RFC 1123 subdomain).
+var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
 // Validate reports every problem of a normalised spec at once, as a
 // *ValidationError; nil when the spec is valid.
 func (c *Canary) Validate() error {
@@ -212,6 +215,17 @@ func (c *Canary) Validate() error {
 	}
 	v.required("spec.virtualService.name", s.VirtualService.Name)
 	v.required("spec.virtualService.namespace", s.VirtualService.Namespace)
+	// Kubernetes refuses these names, so Istio never sees them.
+	if ns := s.VirtualService.Namespace; ns != "" && (len(ns) > 63 || !dnsLabel.MatchString(ns)) {
+		v.add("spec.virtualService.namespace", "%q must be a DNS label (lower case letters, digits and '-', at most 63)", ns)
+	}
+	for field, name := range map[string]string{
+		"spec.virtualService.name": s.VirtualService.Name, "spec.deployments.stable": s.Deployments.Stable, "spec.deployments.canary": s.Deployments.Canary,
+	} {
+		if name != "" && (len(name) > 253 || !dnsSubdomain.MatchString(name)) {
+			v.add(field, "%q must be a DNS subdomain (lower case letters, digits, '-' and '.', at most 253)", name)
+		}
+	}
 	if s.HostSplit() {
 		v.required("spec.hosts.stable", s.Hosts.Stable)
 		v.required("spec.hosts.canary", s.Hosts.Canary)

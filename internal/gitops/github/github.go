@@ -31,6 +31,7 @@ import (
 
 	gh "github.com/google/go-github/v60/github"
 
+	"github.com/promoter-dev/promoter/internal/creds"
 	"github.com/promoter-dev/promoter/internal/gitops"
 )
 
@@ -105,14 +106,33 @@ func New(o Options) (*Forge, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	c := gh.NewClient(hc)
-	if o.Token != "" {
-		c = c.WithAuthToken(o.Token)
-	}
+	api := "https://api.github.com/"
 	if o.BaseURL != "" {
-		var err error
+		api = o.BaseURL
+	}
+	u, err := url.Parse(api)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("github: base URL %q does not parse", creds.Redact(o.BaseURL))
+	}
+	// The token goes to the API host only (go-github's WithAuthToken
+	// would add it to every request, a redirect elsewhere included).
+	authed := *hc
+	base := authed.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	header := http.Header{}
+	if o.Token != "" {
+		header.Set("Authorization", "Bearer "+o.Token)
+	}
+	authed.Transport = &creds.Transport{Base: base, Origin: creds.OriginOf(u), Header: header}
+	if authed.CheckRedirect == nil {
+		authed.CheckRedirect = creds.StripOnRedirect
+	}
+	c := gh.NewClient(&authed)
+	if o.BaseURL != "" {
 		if c, err = c.WithEnterpriseURLs(o.BaseURL, o.BaseURL); err != nil {
-			return nil, fmt.Errorf("github: base URL: %w", err)
+			return nil, fmt.Errorf("github: base URL: %w", creds.Error(err))
 		}
 	}
 	f := &Forge{

@@ -1,0 +1,62 @@
+package github_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/promoter-dev/promoter/internal/gitops/github"
+)
+
+// GITHUB_TOKEN goes to the API host only: an API redirect to another host
+// is followed without it.
+func TestTokenDoesNotFollowARedirect(t *testing.T) {
+	listen := func(addr string, h http.Handler) *httptest.Server {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("cannot listen on %s: %v", addr, err)
+		}
+		s := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
+		s.Start()
+		t.Cleanup(s.Close)
+		return s
+	}
+	var mu sync.Mutex
+	var elsewhere []string
+	other := listen("127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		elsewhere = append(elsewhere, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("[]"))
+	}))
+	var homeAuth []string
+	home := listen("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		homeAuth = append(homeAuth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusFound)
+	}))
+	f, err := github.New(github.Options{Owner: "acme", Repo: "gitops", Token: "ghs_SECRET", BaseURL: home.URL + "/api/v3/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.FindPullRequest(context.Background(), "promoter/myapp/step-1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(homeAuth) == 0 || homeAuth[0] != "Bearer ghs_SECRET" {
+		t.Errorf("the API host got Authorization %q", homeAuth)
+	}
+	if len(elsewhere) == 0 {
+		t.Fatal("the redirect was not followed; the test proves nothing")
+	}
+	for _, a := range elsewhere {
+		if strings.Contains(a, "SECRET") {
+			t.Errorf("the other host got Authorization %q", a)
+		}
+	}
+}
