@@ -13,8 +13,17 @@ SCENARIO ?= default
 demo:
 	$(GO) run ./cmd/promoter demo --scenario $(SCENARIO)
 
+# A static (CGO_ENABLED=0), -trimpath binary that says which commit it is
+# (promoter version). VERSION is the tag on HEAD, if any, else "devel";
+# DATE is the commit's time, so two builds of one commit are identical.
+BUILDINFO := github.com/promoter-dev/promoter/internal/buildinfo
+VERSION   ?= $(shell git describe --tags --exact-match --match 'v*' 2>/dev/null || echo devel)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE      ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+LDFLAGS   ?= -s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/promoter
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/promoter
 
 # The whole suite, race detector on. The Prometheus integration tests need the
 # Debian package `prometheus`; ensure-prometheus installs it when it can and

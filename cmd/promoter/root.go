@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/promoter-dev/promoter/internal/buildinfo"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
@@ -128,6 +129,9 @@ func newRootCmd(g *globals) *cobra.Command {
 	for _, c := range commands(g) {
 		root.AddCommand(c)
 	}
+	// --version prints the one-line form; `promoter version` the whole.
+	root.Version = buildinfo.Read().Short()
+	root.SetVersionTemplate("promoter {{.Version}}\n")
 	return root
 }
 
