@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/promoter
 PKGS    ?= ./...
 
-.PHONY: all build test lint verify bench bench-scale bench-gates demo fuzz generate ensure-prometheus
+.PHONY: all build test lint lint-actions verify bench bench-scale bench-gates demo fuzz generate ensure-prometheus release-snapshot tools
 
 all: build
 
@@ -34,9 +34,28 @@ test: ensure-prometheus
 ensure-prometheus:
 	@scripts/ensure-prometheus
 
-lint:
+lint: lint-actions
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The workflows, checked with actionlint (the version go.mod pins).
+lint-actions:
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint .github/workflows/*.yaml
+
+# Release tools, installed with go install into bin/tools.
+TOOLS              ?= $(CURDIR)/bin/tools
+GORELEASER_VERSION ?= v2.15.1
+CYCLONEDX_VERSION  ?= v1.10.0
+tools:
+	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+	GOBIN=$(TOOLS) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_VERSION)
+
+# The release (.goreleaser.yaml) built locally into dist/: the four archives,
+# their SBOMs and checksums.txt. Nothing is published and no image is built
+# (that needs Docker with buildx; the release workflow has it).
+release-snapshot: tools
+	PATH="$(TOOLS):$$PATH" goreleaser check
+	PATH="$(TOOLS):$$PATH" goreleaser release --snapshot --clean --skip=docker,publish
 
 generate:
 	$(GO) generate ./...
