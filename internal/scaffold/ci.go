@@ -90,8 +90,8 @@ type gitlabJob struct {
 	ResourceGroup string              `json:"resource_group"`
 	Rules         []map[string]string `json:"rules"`
 	Variables     map[string]string   `json:"variables"`
-	Script  []string `json:"script"`
-	Timeout string   `json:"timeout"`
+	Script        []string            `json:"script"`
+	Timeout       string              `json:"timeout"`
 }
 
 func gitlabPipeline(o *Options) *gitlabCI {
