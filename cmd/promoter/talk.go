@@ -50,13 +50,6 @@ func (g *globals) setupProgress() error {
 	return nil
 }
 
-// progressf prints one progress line, if progress is on.
-func (g *globals) progressf(format string, args ...any) {
-	if g.prog != nil {
-		fmt.Fprintf(g.prog, "promoter: "+format+"\n", args...)
-	}
-}
-
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
