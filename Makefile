@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/promoter
 PKGS    ?= ./...
 
-.PHONY: all build test lint verify bench bench-scale bench-gates demo fuzz generate ensure-prometheus
+.PHONY: all build test lint lint-actions verify bench bench-scale bench-gates demo fuzz generate ensure-prometheus release-snapshot tools
 
 all: build
 
@@ -13,8 +13,17 @@ SCENARIO ?= default
 demo:
 	$(GO) run ./cmd/promoter demo --scenario $(SCENARIO)
 
+# A static (CGO_ENABLED=0), -trimpath binary that says which commit it is
+# (promoter version). VERSION is the tag on HEAD, if any, else "devel";
+# DATE is the commit's time, so two builds of one commit are identical.
+BUILDINFO := github.com/promoter-dev/promoter/internal/buildinfo
+VERSION   ?= $(shell git describe --tags --exact-match --match 'v*' 2>/dev/null || echo devel)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE      ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+LDFLAGS   ?= -s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/promoter
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/promoter
 
 # The whole suite, race detector on. The Prometheus integration tests need the
 # Debian package `prometheus`; ensure-prometheus installs it when it can and
@@ -28,9 +37,28 @@ test: ensure-prometheus
 ensure-prometheus:
 	@scripts/ensure-prometheus
 
-lint:
+lint: lint-actions
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The workflows, checked with actionlint (the version go.mod pins).
+lint-actions:
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint .github/workflows/*.yaml
+
+# Release tools, installed with go install into bin/tools.
+TOOLS              ?= $(CURDIR)/bin/tools
+GORELEASER_VERSION ?= v2.15.1
+CYCLONEDX_VERSION  ?= v1.10.0
+tools:
+	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+	GOBIN=$(TOOLS) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_VERSION)
+
+# The release (.goreleaser.yaml) built locally into dist/: the four archives,
+# their SBOMs and checksums.txt. Nothing is published and no image is built
+# (that needs Docker with buildx; the release workflow has it).
+release-snapshot: tools
+	PATH="$(TOOLS):$$PATH" goreleaser check
+	PATH="$(TOOLS):$$PATH" goreleaser release --snapshot --clean --skip=docker,publish
 
 generate:
 	$(GO) generate ./...

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/promote"
 	"github.com/promoter-dev/promoter/internal/sandbox"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
@@ -33,7 +34,8 @@ func (g *globals) localFS() (fs.FS, error) {
 // ones (all when names is empty). Problems in specs that are not selected
 // are logged as warnings: a broken spec anywhere is worth knowing about, but
 // only selected canaries make the command fail.
-func loadCanaries(ctx context.Context, log *slog.Logger, fsys fs.FS, names []string) ([]*spec.Canary, error) {
+func (g *globals) loadCanaries(ctx context.Context, fsys fs.FS, names []string) ([]*spec.Canary, error) {
+	log := g.log
 	all, err := spec.Load(ctx, fsys)
 	var ve *spec.ValidationError
 	if err != nil && !errors.As(err, &ve) {
@@ -41,7 +43,7 @@ func loadCanaries(ctx context.Context, log *slog.Logger, fsys fs.FS, names []str
 	}
 	if len(names) == 0 {
 		if len(all) == 0 && err == nil {
-			return nil, withHint(errors.New("no Canary specs found"), "specs are files named canary.yaml or *.canary.yaml; create one with `promoter init`")
+			return nil, g.notFound(nil, nil)
 		}
 		return all, err
 	}
@@ -63,7 +65,7 @@ func loadCanaries(ctx context.Context, log *slog.Logger, fsys fs.FS, names []str
 		for i, c := range all {
 			known[i] = c.Metadata.Name
 		}
-		return nil, withHint(fmt.Errorf("no canary named %s", strings.Join(missing, ", ")), "canaries in this repository: "+strings.Join(known, ", "))
+		return nil, g.notFound(missing, known)
 	}
 	if ve != nil {
 		for _, p := range ve.Problems {
@@ -71,4 +73,38 @@ func loadCanaries(ctx context.Context, log *slog.Logger, fsys fs.FS, names []str
 		}
 	}
 	return selected, nil
+}
+
+// notFound is the error for canaries that are not there: none at all
+// (known empty), or none of the names given.
+func (g *globals) notFound(missing, known []string) error {
+	where := g.repoName()
+	if len(known) == 0 {
+		return withHint(fmt.Errorf("no canaries found under %s", where),
+			"specs are files named canary.yaml or *.canary.yaml; check --repo and --branch, or create one with `promoter init`")
+	}
+	return withHint(fmt.Errorf("no canary named %s under %s", strings.Join(missing, ", "), where),
+		"canaries under "+where+": "+strings.Join(known, ", "))
+}
+
+// explain turns errors of the decision loop into what users read.
+func (g *globals) explain(err error) error {
+	var nf *promote.NotFoundError
+	if errors.As(err, &nf) {
+		return g.notFound(nf.Missing, nf.Known)
+	}
+	return err
+}
+
+// repoName is --repo as users may see it: without credentials.
+func (g *globals) repoName() string { return gitops.Redact(g.repo) }
+
+// noCanaries says, on stderr, that a pass found nothing to do.
+func (g *globals) noCanaries() {
+	if g.shard != "" {
+		fmt.Fprintf(g.stderr, "promoter: no canaries in shard %s under %s\n", g.shard, g.repoName())
+		return
+	}
+	fmt.Fprintf(g.stderr, "promoter: no canaries found under %s\n", g.repoName())
+	fmt.Fprintln(g.stderr, "promoter: hint: specs are files named canary.yaml or *.canary.yaml; check --repo and --branch, or create one with `promoter init`")
 }

@@ -17,5 +17,6 @@ func commands(g *globals) []*cobra.Command {
 		newPromoteCmd(g),
 		newDemoCmd(g),
 		newGatesCmd(g),
+		newVersionCmd(g),
 	}
 }

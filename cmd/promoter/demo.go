@@ -14,7 +14,6 @@ import (
 func newDemoCmd(g *globals) *cobra.Command {
 	var (
 		scenario, keep string
-		verbose        bool
 		seed           int64
 	)
 	cmd := &cobra.Command{
@@ -32,7 +31,9 @@ its scenario expects.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := demo.Options{Scenario: scenario, Keep: keep, Out: g.stdout, Seed: seed}
-			if verbose {
+			// promoter's logs interleave with the story; print them only when
+			// asked (-v, or --log-level).
+			if g.verbose || g.logLevel != "" {
 				opts.Log = g.log
 			}
 			started := time.Now()
@@ -52,7 +53,6 @@ its scenario expects.`,
 	}
 	cmd.Flags().StringVar(&scenario, "scenario", "default", "scenario: "+strings.Join(demo.Scenarios(), ", "))
 	cmd.Flags().StringVar(&keep, "keep", "", "keep the demo's Git repository in this directory")
-	cmd.Flags().BoolVar(&verbose, "verbose", false, "also print promoter's logs")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the simulated traffic")
 	return cmd
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/gitops/github/githubtest"
 	"github.com/promoter-dev/promoter/internal/gitops/gittest"
 	"github.com/promoter-dev/promoter/internal/mesh"
 	"github.com/promoter-dev/promoter/internal/mesh/meshtest"
@@ -47,24 +48,51 @@ func e2eCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, 
 	}
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"remote": func(ts *testscript.TestScript, neg bool, args []string) {
-			if neg || len(args) > 1 {
-				ts.Fatalf("usage: remote [MODE]")
+			if neg || len(args) > 2 {
+				ts.Fatalf("usage: remote [MODE [PATH]]")
 			}
 			dir := ts.MkAbs("example")
-			if len(args) == 1 {
+			name := "gitops"
+			if len(args) == 2 {
+				name = args[1]
+			}
+			if len(args) >= 1 && args[0] != "-" {
 				p := filepath.Join(dir, "apps/myapp/canary.yaml")
 				data, err := os.ReadFile(p)
 				ts.Check(err)
 				ts.Check(os.WriteFile(p, []byte(strings.Replace(string(data), "mode: auto-merge", "mode: "+args[0], 1)), 0o644))
 			}
 			srv := gittest.NewServer(t)
-			bare := srv.SeedDir(t, "gitops", "main", dir)
+			bare := srv.SeedDir(t, name, "main", dir)
 			st := state(ts)
 			st.mu.Lock()
 			st.bare = bare
 			st.mu.Unlock()
-			ts.Setenv("REMOTE", srv.RepoURL("gitops"))
+			ts.Setenv("REMOTE", srv.RepoURL(name))
 			ts.Setenv("BARE", bare)
+		},
+		// github OWNER/NAME serves the GitHub API fake for OWNER/NAME over
+		// $BARE and points GITHUB_API_URL and GITHUB_TOKEN at it. Requests
+		// for any other repository get GitHub's 404.
+		"github": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 1 {
+				ts.Fatalf("usage: github OWNER/NAME")
+			}
+			owner, name, ok := strings.Cut(args[0], "/")
+			if !ok {
+				ts.Fatalf("usage: github OWNER/NAME")
+			}
+			st := state(ts)
+			st.mu.Lock()
+			bare := st.bare
+			st.mu.Unlock()
+			if bare == "" {
+				ts.Fatalf("github before remote")
+			}
+			const token = "ghs_script_token"
+			gh := githubtest.New(t, bare, owner, name, token)
+			ts.Setenv("GITHUB_API_URL", gh.BaseURL)
+			ts.Setenv("GITHUB_TOKEN", token)
 		},
 		"mesh": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) < 2 {

@@ -108,7 +108,7 @@ func (g *globals) gatesReport(cmd *cobra.Command, name string, o gatesOptions) (
 	if err != nil {
 		return nil, err
 	}
-	cs, err := loadCanaries(ctx, g.log, fsys, []string{name})
+	cs, err := g.loadCanaries(ctx, fsys, []string{name})
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/promoter-dev/promoter/internal/buildinfo"
 	"github.com/promoter-dev/promoter/internal/scaffold"
 )
 
@@ -28,7 +29,7 @@ current directory):
   apps/N/base/                 namespace, stable and canary Deployments, Service, DestinationRule,
                                VirtualService (header routes, optional cookie and region routes,
                                the weighted route canary-route), EnvoyFilter access log
-  apps/N/monitoring/           ServiceMonitor, PrometheusRule (CanaryHighErrorRate,
+  apps/N/monitoring/           PodMonitor of the sidecars (--scrape podmonitor), ServiceMonitor, PrometheusRule (CanaryHighErrorRate,
                                CanaryHighLatency, CanaryNoTraffic), Grafana dashboard ConfigMap
   apps/N/canary.yaml           the Canary spec: 5% 30m, 10% 1h, 25% 2h, 50% 4h, 75% 2h, gates
   apps/N/overlays/production/  the overlay, and promoter's component at step 0
@@ -46,6 +47,10 @@ promoter run starts a canary; with --image both run that image until ` + "`promo
 				return withHint(errors.New("--name and --namespace are required"), "promoter init --name myapp --namespace myapp")
 			}
 			o.Branch, o.PrometheusURL = g.branch, g.prometheus
+			if o.PromoterImage == "" {
+				// The CronJob and the GitLab job run the release init is.
+				o.PromoterImage = scaffold.PromoterImageFor(buildinfo.Read().Version)
+			}
 			files, err := scaffold.Generate(o)
 			if err != nil {
 				return err
@@ -92,7 +97,9 @@ promoter run starts a canary; with --image both run that image until ` + "`promo
 	f.StringSliceVar(&o.Regions, "geo", nil, "route requests whose x-region header is one of these regions to the canary (repeatable)")
 	f.StringSliceVar(&o.Runners, "runners", scaffold.Runners, "ways to run promoter to write: "+strings.Join(scaffold.Runners, ",")+", or none")
 	f.StringVar(&o.GitURL, "git-url", "", "clone URL of this repository, for the CronJob, GitLab, Argo CD and Flux (default "+scaffold.DefaultGitURL+")")
-	f.StringVar(&o.PromoterImage, "promoter-image", "", "promoter image the CronJob runs (default "+scaffold.DefaultPromoterImage+")")
+	f.StringVar(&o.PromoterImage, "promoter-image", "", "promoter image the CronJob runs (default: this release's, "+scaffold.PromoterImageRepo+":<version>; "+scaffold.DefaultPromoterImage+" for a development build)")
+	f.StringVar(&o.Scrape, "scrape", scaffold.ScrapePodMonitor, "how Prometheus scrapes the sidecars' metrics: podmonitor (prometheus-operator) or annotations (a plain Prometheus's prometheus.io/* pod annotations)")
+	f.StringVar(&o.GitSecret, "git-secret", "", "Secret in flux-system that the Flux GitRepository authenticates with, for a private repository")
 	f.BoolVar(&force, "force", false, "replace files that exist already")
 	return cmd
 }

@@ -39,7 +39,7 @@ func (g *globals) newPromoter(ctx context.Context, author string, dryRun bool) (
 	}
 	return promote.New(promote.Options{
 		Repo: r, Forge: forge, Querier: q, Clock: g.clock, Log: g.log,
-		DryRun: dryRun, Getenv: g.getenv,
+		DryRun: dryRun, Getenv: g.getenv, Progress: g.prog,
 	}), r, nil
 }
 
@@ -160,6 +160,11 @@ func (g *globals) pass(ctx context.Context, names []string, author string, dryRu
 	}
 	if pass.Problems != nil {
 		g.log.Warn("some canary specs are invalid and were skipped", "problems", pass.Problems.Error())
+	}
+	if len(pass.Decisions) == 0 && len(names) == 0 && pass.Problems == nil {
+		// Nothing to do is not an error, but say so: an empty pass is
+		// usually the wrong --repo or --branch.
+		g.noCanaries()
 	}
 	return pass, g.printDecisions(pass, dryRun)
 }

@@ -33,7 +33,7 @@ It writes nothing.`,
 			if err != nil {
 				return err
 			}
-			cs, err := loadCanaries(cmd.Context(), g.log, fsys, args)
+			cs, err := g.loadCanaries(cmd.Context(), fsys, args)
 			if err != nil {
 				return err
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"net/url"
 	"strings"
 
 	"github.com/promoter-dev/promoter/internal/gitops"
@@ -30,6 +29,8 @@ func (g *globals) openRepo(ctx context.Context, author string) (*gitops.Repo, er
 		Author: sig,
 		Clock:  g.clock,
 		Log:    g.log,
+
+		Progress: g.prog,
 	})
 	switch {
 	case errors.Is(err, gitops.ErrAuth):
@@ -56,14 +57,13 @@ func (g *globals) author(flag string) (gitops.Signature, error) {
 }
 
 // newForge returns the forge named by --forge; the default is github for
-// github.com remotes and local otherwise.
+// remotes on github.com or on the GitHub Enterprise host GITHUB_API_URL
+// names, and when --github-repo is given, and local otherwise.
 func (g *globals) newForge(ctx context.Context, r *gitops.Repo) (gitops.Forge, error) {
 	name := g.forge
 	if name == "" {
 		name = "local"
-		if u, err := url.Parse(r.Remote()); err == nil && u.Host == "github.com" {
-			name = "github"
-		} else if strings.Contains(r.Remote(), "@github.com:") {
+		if g.githubRepo != "" || g.isGitHubRemote(r.Remote()) {
 			name = "github"
 		}
 	}
@@ -140,12 +140,9 @@ func (g *globals) newGitHubForge(ctx context.Context, r *gitops.Repo) (gitops.Fo
 	if token == "" {
 		return nil, withHint(errors.New("the github forge needs a token"), "set GITHUB_TOKEN")
 	}
-	owner, name, ok := strings.Cut(g.getenv("GITHUB_REPOSITORY"), "/")
-	if !ok {
-		var err error
-		if owner, name, err = github.ParseRemote(r.Remote()); err != nil {
-			return nil, withHint(err, "set GITHUB_REPOSITORY=owner/repo")
-		}
+	owner, name, err := g.pullRequestRepo(r.Remote())
+	if err != nil {
+		return nil, err
 	}
 	base := g.getenv("GITHUB_API_URL")
 	if base == "https://api.github.com" {

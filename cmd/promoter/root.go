@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/promoter-dev/promoter/internal/buildinfo"
 	"github.com/promoter-dev/promoter/internal/creds"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
@@ -50,6 +51,10 @@ type globals struct {
 	dryRun     bool
 	output     string
 	logFormat  string
+	logLevel   string
+	verbose    bool
+	progress   string
+	githubRepo string
 	now        string
 	shard      string
 
@@ -59,6 +64,8 @@ type globals struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// prog receives progress lines; nil when --progress says none.
+	prog   io.Writer
 	log    *slog.Logger
 	clock  func() time.Time
 	getenv func(string) string
@@ -72,7 +79,7 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	return report(stderr, err)
+	return report(stderr, g.explain(err))
 }
 
 // report prints err the way users see errors and returns the exit code.
@@ -135,6 +142,10 @@ func newRootCmd(g *globals) *cobra.Command {
 	f.BoolVar(&g.dryRun, "dry-run", false, "decide and print, but write nothing")
 	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&g.logLevel, "log-level", "", "least severe log records printed: debug, info, warn or error (default info; debug with -v)")
+	f.BoolVarP(&g.verbose, "verbose", "v", false, "print debug logs too (--log-level debug)")
+	f.StringVar(&g.progress, "progress", "auto", "progress lines on stderr for clones, fetches and long passes: auto (when stderr is a terminal), always or never")
+	f.StringVar(&g.githubRepo, "github-repo", "", "OWNER/NAME of the GitHub repository pull requests go to (default: GITHUB_REPOSITORY, else the remote's); may differ from the remote's")
 	f.StringVar(&g.now, "now", "", "evaluate as of this RFC 3339 time (back-testing and tests)")
 	f.StringVar(&g.shard, "shard", "", "only canaries whose name hashes to shard K of N (K/N)")
 	f.StringArrayVar(&g.promHeaders, "prometheus-header", nil, "extra header for Prometheus requests, NAME=VALUE (repeatable; e.g. X-Scope-OrgID=tenant)")
@@ -145,6 +156,10 @@ func newRootCmd(g *globals) *cobra.Command {
 	for _, c := range commands(g) {
 		root.AddCommand(c)
 	}
+	decorate(root, g)
+	// --version prints the one-line form; `promoter version` the whole.
+	root.Version = buildinfo.Read().Short()
+	root.SetVersionTemplate("promoter {{.Version}}\n")
 	return root
 }
 
@@ -155,12 +170,19 @@ func (g *globals) setup() error {
 	default:
 		return withHint(fmt.Errorf("-o %q: unknown output format", g.output), "use -o text or -o json")
 	}
+	level, err := g.level()
+	if err != nil {
+		return err
+	}
+	if err := g.setupProgress(); err != nil {
+		return err
+	}
 	var h slog.Handler
 	switch g.logFormat {
 	case "text":
-		h = slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: redactAttr})
+		h = slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr})
 	case "json":
-		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: redactAttr})
+		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr})
 	default:
 		return withHint(fmt.Errorf("--log-format %q: unknown log format", g.logFormat), "use --log-format text or json")
 	}

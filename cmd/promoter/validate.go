@@ -28,7 +28,7 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 			if err != nil {
 				return err
 			}
-			cs, loadErr := loadCanaries(cmd.Context(), g.log, fsys, args)
+			cs, loadErr := g.loadCanaries(cmd.Context(), fsys, args)
 			var ve *spec.ValidationError
 			if loadErr != nil && !errors.As(loadErr, &ve) {
 				return loadErr

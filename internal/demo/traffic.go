@@ -29,10 +29,7 @@ type traffic struct {
 // a mesh that generates the scenario's traffic from start on, with each
 // canary's weight taken from w.
 func startTraffic(ctx context.Context, sc Scenario, w *weights, seed int64, start time.Time) (*traffic, error) {
-	store, err := promapi.OpenStore(promapi.StoreOptions{})
-	if err != nil {
-		return nil, err
-	}
+	store := promapi.NewStore()
 	t := &traffic{store: store, now: start}
 	var services []mesh.Service
 	for _, a := range sc.Apps {
@@ -43,6 +40,7 @@ func startTraffic(ctx context.Context, sc Scenario, w *weights, seed int64, star
 			Weight: func(at time.Time) int { return w.at(a.Name, at) },
 		})
 	}
+	var err error
 	if t.mesh, err = mesh.New(mesh.Options{Store: store, Services: services, Start: start, ScrapeInterval: 30 * time.Second, Seed: uint64(seed)}); err != nil {
 		store.Close()
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -59,6 +60,10 @@ type Options struct {
 	Clock func() time.Time
 	// Log receives progress; nil discards it.
 	Log *slog.Logger
+	// Progress receives lines for a person watching: what is cloned or
+	// fetched, how long it took, and the server's own progress messages.
+	// nil discards them.
+	Progress io.Writer
 	// TempDir is where clones go; empty means the system default.
 	TempDir string
 	// Retry bounds [Repo.Update]; the zero value means [DefaultRetry].
@@ -82,6 +87,8 @@ type Repo struct {
 	clock  func() time.Time
 	log    *slog.Logger
 	retry  Retry
+	// progress is Options.Progress, or nil.
+	progress io.Writer
 
 	// mu serialises fetches and ref updates within the process.
 	mu sync.Mutex
@@ -108,6 +115,8 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		clock:  opts.Clock,
 		log:    opts.Log,
 		retry:  opts.Retry,
+
+		progress: opts.Progress,
 	}
 	if r.clock == nil {
 		r.clock = time.Now
@@ -237,11 +246,19 @@ func (r *Repo) clone(ctx context.Context, opts Options) error {
 		co.ReferenceName = plumbing.NewBranchReferenceName(opts.Branch)
 	}
 	r.log.Debug("cloning", "remote", r.remote.clean, "branch", opts.Branch, "depth", depth)
+	started := time.Now()
+	if r.progress != nil {
+		co.Progress = r.progress
+		fmt.Fprintf(r.progress, "promoter: cloning %s\n", r.remote.clean)
+	}
 	cctx, cancel := bounded(ctx)
 	r.git, err = git.PlainCloneContext(cctx, r.dir, true, co)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("clone %s: %w", r.remote.clean, r.classify(err))
+	}
+	if r.progress != nil {
+		fmt.Fprintf(r.progress, "promoter: cloned %s in %s\n", r.remote.clean, time.Since(started).Round(100*time.Millisecond))
 	}
 	r.branch = opts.Branch
 	if r.branch == "" {
@@ -259,8 +276,12 @@ func (r *Repo) clone(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// Close removes a clone Open made; it leaves a checkout alone.
+// Close removes a clone Open made; it leaves a checkout alone. Closing a
+// nil Repo does nothing.
 func (r *Repo) Close() error {
+	if r == nil {
+		return nil
+	}
 	if r.cloned && r.dir != "" {
 		return os.RemoveAll(r.dir)
 	}
@@ -305,14 +326,19 @@ func (r *Repo) fetch(ctx context.Context, branch string, depth int) error {
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(branch), r.trackingRef(branch)))
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	err := r.git.FetchContext(ctx, &git.FetchOptions{
+	fo := &git.FetchOptions{
 		RemoteName: remoteName,
 		RemoteURL:  r.remote.clean,
 		RefSpecs:   []config.RefSpec{spec},
 		Auth:       r.auth,
 		Depth:      depth,
 		Tags:       git.NoTags,
-	})
+	}
+	if r.progress != nil {
+		fo.Progress = r.progress
+		fmt.Fprintf(r.progress, "promoter: fetching %s from %s\n", branch, r.remote.clean)
+	}
+	err := r.git.FetchContext(ctx, fo)
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 		return nil

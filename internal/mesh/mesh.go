@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/prometheus/storage"
+	"github.com/promoter-dev/promoter/internal/promapi"
 )
 
 // Version is one version of a service.
@@ -69,7 +69,7 @@ func (s Service) weightAt(t time.Time) int {
 
 // Appender is where the mesh writes samples; [*promapi.Store] is one.
 type Appender interface {
-	Appender(ctx context.Context) storage.Appender
+	Appender(ctx context.Context) promapi.Appender
 }
 
 // Options configure a [Mesh].
@@ -103,7 +103,7 @@ type Mesh struct {
 	dists    map[Health]latency
 }
 
-// commitEvery bounds how many scrapes one TSDB transaction holds.
+// commitEvery bounds how many scrapes one store transaction holds.
 const commitEvery = 240
 
 // New returns a mesh that has generated nothing yet; call Advance.
@@ -199,7 +199,7 @@ func (m *Mesh) Advance(ctx context.Context, to time.Time) error {
 
 // scrape generates the traffic of the interval ending at scrape k and
 // appends every series' sample at its time.
-func (m *Mesh) scrape(app storage.Appender, k int) error {
+func (m *Mesh) scrape(app promapi.Appender, k int) error {
 	t := m.scrapeTime(k)
 	ms := t.UnixMilli()
 	for _, s := range m.services {

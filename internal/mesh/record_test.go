@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/promoter-dev/promoter/internal/mesh"
+	"github.com/promoter-dev/promoter/internal/promapi"
 )
 
 // sample is one appended sample.
@@ -20,10 +21,8 @@ type sample struct {
 	v      float64
 }
 
-// recordingAppender records committed samples; the mesh calls only
-// Append, Commit and Rollback (the embedded nil interface panics on others).
+// recordingAppender records committed samples.
 type recordingAppender struct {
-	storage.Appender
 	out     *[]sample
 	pending []sample
 }
@@ -43,12 +42,12 @@ func (a *recordingAppender) Rollback() error { a.pending = nil; return nil }
 
 // recorder is a mesh.Appender recording into out (which may be nil when
 // nothing will be appended).
-type recorder func() storage.Appender
+type recorder func() promapi.Appender
 
-func (r recorder) Appender(context.Context) storage.Appender { return r() }
+func (r recorder) Appender(context.Context) promapi.Appender { return r() }
 
 func newRecorder(out *[]sample) recorder {
-	return func() storage.Appender { return &recordingAppender{out: out} }
+	return func() promapi.Appender { return &recordingAppender{out: out} }
 }
 
 func twoServices() []mesh.Service {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/promoter-dev/promoter/internal/promapi"
 )
 
 // Metric names, as Istio's Prometheus integration exposes them.
@@ -36,7 +38,7 @@ func newServiceSeries(s Service) *serviceSeries {
 	return ss
 }
 
-func (s *serviceSeries) append(app storage.Appender, ms int64) error {
+func (s *serviceSeries) append(app promapi.Appender, ms int64) error {
 	for _, v := range s.versions {
 		if err := v.append(app, ms); err != nil {
 			return err
@@ -52,7 +54,7 @@ type counter struct {
 	value  float64
 }
 
-func (c *counter) append(app storage.Appender, ms int64) error {
+func (c *counter) append(app promapi.Appender, ms int64) error {
 	ref, err := app.Append(c.ref, c.labels, ms, c.value)
 	if err != nil {
 		return err
@@ -145,7 +147,7 @@ func (v *versionSeries) observe(rng *rand.Rand, code int, n int64, lat latency) 
 	cs.count.value += float64(n)
 }
 
-func (v *versionSeries) append(app storage.Appender, ms int64) error {
+func (v *versionSeries) append(app promapi.Appender, ms int64) error {
 	for _, cs := range v.codes {
 		for _, c := range []*counter{&cs.requests, &cs.sum, &cs.count} {
 			if err := c.append(app, ms); err != nil {

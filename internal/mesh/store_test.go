@@ -8,10 +8,7 @@ import (
 
 func openStore(tb testing.TB) *promapi.Store {
 	tb.Helper()
-	st, err := promapi.OpenStore(promapi.StoreOptions{Dir: tb.TempDir()})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	st := promapi.NewStore()
 	tb.Cleanup(func() { _ = st.Close() })
 	return st
 }

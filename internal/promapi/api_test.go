@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -263,16 +263,19 @@ func TestClientSeesErrorTypes(t *testing.T) {
 	}
 }
 
-func TestCloseRemovesTemporaryDirectory(t *testing.T) {
-	st, err := promapi.OpenStore(promapi.StoreOptions{})
-	if err != nil {
+func TestClosedStoreFails(t *testing.T) {
+	st := promapi.NewStore()
+	ctx := context.Background()
+	if err := st.Append(ctx, promapi.Sample{Labels: labels.FromStrings("__name__", "m"), T: t0, V: 1}); err != nil {
 		t.Fatal(err)
 	}
-	dir := st.Dir()
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("%s still exists after Close (stat: %v)", dir, err)
+	if err := st.Append(ctx, promapi.Sample{Labels: labels.FromStrings("__name__", "m"), T: t0.Add(time.Minute), V: 2}); !errors.Is(err, promapi.ErrClosed) {
+		t.Errorf("append after Close: %v, want ErrClosed", err)
+	}
+	if _, err := st.Querier(0, math.MaxInt64); !errors.Is(err, promapi.ErrClosed) {
+		t.Errorf("querier after Close: %v, want ErrClosed", err)
 	}
 }

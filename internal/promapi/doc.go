@@ -1,5 +1,5 @@
-// Package promapi is an in-process, Prometheus-compatible query API: a real
-// TSDB ([Store]) queried by the real PromQL engine behind the HTTP endpoints
+// Package promapi is an in-process, Prometheus-compatible query API: series
+// held in memory ([Store]) queried by the real PromQL engine behind the HTTP endpoints
 // that promoter's Prometheus client calls. It lets `promoter demo` and the
 // end-to-end tests run promoter's production queries without a Prometheus
 // server.
@@ -21,11 +21,14 @@
 //
 // # Storage
 //
-// [OpenStore] opens a TSDB in a directory (a temporary one, removed by
-// [Store.Close], when none is given) with compaction disabled, so every sample
-// stays in the head and any time range can be appended, in or out of order.
-// [Store.Append] adds samples; [Store.Appender] gives the raw appender to
-// callers that append many samples and keep series references.
+// [NewStore] makes an empty in-memory store of float series. [Store.Append]
+// adds samples of any age, in or out of order, in one all-or-nothing
+// transaction; [Store.Appender] gives a raw appender to callers that append
+// many samples and keep series references. The store is a
+// [storage.Queryable], so the engine reads it as it reads Prometheus's own
+// storage; it deliberately is not Prometheus's TSDB, whose package brings
+// Prometheus's configuration and the cloud SDKs of its service discovery
+// into every binary that links it.
 //
 // # Faults
 //

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -59,6 +60,10 @@ type Options struct {
 	Getenv func(string) string
 	// Gates tunes gate judgement.
 	Gates gates.Options
+	// Progress receives a line when a pass starts, every few seconds
+	// while it runs and when it ends, for a person watching; nil
+	// discards them.
+	Progress io.Writer
 }
 
 // Promoter runs passes over a repository's canaries.
@@ -155,6 +160,8 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 	if problems != nil {
 		out.Problems = problems
 	}
+	prog := p.startProgress(len(cs))
+	defer prog.stop()
 	states := make([]*State, len(cs))
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
 		st, err := derive(ctx, nil, view, tip.Commit, c)
@@ -182,6 +189,7 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 	b := &batch{}
 	bctx := withBatch(ctx, b)
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
+		defer prog.done()
 		st := states[i]
 		if st == nil {
 			return
@@ -250,13 +258,21 @@ func (p *Promoter) load(ctx context.Context, fsys fs.FS, sel Selection) (cs []*s
 		}
 		out = append(out, c)
 	}
+	var missing []string
 	for _, n := range sel.Names {
 		if !slices.ContainsFunc(out, func(c *spec.Canary) bool { return c.Metadata.Name == n }) {
-			if problems != nil {
-				return nil, nil, problems
-			}
-			return nil, nil, fmt.Errorf("no canary named %s in the repository", n)
+			missing = append(missing, n)
 		}
+	}
+	if len(missing) > 0 {
+		if problems != nil {
+			return nil, nil, problems
+		}
+		nf := &NotFoundError{Missing: missing}
+		for _, c := range all {
+			nf.Known = append(nf.Known, c.Metadata.Name)
+		}
+		return nil, nil, nf
 	}
 	return out, problems, nil
 }

@@ -1,5 +1,7 @@
 package scaffold
 
+import "strings"
+
 // The CI runners: a GitHub Actions workflow and a GitLab CI job, each
 // running `promoter run` on a schedule, one run at a time.
 
@@ -81,38 +83,37 @@ type gitlabCI struct {
 }
 
 type gitlabJob struct {
-	Image         string              `json:"image"`
+	Image struct {
+		Name       string   `json:"name"`
+		Entrypoint []string `json:"entrypoint"`
+	} `json:"image"`
 	ResourceGroup string              `json:"resource_group"`
 	Rules         []map[string]string `json:"rules"`
 	Variables     map[string]string   `json:"variables"`
-	Cache         struct {
-		Key   string   `json:"key"`
-		Paths []string `json:"paths"`
-	} `json:"cache"`
-	Script  []string `json:"script"`
-	Timeout string   `json:"timeout"`
+	Script        []string            `json:"script"`
+	Timeout       string              `json:"timeout"`
 }
 
 func gitlabPipeline(o *Options) *gitlabCI {
 	var ci gitlabCI
 	j := &ci.Promoter
-	j.Image = "golang:1.26"
+	// The published image with a shell (-ci): no toolchain, no compile
+	// per run. Its entrypoint is promoter; the job runs its script instead.
+	j.Image.Name = gitlabImage(o.PromoterImage)
+	j.Image.Entrypoint = []string{""}
 	j.ResourceGroup = "promoter" // one run at a time
 	j.Rules = []map[string]string{
 		{"if": `$CI_PIPELINE_SOURCE == "schedule"`},
 		{"if": `$CI_PIPELINE_SOURCE == "web"`},
 	}
 	j.Variables = map[string]string{
-		"PROMOTER_VERSION": "latest",
-		"GOPATH":           "$CI_PROJECT_DIR/.go",
-		"GIT_USERNAME":     "oauth2",
-		"GIT_DEPTH":        "1",
+		"GIT_USERNAME": "oauth2",
+		// promoter clones the repository itself.
+		"GIT_STRATEGY": "none",
 	}
-	j.Cache.Key = "promoter-$PROMOTER_VERSION"
-	j.Cache.Paths = []string{".go/"}
 	j.Script = []string{
-		"go install github.com/promoter-dev/promoter/cmd/promoter@$PROMOTER_VERSION",
-		`.go/bin/promoter run --repo "$CI_SERVER_URL/$CI_PROJECT_PATH.git" --branch ` + o.Branch + ` --log-format json`,
+		"promoter version",
+		`promoter run --repo "$CI_SERVER_URL/$CI_PROJECT_PATH.git" --branch ` + o.Branch + ` --log-format json`,
 	}
 	j.Timeout = "15m"
 	return &ci
@@ -122,3 +123,17 @@ var gitlabHeader = `Runs promoter on a pipeline schedule (CI/CD > Schedules, e.g
 CI/CD variables (masked): GIT_TOKEN, a project access token with write_repository;
 PROMETHEUS_URL; optional PROMETHEUS_TOKEN and SLACK_WEBHOOK_URL. promoter uses its local
 forge here: stage branches promoter/<canary>/step-<n>, merged by promoter itself.`
+
+// gitlabImage is the CI variant (with a shell) of the CronJob's image:
+// <tag>-ci of a release's image (latest-ci for latest); any other image is
+// used as it is.
+func gitlabImage(image string) string {
+	repo, tag, ok := strings.Cut(image, ":")
+	if !ok || repo != PromoterImageRepo || strings.Contains(tag, "/") {
+		return image
+	}
+	if tag == "latest" {
+		return repo + ":latest-ci"
+	}
+	return repo + ":" + tag + "-ci"
+}

@@ -62,6 +62,9 @@ type fluxGitRepository struct {
 		Ref      struct {
 			Branch string `json:"branch"`
 		} `json:"ref"`
+		SecretRef *struct {
+			Name string `json:"name"`
+		} `json:"secretRef,omitempty"`
 	} `json:"spec"`
 }
 
@@ -95,6 +98,11 @@ func fluxResources(o *Options) (*fluxGitRepository, *fluxKustomization) {
 	src.Spec.Interval = "1m"
 	src.Spec.URL = o.GitURL
 	src.Spec.Ref.Branch = o.Branch
+	if o.GitSecret != "" {
+		src.Spec.SecretRef = &struct {
+			Name string `json:"name"`
+		}{Name: o.GitSecret}
+	}
 	k := &fluxKustomization{
 		TypeMeta:   typeMeta("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: "flux-system"},
@@ -135,9 +143,23 @@ func addRunners(o *Options, add func(string, any, string, Comments) error) error
 		src, k := fluxResources(o)
 		if err := add(path.Join("deploy/flux", o.Name+".yaml"), stream{src, k},
 			"Flux applies the production overlay of "+o.Name+", promoter's component included.\n"+
-				"The GitRepository is shared by every application of this repository.", nil); err != nil {
+				"The GitRepository is shared by every application of this repository.\n"+fluxSecretNote(o), nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fluxSecretNote tells how the GitRepository reaches a private repository.
+func fluxSecretNote(o *Options) string {
+	name := o.GitSecret
+	if name == "" {
+		name = "gitops-auth"
+	}
+	note := "A private repository needs credentials in flux-system, for example over https:\n" +
+		"  flux create secret git " + name + " --url=" + o.GitURL + " --username=git --password=$TOKEN\n"
+	if o.GitSecret == "" {
+		return note + "and spec.secretRef: {name: " + name + "} below (promoter init --git-secret " + name + " writes it)."
+	}
+	return note + "spec.secretRef names it."
 }

@@ -22,21 +22,28 @@ func addMonitoring(o *Options, add func(string, any, string, Comments) error) er
 	if err != nil {
 		return err
 	}
-	for _, r := range []struct {
+	type file struct {
 		file   string
 		v      any
 		header string
-	}{
-		{"servicemonitor.yaml", serviceMonitor(o), "Scrapes the application's own /metrics on both versions. Istio's request metrics,\nwhich the alerts and promoter's gates read, come from the sidecars."},
+	}
+	files := []file{
+		{"servicemonitor.yaml", serviceMonitor(o), "Scrapes the application's own /metrics on both versions. Istio's request metrics,\nwhich the alerts and promoter's gates read, come from the sidecars (podmonitor.yaml)."},
 		{"prometheusrule.yaml", prometheusRule(o), "Alerts on the canary version, from Istio's request metrics."},
 		{"dashboard.yaml", dashboard, "The canary dashboard, loaded by Grafana's dashboard sidecar (label grafana_dashboard)."},
-	} {
-		if err := add(path.Join(dir, r.file), r.v, r.header, nil); err != nil {
+	}
+	if o.Scrape == ScrapePodMonitor {
+		files = append([]file{{"podmonitor.yaml", sidecarPodMonitor(o),
+			"Scrapes the Istio sidecars of both versions (Envoy's /stats/prometheus on port 15090):\nistio_requests_total and istio_request_duration_milliseconds, which promoter's gates\nand the alerts read, exist only once this is scraped."}}, files...)
+	}
+	var names []string
+	for _, f := range files {
+		if err := add(path.Join(dir, f.file), f.v, f.header, nil); err != nil {
 			return err
 		}
+		names = append(names, f.file)
 	}
-	return add(path.Join(dir, "kustomization.yaml"),
-		newKustomization("servicemonitor.yaml", "prometheusrule.yaml", "dashboard.yaml"), "", nil)
+	return add(path.Join(dir, "kustomization.yaml"), newKustomization(names...), "", nil)
 }
 
 func serviceMonitor(o *Options) *monitoringv1.ServiceMonitor {
@@ -50,6 +57,40 @@ func serviceMonitor(o *Options) *monitoringv1.ServiceMonitor {
 			PodTargetLabels:   []string{"version"},
 			Endpoints: []monitoringv1.Endpoint{{
 				Port: "http", Path: "/metrics", Interval: "15s",
+			}},
+		},
+	}
+}
+
+// The sidecar's metrics endpoint: Envoy's Prometheus stats, on the port
+// Istio's injection declares as http-envoy-prom.
+const (
+	sidecarContainer   = "istio-proxy"
+	sidecarMetricsPort = 15090
+	sidecarMetricsPath = "/stats/prometheus"
+)
+
+// sidecarPodMonitor scrapes the istio-proxy container of the application's
+// pods, both versions, keeping the pod's app and version labels.
+func sidecarPodMonitor(o *Options) *monitoringv1.PodMonitor {
+	port := int32(sidecarMetricsPort)
+	path := sidecarMetricsPath
+	return &monitoringv1.PodMonitor{
+		TypeMeta:   typeMeta("monitoring.coreos.com/v1", "PodMonitor"),
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name + "-sidecars", Namespace: o.Namespace, Labels: monitoringLabels(o)},
+		Spec: monitoringv1.PodMonitorSpec{
+			Selector:          metav1.LabelSelector{MatchLabels: map[string]string{"app": o.Name}},
+			NamespaceSelector: monitoringv1.NamespaceSelector{MatchNames: []string{o.Namespace}},
+			PodTargetLabels:   []string{"app", "version"},
+			PodMetricsEndpoints: []monitoringv1.PodMetricsEndpoint{{
+				PortNumber: &port,
+				Path:       path,
+				Interval:   "15s",
+				RelabelConfigs: []monitoringv1.RelabelConfig{{
+					Action:       "keep",
+					SourceLabels: []monitoringv1.LabelName{"__meta_kubernetes_pod_container_name"},
+					Regex:        sidecarContainer,
+				}},
 			}},
 		},
 	}

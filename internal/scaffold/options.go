@@ -18,6 +18,19 @@ const (
 	RunnerFlux    = "flux"    // deploy/flux/N.yaml: a Flux GitRepository and Kustomization
 )
 
+// Scrape modes: how Prometheus finds the sidecars' metrics, which the
+// gates and alerts read.
+const (
+	// ScrapePodMonitor writes a prometheus-operator PodMonitor for the
+	// sidecars' /stats/prometheus on port 15090, as Istio's own
+	// prometheus-operator sample does.
+	ScrapePodMonitor = "podmonitor"
+	// ScrapeAnnotations relies on the prometheus.io/* pod annotations that
+	// a plain Prometheus's kubernetes-pods job reads; Istio's metrics
+	// merging serves the sidecar's metrics and the application's together.
+	ScrapeAnnotations = "annotations"
+)
+
 // Runners lists every runner, in the order they are documented.
 var Runners = []string{RunnerCronJob, RunnerGitHub, RunnerGitLab, RunnerArgoCD, RunnerFlux}
 
@@ -27,7 +40,22 @@ const (
 	DefaultBranch        = "main"
 	DefaultPrometheusURL = "http://prometheus-operated.monitoring.svc:9090"
 	DefaultPromoterImage = "ghcr.io/promoter-dev/promoter:latest"
+	// PromoterImageRepo is where releases publish promoter's image.
+	PromoterImageRepo = "ghcr.io/promoter-dev/promoter"
 )
+
+// releaseTag matches the tags releases are published under.
+var releaseTag = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+
+// PromoterImageFor is the image of promoter release version (v1.2.3), or
+// [DefaultPromoterImage] when version is not a release (a development
+// build): the CronJob and the GitLab job then run what init's own binary is.
+func PromoterImageFor(version string) string {
+	if releaseTag.MatchString(version) {
+		return PromoterImageRepo + ":" + version
+	}
+	return DefaultPromoterImage
+}
 
 // Options describe the application to scaffold. Name and Namespace are
 // required; [Options.Complete] fills in the rest.
@@ -64,6 +92,13 @@ type Options struct {
 	// PromoterImage is the image of promoter the CronJob runs. Default:
 	// [DefaultPromoterImage].
 	PromoterImage string
+	// GitSecret names the Secret in flux-system the Flux GitRepository
+	// authenticates with (spec.secretRef), for a private repository.
+	// Empty: none, and the file says how to add one.
+	GitSecret string
+	// Scrape is how Prometheus scrapes the sidecars: [ScrapePodMonitor]
+	// (the default) or [ScrapeAnnotations].
+	Scrape string
 }
 
 var (
@@ -111,6 +146,10 @@ func (o *Options) Complete() error {
 		if strings.ContainsAny(image, " \t\n") {
 			errs = append(errs, fmt.Errorf("image %q: contains white space", image))
 		}
+	}
+	o.Scrape = cmp.Or(o.Scrape, ScrapePodMonitor)
+	if o.Scrape != ScrapePodMonitor && o.Scrape != ScrapeAnnotations {
+		errs = append(errs, fmt.Errorf("scrape %q: use %s or %s", o.Scrape, ScrapePodMonitor, ScrapeAnnotations))
 	}
 	o.GitURL = cmp.Or(o.GitURL, DefaultGitURL)
 	o.Branch = cmp.Or(o.Branch, DefaultBranch)

@@ -125,7 +125,7 @@ func addOverlay(o *Options, add func(string, any, string, Comments) error) error
 	k.Components = []string{"promoter/" + o.Name}
 	return add(path.Join(o.overlayDir(), "kustomization.yaml"), k, "", Comments{
 		"resources": "Production overlay for " + o.Name + ". Argo CD / Flux apply this directory.\n" +
-			"../../monitoring needs prometheus-operator (ServiceMonitor, PrometheusRule) in the cluster.",
+			"../../monitoring needs prometheus-operator (PodMonitor, ServiceMonitor, PrometheusRule) in the cluster.",
 		"components[0]": "Owned by promoter: the current canary stage (weights, images, replicas).",
 	})
 }

@@ -118,9 +118,11 @@ func TestManifestsValidate(t *testing.T) {
 					case "batch/v1 CronJob":
 						err = strict(doc, &batchv1.CronJob{})
 					case "monitoring.coreos.com/v1 ServiceMonitor":
-						err = strict(doc, &monitoringv1.ServiceMonitor{})
+						err = errors.Join(strict(doc, &monitoringv1.ServiceMonitor{}), validateOperator(t, doc))
+					case "monitoring.coreos.com/v1 PodMonitor":
+						err = errors.Join(strict(doc, &monitoringv1.PodMonitor{}), validateOperator(t, doc))
 					case "monitoring.coreos.com/v1 PrometheusRule":
-						err = strict(doc, &monitoringv1.PrometheusRule{})
+						err = errors.Join(strict(doc, &monitoringv1.PrometheusRule{}), validateOperator(t, doc))
 					case "networking.istio.io/v1 VirtualService", "networking.istio.io/v1 DestinationRule", "networking.istio.io/v1alpha3 EnvoyFilter":
 						err = validateIstio(t, doc)
 					case "kustomize.config.k8s.io/v1beta1 Kustomization", "kustomize.config.k8s.io/v1alpha1 Component":

@@ -20,14 +20,11 @@ type Server struct {
 	URL string
 }
 
-// New starts a server over a new store in a test temporary directory.
+// New starts a server over a new, empty store.
 // now is the clock of instant queries that give no time.
 func New(t testing.TB, now func() time.Time) *Server {
 	t.Helper()
-	st, err := promapi.OpenStore(promapi.StoreOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	st := promapi.NewStore()
 	api := promapi.New(st, promapi.Options{Now: now})
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
