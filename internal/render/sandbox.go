@@ -17,6 +17,7 @@ import (
 	k8syaml "sigs.k8s.io/yaml"
 
 	"github.com/promoter-dev/promoter/internal/sandbox"
+	"github.com/promoter-dev/promoter/internal/spec"
 )
 
 // The build sandbox.
@@ -35,14 +36,11 @@ import (
 // the overlay reaches, copied through the sandbox view of the repository.
 //
 // Limits: MaxBuildBytes for everything one build copies, the sandbox's
-// MaxFileBytes per file, and maxExpandedNodes for what any YAML document
+// MaxFileBytes per file, and spec.MaxExpandedNodes for what any YAML document
 // expands to through aliases.
 const (
 	// MaxBuildBytes bounds the bytes one build copies from the repository.
 	MaxBuildBytes = 128 << 20
-	// maxExpandedNodes bounds the nodes a YAML document expands to once
-	// aliases are followed ("billion laughs").
-	maxExpandedNodes = 100_000
 )
 
 // ErrRemote marks a reference kustomize would fetch from the network.
@@ -235,8 +233,8 @@ func (c *copier) scanDocs(file string, data []byte, fn func(key string, n *yaml.
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		if countExpanded(&doc, 0) > maxExpandedNodes {
-			return fmt.Errorf("%s:%d: the document expands to more than %d nodes through aliases; refusing to read it", file, doc.Line, maxExpandedNodes)
+		if spec.ExpandedNodes(&doc) > spec.MaxExpandedNodes {
+			return fmt.Errorf("%s:%d: the document expands to more than %d nodes through aliases; refusing to read it", file, doc.Line, spec.MaxExpandedNodes)
 		}
 		if err := scanNode(&doc, 0, fn); err != nil {
 			return err
@@ -284,25 +282,6 @@ func scanNode(n *yaml.Node, depth int, fn func(key string, n *yaml.Node, inConfi
 	return nil
 }
 
-// countExpanded counts the nodes of n with aliases followed, stopping once
-// the limit is passed.
-func countExpanded(n *yaml.Node, depth int) int {
-	if n == nil || depth > 1000 {
-		return maxExpandedNodes + 1
-	}
-	if n.Kind == yaml.AliasNode {
-		return 1 + countExpanded(n.Alias, depth+1)
-	}
-	total := 1
-	for _, c := range n.Content {
-		total += countExpanded(c, depth+1)
-		if total > maxExpandedNodes {
-			return total
-		}
-	}
-	return total
-}
-
 // aliasBomb reports a YAML stream whose documents expand beyond the limit.
 // Only streams with both an anchor and an alias are parsed.
 func aliasBomb(data []byte) bool {
@@ -315,7 +294,7 @@ func aliasBomb(data []byte) bool {
 		if err := dec.Decode(&doc); err != nil {
 			return false // not YAML, or the end: kustomize reports what is wrong
 		}
-		if countExpanded(&doc, 0) > maxExpandedNodes {
+		if spec.ExpandedNodes(&doc) > spec.MaxExpandedNodes {
 			return true
 		}
 	}
@@ -333,7 +312,7 @@ func (c *copier) readKustomization(dir string) (*types.Kustomization, string, er
 			return nil, p, err
 		}
 		if aliasBomb(data) {
-			return nil, p, fmt.Errorf("%s: a document expands to more than %d nodes through aliases; refusing to read it", p, maxExpandedNodes)
+			return nil, p, fmt.Errorf("%s: a document expands to more than %d nodes through aliases; refusing to read it", p, spec.MaxExpandedNodes)
 		}
 		var k types.Kustomization
 		if err := k8syaml.Unmarshal(data, &k); err != nil {
@@ -435,7 +414,7 @@ func (c *copier) copyTree(dir string) error {
 			return nil
 		}
 		if aliasBomb(data) {
-			c.refused[p] = &sandbox.RefusedError{Path: p, Reason: fmt.Sprintf("a YAML document that expands to more than %d nodes through aliases", maxExpandedNodes)}
+			c.refused[p] = &sandbox.RefusedError{Path: p, Reason: fmt.Sprintf("a YAML document that expands to more than %d nodes through aliases", spec.MaxExpandedNodes)}
 			return nil
 		}
 		if c.total += int64(len(data)); c.total > MaxBuildBytes {

@@ -16,9 +16,9 @@ import (
 const (
 	// MaxDocumentSize is the largest spec file accepted.
 	MaxDocumentSize = 1 << 20
-	// maxExpandedNodes bounds the number of YAML nodes a document expands to
+	// MaxExpandedNodes bounds the number of YAML nodes a document expands to
 	// once aliases are followed ("billion laughs").
-	maxExpandedNodes = 100_000
+	MaxExpandedNodes = 100_000
 )
 
 // ErrTooLarge is returned for a spec file over MaxDocumentSize.
@@ -75,8 +75,8 @@ func parseDocument(doc *yaml.Node, file string) (*Canary, []Problem) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil
 	}
-	if n := countExpanded(doc, 0); n > maxExpandedNodes {
-		return nil, []Problem{{File: file, Line: doc.Line, Message: fmt.Sprintf("document expands to more than %d nodes through aliases; refusing to read it", maxExpandedNodes)}}
+	if n := ExpandedNodes(doc); n > MaxExpandedNodes {
+		return nil, []Problem{{File: file, Line: doc.Line, Message: fmt.Sprintf("document expands to more than %d nodes through aliases; refusing to read it", MaxExpandedNodes)}}
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -125,11 +125,14 @@ func isCanary(m *yaml.Node) bool {
 	return kind == Kind && (api == "" || strings.HasPrefix(api, "promoter.dev/"))
 }
 
-// countExpanded counts the nodes of n with aliases followed, stopping early
-// once the limit is passed.
+// ExpandedNodes counts the nodes of the document n with aliases followed,
+// stopping early once [MaxExpandedNodes] is passed: an alias bomb is found
+// without expanding it. Every YAML document promoter reads is checked so.
+func ExpandedNodes(n *yaml.Node) int { return countExpanded(n, 0) }
+
 func countExpanded(n *yaml.Node, depth int) int {
 	if n == nil || depth > 1000 {
-		return maxExpandedNodes + 1
+		return MaxExpandedNodes + 1
 	}
 	if n.Kind == yaml.AliasNode {
 		return 1 + countExpanded(n.Alias, depth+1)
@@ -137,7 +140,7 @@ func countExpanded(n *yaml.Node, depth int) int {
 	total := 1
 	for _, c := range n.Content {
 		total += countExpanded(c, depth+1)
-		if total > maxExpandedNodes {
+		if total > MaxExpandedNodes {
 			return total
 		}
 	}
