@@ -591,3 +591,35 @@ func TestInitHostSplitPromotes(t *testing.T) {
 	// The scaffold's pauses are multiples of 30 minutes.
 	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
 }
+
+// A canary whose version label matches no series holds, and the run says
+// which values the service reports and what to change.
+func TestRunNamesReportedVersions(t *testing.T) {
+	fx := fixture(t, "argo-rollouts-subset")
+	// analysis.versions defaults to v1 and v2 (the subsets' labels), but
+	// the canary's pods report v3.
+	fx.canaryV.Name = "v3"
+	remote, bare := adoptRepo(t, fx)
+	m := adoptMesh(t, fx, "healthy")
+	at := adoptStart.Add(time.Hour)
+	for i := 0; i < 2; i++ {
+		if _, err := m.advance(bare, at); err != nil {
+			t.Fatal(err)
+		}
+		out, code := promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
+		if code != 0 {
+			t.Fatalf("run at %s exited %d:\n%s", at.Format(time.RFC3339), code, out)
+		}
+		if i == 0 {
+			if !strings.HasPrefix(out, fx.canary+": start 0% -> ") {
+				t.Fatalf("first run did not start the canary:\n%s", out)
+			}
+			at = at.Add(30 * time.Minute)
+			continue
+		}
+		want := `no series with destination_version="v2"; this service reports destination_version v1, v3: set spec.analysis.versions`
+		if !strings.Contains(out, fx.canary+": hold at ") || !strings.Contains(out, want) {
+			t.Fatalf("the run does not hold saying %q:\n%s", want, out)
+		}
+	}
+}
