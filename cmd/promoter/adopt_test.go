@@ -35,6 +35,9 @@ type adoptFixture struct {
 	// adds is the overlay file validate says the first commit adds the
 	// components entry to ("" when it lists it already).
 	adds string
+	// firstRunCommits is how many commits the first run lands (0: one;
+	// two when the step's pull request is merged).
+	firstRunCommits int
 }
 
 var adoptFixtures = []adoptFixture{
@@ -147,34 +150,41 @@ func TestAdoptPromotes(t *testing.T) {
 			remote, bare := adoptRepo(t, fx)
 			v := newCommitVerifier(t, bare, fx)
 			m := adoptMesh(t, fx, "healthy")
-			at := adoptStart.Add(time.Hour)
-			for i := 0; ; i++ {
-				if _, err := m.advance(bare, at); err != nil {
-					t.Fatal(err)
-				}
-				out, code := promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
-				if code != 0 {
-					t.Fatalf("run at %s exited %d:\n%s", at.Format(time.RFC3339), code, out)
-				}
-				if i == 0 && !strings.HasPrefix(out, fmt.Sprintf("%s: start 0%% -> ", fx.canary)) {
-					t.Fatalf("first run did not start the canary:\n%s", out)
-				}
-				commits := v.verifyNew()
-				if i == 0 && commits != 1 {
-					t.Fatalf("first run landed %d commits, want 1", commits)
-				}
-				if strings.Contains(out, "[Succeeded]") {
-					break
-				}
-				if i > 40 {
-					t.Fatalf("not promoted after %d runs:\n%s", i, out)
-				}
-				at = at.Add(5 * time.Minute)
-			}
-			if v.last.Weight != 0 || v.last.StableImage == "" {
-				t.Errorf("promoted stage is %+v, want weight 0 and the stable image pinned", v.last.Stage)
-			}
+			adoptUntilPromoted(t, fx, remote, bare, m, v, 5*time.Minute)
 		})
+	}
+}
+
+// adoptUntilPromoted runs promoter every cadence of simulated time over a
+// healthy canary until it is promoted, checking every commit it pushes.
+func adoptUntilPromoted(t *testing.T, fx adoptFixture, remote, bare string, m *testMesh, v *commitVerifier, cadence time.Duration) {
+	t.Helper()
+	at := adoptStart.Add(time.Hour)
+	for i := 0; ; i++ {
+		if _, err := m.advance(bare, at); err != nil {
+			t.Fatal(err)
+		}
+		out, code := promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
+		if code != 0 {
+			t.Fatalf("run at %s exited %d:\n%s", at.Format(time.RFC3339), code, out)
+		}
+		if i == 0 && !strings.HasPrefix(out, fmt.Sprintf("%s: start 0%% -> ", fx.canary)) {
+			t.Fatalf("first run did not start the canary:\n%s", out)
+		}
+		commits := v.verifyNew()
+		if want := max(fx.firstRunCommits, 1); i == 0 && commits != want {
+			t.Fatalf("first run landed %d commits, want %d", commits, want)
+		}
+		if strings.Contains(out, "[Succeeded]") {
+			break
+		}
+		if i > 40 {
+			t.Fatalf("not promoted after %d runs:\n%s", i, out)
+		}
+		at = at.Add(cadence)
+	}
+	if v.last.Weight != 0 || v.last.StableImage == "" {
+		t.Errorf("promoted stage is %+v, want weight 0 and the stable image pinned", v.last.Stage)
 	}
 }
 
@@ -537,6 +547,79 @@ func TestAdoptPinnedReplicasRollBack(t *testing.T) {
 	for _, want := range []string{"canary weight 0, canary replicas stay 2 as the overlay pins them.", "Warning: the canary Deployment backend-canary keeps 2 replicas"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the revert's message does not say %q:\n%s", want, msg)
+		}
+	}
+}
+
+// TestInitHostSplitPromotes scaffolds an application whose weighted route
+// splits by host (init --split host), validates it, and runs it over a
+// healthy canary to promotion; every commit builds as the kustomize CLI
+// builds it and changes only the route's weights, images and replicas.
+func TestInitHostSplitPromotes(t *testing.T) {
+	work := t.TempDir()
+	out, code := promoterCmd(t, "init", "--name", "shop", "--namespace", "shop", "--split", "host", "--runners", "none", "--dir", work)
+	if code != 0 {
+		t.Fatalf("init exited %d:\n%s", code, out)
+	}
+	vs, err := os.ReadFile(filepath.Join(work, "apps/shop/base/virtualservice.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"host: shop-stable\n", "host: shop-canary\n"} {
+		if !strings.Contains(string(vs), want) {
+			t.Errorf("the VirtualService has no destination %q:\n%s", want, vs)
+		}
+	}
+	if strings.Contains(string(vs), "subset:") {
+		t.Errorf("the VirtualService of a split by host names subsets:\n%s", vs)
+	}
+	out, code = promoterCmd(t, "validate", "--repo", work)
+	if code != 0 || !strings.Contains(out, "ok    shop (apps/shop/canary.yaml)") {
+		t.Fatalf("validate exited %d:\n%s", code, out)
+	}
+	srv := gittest.NewServer(t)
+	bare := srv.SeedDir(t, "gitops", "main", work)
+	fx := adoptFixture{
+		canary: "shop", namespace: "shop", service: "shop",
+		stable:  mesh.Version{Name: "v1", Workload: "shop-stable", Service: "shop-stable"},
+		canaryV: mesh.Version{Name: "v2", Workload: "shop-canary", Service: "shop-canary"},
+		// The scaffold merges each step's pull request.
+		firstRunCommits: 2,
+	}
+	v := newCommitVerifier(t, bare, fx)
+	m := adoptMesh(t, fx, "healthy")
+	// The scaffold's pauses are multiples of 30 minutes.
+	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
+}
+
+// A canary whose version label matches no series holds, and the run says
+// which values the service reports and what to change.
+func TestRunNamesReportedVersions(t *testing.T) {
+	fx := fixture(t, "argo-rollouts-subset")
+	// analysis.versions defaults to v1 and v2 (the subsets' labels), but
+	// the canary's pods report v3.
+	fx.canaryV.Name = "v3"
+	remote, bare := adoptRepo(t, fx)
+	m := adoptMesh(t, fx, "healthy")
+	at := adoptStart.Add(time.Hour)
+	for i := 0; i < 2; i++ {
+		if _, err := m.advance(bare, at); err != nil {
+			t.Fatal(err)
+		}
+		out, code := promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
+		if code != 0 {
+			t.Fatalf("run at %s exited %d:\n%s", at.Format(time.RFC3339), code, out)
+		}
+		if i == 0 {
+			if !strings.HasPrefix(out, fx.canary+": start 0% -> ") {
+				t.Fatalf("first run did not start the canary:\n%s", out)
+			}
+			at = at.Add(30 * time.Minute)
+			continue
+		}
+		want := `no series with destination_version="v2"; this service reports destination_version v1, v3: set spec.analysis.versions`
+		if !strings.Contains(out, fx.canary+": hold at ") || !strings.Contains(out, want) {
+			t.Fatalf("the run does not hold saying %q:\n%s", want, out)
 		}
 	}
 }

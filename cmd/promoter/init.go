@@ -21,7 +21,7 @@ func newInitCmd(g *globals) *cobra.Command {
 		force bool
 	)
 	cmd := &cobra.Command{
-		Use:   "init --name N --namespace NS [--dir PATH] [--image REF]",
+		Use:   "init --name N --namespace NS [--dir PATH] [--image REF] [--split subset|host]",
 		Short: "Scaffold an application, its Canary spec, monitoring and the ways to run promoter",
 		Long: `init writes a complete application in the layout promoter manages, into --dir (default: the
 current directory):
@@ -37,6 +37,9 @@ current directory):
 and, selected by --runners (default: all), the ways to run promoter: deploy/promoter/ (a
 CronJob whose ServiceAccount has no Kubernetes API access), .github/workflows/promoter.yaml,
 .gitlab-ci.yml, deploy/argocd/N.yaml, deploy/flux/N.yaml, and deploy/README.md.
+
+With --split host the weighted route splits between the Services N-stable and N-canary
+(one per version, each with its DestinationRule) instead of two subsets of the Service N.
 
 Files already in --dir are kept; init refuses to replace any of them unless --force.
 Without --image the stable Deployment runs N:v1.0.0 and the canary N:v2.0.0, so the first
@@ -95,6 +98,7 @@ promoter run starts a canary; with --image both run that image until ` + "`promo
 	f.StringVar(&o.CanaryImage, "canary-image", "", "canary image (default: --image when given, else N:v2.0.0)")
 	f.BoolVar(&o.Cookie, "cookie", false, "add cookie-sticky routing: requests with the cookie canary=true go to the canary, which sets it")
 	f.StringSliceVar(&o.Regions, "geo", nil, "route requests whose x-region header is one of these regions to the canary (repeatable)")
+	f.StringVar(&o.Split, "split", scaffold.SplitSubset, "how the weighted route tells the versions apart: subset (one Service N, DestinationRule subsets stable and canary) or host (Services N-stable and N-canary, one per version)")
 	f.StringSliceVar(&o.Runners, "runners", scaffold.Runners, "ways to run promoter to write: "+strings.Join(scaffold.Runners, ",")+", or none")
 	f.StringVar(&o.GitURL, "git-url", "", "clone URL of this repository, for the CronJob, GitLab, Argo CD and Flux (default "+scaffold.DefaultGitURL+")")
 	f.StringVar(&o.PromoterImage, "promoter-image", "", "promoter image the CronJob runs (default: this release's, "+scaffold.PromoterImageRepo+":<version>; "+scaffold.DefaultPromoterImage+" for a development build)")

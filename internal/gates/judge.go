@@ -85,6 +85,16 @@ func Judge(c *spec.Canary, st Stage, obs *Observations, opts Options) *Report {
 			r.Verdict = worse(r.Verdict, Error)
 		}
 	}
+	if obs.MissingCanary != "" {
+		// The canary's label value matches no series: say which exist.
+		for _, list := range [][]GateResult{r.Gates, r.RollbackOn} {
+			for i := range list {
+				if list[i].Verdict == Inconclusive {
+					list[i].Message += ": " + obs.MissingCanary
+				}
+			}
+		}
+	}
 	if len(obs.StageTiles.Tiles) == 0 && r.Verdict == Pass {
 		r.Verdict = Inconclusive
 	}

@@ -127,6 +127,10 @@ type Observations struct {
 	BaselineErr   error
 	// Custom holds custom gates' values, keyed by [GateKey].
 	Custom map[string]Custom
+	// MissingCanary, when the canary has no series at all, names the
+	// values of its label that the service does report and what to change
+	// ("" when the canary has series, or nothing tells).
+	MissingCanary string
 }
 
 // GateKey identifies a gate of a spec: "gates[2]" or "rollbackOn[0]".
@@ -213,7 +217,51 @@ func Observe(ctx context.Context, q Querier, c *spec.Canary, st Stage) (*Observa
 	if sameGrid {
 		obs.StageTiles = obs.CanaryTiles.from(st.Start)
 	}
+	obs.MissingCanary = missingCanary(ctx, q, t, obs.CanaryTiles, cs, now, interval)
 	return obs, nil
+}
+
+// missingCanary asks, when the canary served no requests in any of its
+// tiles, which values of the label that tells the versions apart the
+// service reports since the canary started; when the canary's value is
+// not among them it returns what to change. One more query, only then.
+func missingCanary(ctx context.Context, q Querier, t Target, ts TileSet, start, now time.Time, interval time.Duration) string {
+	if len(ts.Tiles) == 0 || ts.Errs[FamilyRequests] != nil {
+		return ""
+	}
+	for _, tl := range ts.Tiles {
+		if tl.Requests.Canary > 0 {
+			return ""
+		}
+	}
+	window := max(now.Sub(start), interval)
+	series, err := q.Query(ctx, Query{Expr: t.ValuesQuery(window), Time: now})
+	if err != nil {
+		return ""
+	}
+	label := t.label()
+	var values []string
+	for _, s := range series {
+		v, ok := s.Labels[label]
+		if !ok || v == "" {
+			continue
+		}
+		if v == t.CanaryVersion {
+			return "" // the canary has series, only no requests
+		}
+		values = append(values, v)
+	}
+	if len(values) == 0 {
+		return ""
+	}
+	slices.Sort(values)
+	values = slices.Compact(values)
+	who := "this service reports"
+	if label == LabelService {
+		who = "namespace " + t.Namespace + " reports"
+	}
+	return fmt.Sprintf("no series with %s=%s; %s %s %s: set spec.analysis.versions",
+		label, quoteLabel(t.CanaryVersion), who, label, strings.Join(values, ", "))
 }
 
 func hasSequential(a spec.Analysis) bool {

@@ -229,9 +229,14 @@ func TestQueriesAgainstPromQLEngine(t *testing.T) {
 					t.Errorf("query without explicit time: %+v", qq)
 				}
 			}
-			// Stable's hour before the canary comes with the same queries.
-			if n := len(*q.seen); n != 3 {
-				t.Errorf("%d queries, want 3 (requests, errors, buckets)", n)
+			// Stable's hour before the canary comes with the same queries;
+			// a canary without series adds one asking which versions exist.
+			want := 3
+			if tt.canary.requests == 0 {
+				want = 4
+			}
+			if n := len(*q.seen); n != want {
+				t.Errorf("%d queries, want %d (requests, errors, buckets, and versions when the canary has none)", n, want)
 			}
 		})
 	}
@@ -343,4 +348,91 @@ func histogramOf(series []Series, label, version string) Histogram {
 		return nil
 	}
 	return sortedHistogram(h)
+}
+
+// When the canary's label value matches no series, one more query finds
+// the values the service does report, and every inconclusive gate names
+// them and what to change.
+func TestMissingCanaryNamesReportedValues(t *testing.T) {
+	gates := []spec.Gate{
+		{Name: "errors", Type: spec.GateErrorRate, Max: spec.Q("2%")},
+		{Name: "regression", Type: spec.GateSequential, Alpha: 0.05},
+	}
+	st := Stage{Weight: 10, Start: epoch.Add(15 * time.Minute), Now: epoch.Add(45*time.Minute + 20*time.Second)}
+	hostLoad := "load 15s\n" +
+		`  istio_requests_total{reporter="destination",destination_service_namespace="shop",destination_service_name="web-primary",destination_version="v1",response_code="200"} 0+9x240` + "\n" +
+		`  istio_requests_total{reporter="destination",destination_service_namespace="shop",destination_service_name="web-next",destination_version="v2",response_code="200"} 0+1x240` + "\n" +
+		`  istio_requests_total{reporter="destination",destination_service_namespace="other",destination_service_name="elsewhere",destination_version="v2",response_code="200"} 0+1x240` + "\n"
+	tests := []struct {
+		name  string
+		load  string
+		spec  func(c *spec.Canary)
+		want  string // "" for no hint
+		asked int    // value queries asked
+	}{
+		{
+			name: "subset names instead of version labels",
+			load: loadText(version{name: "v1", requests: 9, buckets: healthyBuckets}, version{name: "v2", requests: 1, buckets: healthyBuckets}),
+			spec: func(c *spec.Canary) { c.Spec.Analysis.Versions = spec.Versions{Stable: "primary", Canary: "canary"} },
+			want: `no series with destination_version="canary"; this service reports destination_version v1, v2: set spec.analysis.versions`, asked: 1,
+		},
+		{
+			name:  "the canary has series but no requests",
+			load:  loadText(version{name: "v1", requests: 9, buckets: healthyBuckets}, version{name: "v3-never-deployed"}),
+			spec:  func(c *spec.Canary) { c.Spec.Analysis.Versions.Canary = "v3-never-deployed" },
+			asked: 1,
+		},
+		{
+			name:  "the canary has requests",
+			load:  loadText(version{name: "v1", requests: 9, buckets: healthyBuckets}, version{name: "v2", requests: 1, buckets: healthyBuckets}),
+			spec:  func(c *spec.Canary) {},
+			asked: 0,
+		},
+		{
+			name: "split by host",
+			load: hostLoad,
+			spec: func(c *spec.Canary) {
+				c.Spec.Host = ""
+				c.Spec.Hosts = spec.Hosts{Stable: "web-primary", Canary: "web-canary.shop.svc.cluster.local"}
+				c.Spec.Analysis.Versions = spec.Versions{}
+			},
+			want:  `no series with destination_service_name="web-canary"; namespace shop reports destination_service_name web-next, web-primary: set spec.analysis.versions`,
+			asked: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newEngineQuerier(t, tt.load)
+			c := testCanary(gates...)
+			tt.spec(c)
+			obs, err := Observe(context.Background(), q, c, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			asked := 0
+			for _, qq := range *q.seen {
+				if strings.Contains(qq.Expr, "group by") {
+					asked++
+					if qq.IsRange() || !qq.Time.Equal(st.Now) {
+						t.Errorf("values query %+v is not an instant query at now", qq)
+					}
+				}
+			}
+			if asked != tt.asked {
+				t.Errorf("%d value queries, want %d", asked, tt.asked)
+			}
+			if obs.MissingCanary != tt.want {
+				t.Fatalf("hint\n got %q\nwant %q", obs.MissingCanary, tt.want)
+			}
+			r := Judge(c, st, obs, Options{})
+			for _, g := range append(r.Gates, r.RollbackOn...) {
+				if tt.want != "" && !strings.HasSuffix(g.Message, ": "+tt.want) {
+					t.Errorf("gate %s (%s): %q does not name what exists", g.Name, g.Verdict, g.Message)
+				}
+				if tt.want == "" && strings.Contains(g.Message, "no series with") {
+					t.Errorf("gate %s: %q", g.Name, g.Message)
+				}
+			}
+		})
+	}
 }

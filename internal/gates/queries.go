@@ -113,6 +113,24 @@ func (t Target) selector() string {
 	return b.String()
 }
 
+// ValuesQuery lists the values of the label that tells the versions apart
+// that the service's requests carried in the window before the query's
+// time (for a split by host, every service of the namespace). It is asked
+// only when the canary has no series, to name the values that exist.
+func (t Target) ValuesQuery(window time.Duration) string {
+	var b strings.Builder
+	b.WriteString(`reporter="destination"`)
+	switch {
+	case t.label() == LabelService:
+		fmt.Fprintf(&b, ",destination_service_namespace=%s", quoteLabel(t.Namespace))
+	case strings.Contains(t.Service, "."):
+		fmt.Fprintf(&b, ",destination_service=%s", quoteLabel(t.Service))
+	default:
+		fmt.Fprintf(&b, ",destination_service_namespace=%s,destination_service_name=%s", quoteLabel(t.Namespace), quoteLabel(t.Service))
+	}
+	return fmt.Sprintf("group by (%s) (last_over_time(%s{%s}[%s]))", t.label(), metricRequests, b.String(), promDuration(window))
+}
+
 // promDuration formats d the way PromQL writes durations ("5m", "1h30m").
 func promDuration(d time.Duration) string { return model.Duration(d).String() }
 

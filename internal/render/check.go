@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -45,40 +46,45 @@ func Check(c *spec.Canary, repo fs.FS, b *Base, files Files, st Stage) ([]byte, 
 		return nil, err
 	}
 	var problems []string
-	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	// Every problem but the schemas' names the spec field it comes from.
+	fail := func(field, format string, args ...any) {
+		problems = append(problems, specWhere(c, field)+fmt.Sprintf(format, args...))
+	}
 
 	for _, m := range ms {
 		if groupOf(m.APIVersion) == "networking.istio.io" && (m.Kind == "VirtualService" || m.Kind == "DestinationRule") {
 			if err := validateCRD(m); err != nil {
-				fail("%v", err)
+				problems = append(problems, err.Error())
 			}
 		}
 	}
 	if err := checkSubsets(c, ms); err != nil {
-		fail("%v", err)
+		fail(subsetsField(c, err), "%v", err)
 	}
 
 	m, err := find(ms, "networking.istio.io", "VirtualService", b.VSName, b.VSNamespace)
 	if err != nil {
-		return nil, &CheckError{Canary: c.Metadata.Name, Problems: append(problems, err.Error())}
+		fail("spec.virtualService.name", "%v", err)
+		return nil, &CheckError{Canary: c.Metadata.Name, Problems: problems}
 	}
 	checkRoutes(c, b, m, st, fail)
 
 	var vs virtualService
 	if err := m.decode(&vs); err == nil {
-		for k, want := range stateAnnotations(c, b, st) {
+		for _, k := range sortedKeys(stateAnnotations(c, b, st)) {
+			want := stateAnnotations(c, b, st)[k]
 			if got := vs.Metadata.Annotations[k]; got != want {
-				fail("VirtualService %s: annotation %s is %q, want %q", b.VSName, k, got, want)
+				fail("spec.virtualService.name", "VirtualService %s: annotation %s is %q, want %q", b.VSName, k, got, want)
 			}
 		}
 	}
 
 	canaryFail := fail
 	if st.Rollback != nil && overridden(b, OverrideImage) {
-		canaryFail = func(string, ...any) {} // reported as a warning by RenderOn
+		canaryFail = func(string, string, ...any) {} // reported as a warning by RenderOn
 	}
-	checkWorkload(ms, b.Canary, cmpOr(st.CanaryImage, b.Canary.Image), st.CanaryReplicas, canaryFail)
-	checkWorkload(ms, b.Stable, cmpOr(st.StableImage, b.Stable.Image), nil, fail)
+	checkWorkload(ms, b.Canary, "spec.deployments.canary", cmpOr(st.CanaryImage, b.Canary.Image), st.CanaryReplicas, canaryFail)
+	checkWorkload(ms, b.Stable, "spec.deployments.stable", cmpOr(st.StableImage, b.Stable.Image), nil, fail)
 
 	if len(problems) > 0 {
 		return nil, &CheckError{Canary: c.Metadata.Name, Problems: problems}
@@ -94,6 +100,39 @@ func versionLabel(c *spec.Canary, subset, host string) string {
 	return "subset " + subset
 }
 
+// specWhere is the prefix of a problem that comes from the spec field at
+// path: "canary.yaml:12: spec.deployments.canary: ".
+func specWhere(c *spec.Canary, field string) string {
+	var b strings.Builder
+	if c.Source.File != "" {
+		b.WriteString(c.Source.File)
+		if l := c.Source.LineOf(field); l > 0 {
+			fmt.Fprintf(&b, ":%d", l)
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(field + ": ")
+	return b.String()
+}
+
+// subsetsField is the spec field a problem of checkSubsets comes from.
+func subsetsField(c *spec.Canary, err error) string {
+	var se *subsetError
+	if errors.As(err, &se) {
+		return se.field
+	}
+	return "spec.subsets"
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 func overridden(b *Base, k OverrideKind) bool {
 	for _, o := range b.Overrides {
 		if o.Kind == k {
@@ -103,19 +142,20 @@ func overridden(b *Base, k OverrideKind) bool {
 	return false
 }
 
-func checkRoutes(c *spec.Canary, b *Base, m manifest, st Stage, fail func(string, ...any)) {
+func checkRoutes(c *spec.Canary, b *Base, m manifest, st Stage, fail func(string, string, ...any)) {
+	const field = "spec.virtualService.route"
 	var vs virtualService
 	if err := m.decode(&vs); err != nil {
-		fail("VirtualService %s: %v", b.VSName, err)
+		fail(field, "VirtualService %s: %v", b.VSName, err)
 		return
 	}
 	if b.Route >= len(vs.Spec.HTTP) {
-		fail("VirtualService %s: the split route #%d is gone", b.VSName, b.Route)
+		fail(field, "VirtualService %s: the split route #%d is gone", b.VSName, b.Route)
 		return
 	}
 	route := vs.Spec.HTTP[b.Route]
 	if route.Name != b.RouteName {
-		fail("VirtualService %s: route #%d is %q, want %q", b.VSName, b.Route, route.Name, b.RouteName)
+		fail(field, "VirtualService %s: route #%d is %q, want %q", b.VSName, b.Route, route.Name, b.RouteName)
 	}
 	sum := 0
 	for i, d := range route.Route {
@@ -129,16 +169,16 @@ func checkRoutes(c *spec.Canary, b *Base, m manifest, st Stage, fail func(string
 		switch i {
 		case b.StableDest:
 			if w != 100-st.Weight {
-				fail("route %s: %s has weight %d, want %d", routeLabel(b), versionLabel(c, c.Spec.Subsets.Stable, b.StableHost), w, 100-st.Weight)
+				fail(field, "route %s: %s has weight %d, want %d", routeLabel(b), versionLabel(c, c.Spec.Subsets.Stable, b.StableHost), w, 100-st.Weight)
 			}
 		case b.CanaryDest:
 			if w != st.Weight {
-				fail("route %s: %s has weight %d, want %d", routeLabel(b), versionLabel(c, c.Spec.Subsets.Canary, b.CanaryHost), w, st.Weight)
+				fail(field, "route %s: %s has weight %d, want %d", routeLabel(b), versionLabel(c, c.Spec.Subsets.Canary, b.CanaryHost), w, st.Weight)
 			}
 		}
 	}
 	if sum != 100 {
-		fail("route %s: weights sum to %d, not 100", routeLabel(b), sum)
+		fail(field, "route %s: weights sum to %d, not 100", routeLabel(b), sum)
 	}
 	// Every other route must be exactly as the humans wrote it.
 	httpNode := lookup(m.node, "spec", "http")
@@ -150,32 +190,34 @@ func checkRoutes(c *spec.Canary, b *Base, m manifest, st Stage, fail func(string
 			continue
 		}
 		if got := encodeNode(httpNode.Content[i]); !bytes.Equal(got, b.baseHTTP[i]) {
-			fail("VirtualService %s: route #%d changed although promoter only patches route %s", b.VSName, i, routeLabel(b))
+			fail(field, "VirtualService %s: route #%d changed although promoter only patches route %s", b.VSName, i, routeLabel(b))
 		}
 	}
 	if len(httpNode.Content) != len(b.baseHTTP) {
-		fail("VirtualService %s: has %d HTTP routes, the base has %d", b.VSName, len(httpNode.Content), len(b.baseHTTP))
+		fail(field, "VirtualService %s: has %d HTTP routes, the base has %d", b.VSName, len(httpNode.Content), len(b.baseHTTP))
 	}
 }
 
-func checkWorkload(ms []manifest, w Workload, image string, replicas *int32, fail func(string, ...any)) {
+// checkWorkload checks one Deployment of the built output; field is the
+// spec field that names it.
+func checkWorkload(ms []manifest, w Workload, field, image string, replicas *int32, fail func(string, string, ...any)) {
 	m, err := find(ms, "apps", "Deployment", w.Name, w.Namespace)
 	if err != nil {
-		fail("%v", err)
+		fail(field, "%v", err)
 		return
 	}
 	var d deployment
 	if err := m.decode(&d); err != nil {
-		fail("Deployment %s: %v", w.Name, err)
+		fail(field, "Deployment %s: %v", w.Name, err)
 		return
 	}
 	cs := d.Spec.Template.Spec.Containers
 	if w.Container >= len(cs) || cs[w.Container].Name != w.ContainerName {
-		fail("Deployment %s: container %s moved", w.Name, w.ContainerName)
+		fail("spec.deployments.container", "Deployment %s: container %s moved", w.Name, w.ContainerName)
 		return
 	}
 	if got := cs[w.Container].Image; got != image {
-		fail("Deployment %s: container %s has image %q, want %q", w.Name, w.ContainerName, got, image)
+		fail(field, "Deployment %s: container %s has image %q, want %q", w.Name, w.ContainerName, got, image)
 	}
 	if replicas != nil {
 		got := int32(1)
@@ -183,7 +225,7 @@ func checkWorkload(ms []manifest, w Workload, image string, replicas *int32, fai
 			got = *d.Spec.Replicas
 		}
 		if got != *replicas {
-			fail("Deployment %s: %d replicas, want %d", w.Name, got, *replicas)
+			fail("spec.deployments.canaryReplicas", "Deployment %s: %d replicas, want %d", w.Name, got, *replicas)
 		}
 	}
 }

@@ -288,7 +288,7 @@ func inspect(c *spec.Canary, ms []manifest, rename *naming) (*Base, error) {
 	}
 
 	if err := checkSubsets(c, ms); err != nil {
-		return nil, fail("spec.subsets", "%v", err)
+		return nil, fail(subsetsField(c, err), "%v", err)
 	}
 	b.StableVersion, b.CanaryVersion = subsetVersion(c, ms, b.StableHost, b.StableSubset), subsetVersion(c, ms, b.CanaryHost, b.CanarySubset)
 	if b.Stable, err = workload(ms, s.Deployments.Stable, s.VirtualService.Namespace, s.Deployments.Container, rename); err != nil {
@@ -337,14 +337,17 @@ func workloadField(err error, field string) string {
 // request. A split by host without subsets needs none.
 func checkSubsets(c *spec.Canary, ms []manifest) error {
 	s := &c.Spec
-	type want struct{ host, subset string }
+	// hostField and subsetField are the spec fields that name them.
+	type want struct{ host, subset, hostField, subsetField string }
 	var wants []want
 	if s.HostSplit() {
 		if s.Subsets.Stable != "" {
-			wants = append(wants, want{s.Hosts.Stable, s.Subsets.Stable}, want{s.Hosts.Canary, s.Subsets.Canary})
+			wants = append(wants, want{s.Hosts.Stable, s.Subsets.Stable, "spec.hosts.stable", "spec.subsets.stable"},
+				want{s.Hosts.Canary, s.Subsets.Canary, "spec.hosts.canary", "spec.subsets.canary"})
 		}
 	} else {
-		wants = append(wants, want{s.Host, s.Subsets.Stable}, want{s.Host, s.Subsets.Canary})
+		wants = append(wants, want{s.Host, s.Subsets.Stable, "spec.host", "spec.subsets.stable"},
+			want{s.Host, s.Subsets.Canary, "spec.host", "spec.subsets.canary"})
 	}
 	var hosts []string
 	rules := map[string]destinationRule{}
@@ -368,7 +371,7 @@ func checkSubsets(c *spec.Canary, ms []manifest) error {
 			}
 		}
 		if dr == nil {
-			return fmt.Errorf("no DestinationRule for host %s in the overlay (found hosts: %s); the subset %s must be defined", w.host, listOrNone(hosts), w.subset)
+			return subsetErrorf(w.hostField, "no DestinationRule for host %s in the overlay (found hosts: %s); the subset %s must be defined", w.host, listOrNone(hosts), w.subset)
 		}
 		have := map[string]bool{}
 		var names []string
@@ -377,10 +380,20 @@ func checkSubsets(c *spec.Canary, ms []manifest) error {
 			names = append(names, sub.Name)
 		}
 		if !have[w.subset] {
-			return fmt.Errorf("DestinationRule %s (host %s) does not define subset %q (subsets: %s)", dr.Metadata.Name, dr.Spec.Host, w.subset, listOrNone(names))
+			return subsetErrorf(w.subsetField, "DestinationRule %s (host %s) does not define subset %q (subsets: %s)", dr.Metadata.Name, dr.Spec.Host, w.subset, listOrNone(names))
 		}
 	}
 	return nil
+}
+
+// subsetError is a problem of checkSubsets and the spec field it comes
+// from.
+type subsetError struct{ field, msg string }
+
+func (e *subsetError) Error() string { return e.msg }
+
+func subsetErrorf(field, format string, args ...any) error {
+	return &subsetError{field: field, msg: fmt.Sprintf(format, args...)}
 }
 
 // subsetVersion is the version label a DestinationRule's subset selects.

@@ -2,6 +2,7 @@ package render
 
 import (
 	"github.com/promoter-dev/promoter/internal/kustomizetest"
+	"maps"
 
 	"bytes"
 	"context"
@@ -239,19 +240,41 @@ func TestCheckCatchesWrongOutput(t *testing.T) {
 	}
 	// Checking the files against a different stage must fail: the check
 	// compares what was built with what the stage says.
-	_, err = Check(c, repo, b, files, Stage{Step: 2, Weight: 25, CanaryImage: "myapp:v9"})
+	// Each problem names the spec's file:line: field: it comes from.
+	_, err = Check(c, repo, b, files, Stage{Step: 2, Weight: 25, CanaryImage: "myapp:v9", CanaryReplicas: Replicas(0)})
 	var ce *CheckError
 	if !errors.As(err, &ce) {
 		t.Fatalf("got %v, want a CheckError", err)
 	}
-	for _, want := range []string{
-		"route canary-route: subset stable has weight 90, want 75",
-		"route canary-route: subset canary has weight 10, want 25",
-		`Deployment myapp-canary: container myapp has image "myapp:v2.0.0", want "myapp:v9"`,
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("missing %q in:\n%v", want, err)
-		}
+	want := []string{
+		"apps/myapp/canary.yaml:12: spec.virtualService.route: route canary-route: subset stable has weight 90, want 75",
+		"apps/myapp/canary.yaml:12: spec.virtualService.route: route canary-route: subset canary has weight 10, want 25",
+		`apps/myapp/canary.yaml:10: spec.virtualService.name: VirtualService myapp-routing: annotation promoter.dev/canary-revision is "myapp:v2.0.0", want "myapp:v9"`,
+		`apps/myapp/canary.yaml:10: spec.virtualService.name: VirtualService myapp-routing: annotation promoter.dev/weight is "10", want "25"`,
+		`apps/myapp/canary.yaml:15: spec.deployments.canary: Deployment myapp-canary: container myapp has image "myapp:v2.0.0", want "myapp:v9"`,
+		"apps/myapp/canary.yaml:15: spec.deployments.canaryReplicas: Deployment myapp-canary: 1 replicas, want 0",
+	}
+	if got := strings.Join(ce.Problems, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("problems\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+
+	// A subset the built DestinationRule no longer defines names
+	// spec.subsets.canary; a Deployment gone from the output names
+	// spec.deployments.stable and lists what is built.
+	noSubset := maps.Clone(repo)
+	dr := repo["apps/myapp/base/destinationrule.yaml"]
+	noSubset["apps/myapp/base/destinationrule.yaml"] = &fstest.MapFile{Data: bytes.Replace(dr.Data, []byte("name: canary"), []byte("name: next"), 1)}
+	_, err = Check(c, noSubset, b, files, Stage{Step: 2, Weight: 10})
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 ||
+		ce.Problems[0] != `apps/myapp/canary.yaml:14: spec.subsets.canary: DestinationRule myapp-destination (host myapp) does not define subset "canary" (subsets: stable, next)` {
+		t.Errorf("got %v, want the missing subset at spec.subsets.canary", err)
+	}
+	gone := *b
+	gone.Stable.Name = "myapp-old"
+	_, err = Check(c, repo, &gone, files, Stage{Step: 2, Weight: 10})
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.HasPrefix(ce.Problems[0], "apps/myapp/canary.yaml:15: spec.deployments.stable: ") ||
+		!strings.Contains(ce.Problems[0], "myapp-stable") {
+		t.Errorf("got %v, want the missing Deployment at spec.deployments.stable, listing what is built", err)
 	}
 
 	// A typo in the base VirtualService is caught by the Istio schema.

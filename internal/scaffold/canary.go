@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,10 @@ func newCanary(o *Options) *spec.Canary {
 	s.VirtualService = spec.VirtualServiceRef{Name: o.vsName(), Namespace: o.Namespace, Route: splitRoute}
 	s.Host = o.Name
 	s.Subsets = spec.Subsets{Stable: subsetStable, Canary: subsetCanary}
+	if o.hostSplit() {
+		s.Host, s.Subsets = "", spec.Subsets{}
+		s.Hosts = spec.Hosts{Stable: o.stableName(), Canary: o.canaryName()}
+	}
 	s.Deployments = spec.Deployments{Stable: o.stableName(), Canary: o.canaryName(), Container: o.Name}
 	for _, st := range []struct {
 		weight int
@@ -34,6 +39,10 @@ func newCanary(o *Options) *spec.Canary {
 	a := &s.Analysis
 	a.Interval, a.Threshold, a.MinRequests = spec.D(5*time.Minute), 5, 1000
 	a.Versions = spec.Versions{Stable: stableVersion, Canary: canaryVersion}
+	if o.hostSplit() {
+		// Istio's metrics tell the Services apart by destination_service_name.
+		a.Versions = spec.Versions{Stable: o.stableName(), Canary: o.canaryName()}
+	}
 	a.Gates = []spec.Gate{
 		{Name: "error-rate", Type: spec.GateErrorRate, Max: spec.Q("0.01")},
 		{Name: "p99-latency", Type: spec.GateLatency, Quantile: 0.99, Max: spec.Q("500ms")},
@@ -77,7 +86,10 @@ func encodeCanary(o *Options, c *spec.Canary) ([]byte, error) {
 			v.Style = yaml.FlowStyle
 		}
 	}
-	for _, p := range []string{"spec.subsets", "spec.deployments", "spec.analysis.versions", "spec.pullRequests.labels"} {
+	if o.hostSplit() {
+		drop(&n, "spec", "host", "subsets")
+	}
+	for _, p := range []string{"spec.subsets", "spec.hosts", "spec.deployments", "spec.analysis.versions", "spec.pullRequests.labels"} {
 		flow(p)
 	}
 	// Durations as people write them: 30m, not 30m0s.
@@ -161,4 +173,19 @@ func sanitize(s string) string {
 		}
 		return '-'
 	}, s)
+}
+
+// drop removes keys from the mapping at path p of n.
+func drop(n *yaml.Node, p string, keys ...string) {
+	_, m, err := nodeAt(n, p)
+	if err != nil || m.Kind != yaml.MappingNode {
+		return
+	}
+	var kept []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !slices.Contains(keys, m.Content[i].Value) {
+			kept = append(kept, m.Content[i], m.Content[i+1])
+		}
+	}
+	m.Content = kept
 }

@@ -17,7 +17,7 @@ type destinationRule struct {
 type destinationRuleSpec struct {
 	Host          string         `json:"host"`
 	TrafficPolicy *trafficPolicy `json:"trafficPolicy,omitempty"`
-	Subsets       []subset       `json:"subsets"`
+	Subsets       []subset       `json:"subsets,omitempty"`
 }
 
 type subset struct {
@@ -78,7 +78,7 @@ type stringMatch struct {
 type routeDestination struct {
 	Destination struct {
 		Host   string `json:"host"`
-		Subset string `json:"subset"`
+		Subset string `json:"subset,omitempty"`
 	} `json:"destination"`
 	Weight  *int     `json:"weight,omitempty"`
 	Headers *headers `json:"headers,omitempty"`
@@ -136,10 +136,10 @@ const (
 func (o *Options) vsName() string { return o.Name + "-routing" }
 func (o *Options) drName() string { return o.Name + "-destination" }
 
-// destinationRule defines the two subsets by version label, with
-// connection pools and outlier detection (circuit breakers) for all, and
-// stricter limits for the canary: it fails fast instead of queueing.
-func newDestinationRule(o *Options) *destinationRule {
+// The traffic policies of the DestinationRules: connection pools and
+// outlier detection (circuit breakers) for all, and stricter limits for
+// the canary: it fails fast instead of queueing.
+func trafficPolicies() (stable, canary *trafficPolicy) {
 	policy := func(conns, pending, h2, perConn, errs int, interval, eject string, pct int) *trafficPolicy {
 		var p trafficPolicy
 		p.ConnectionPool.TCP.MaxConnections = conns
@@ -149,19 +149,40 @@ func newDestinationRule(o *Options) *destinationRule {
 		p.OutlierDetection = outlierDetection{errs, interval, eject, pct}
 		return &p
 	}
+	return policy(100, 100, 1000, 10, 5, "30s", "30s", 50), policy(50, 50, 500, 0, 3, "10s", "60s", 100)
+}
+
+// destinationRule defines the two subsets by version label, with the
+// stable policy for all and the canary's on the canary subset.
+func newDestinationRule(o *Options) *destinationRule {
+	stable, canary := trafficPolicies()
 	return &destinationRule{
 		TypeMeta:   typeMeta(istioNetworking, "DestinationRule"),
 		ObjectMeta: metav1.ObjectMeta{Name: o.drName(), Namespace: o.Namespace},
 		Spec: destinationRuleSpec{
 			Host:          o.Name,
-			TrafficPolicy: policy(100, 100, 1000, 10, 5, "30s", "30s", 50),
+			TrafficPolicy: stable,
 			Subsets: []subset{
 				{Name: subsetStable, Labels: map[string]string{"version": stableVersion}},
 				{Name: subsetCanary, Labels: map[string]string{"version": canaryVersion},
-					TrafficPolicy: policy(50, 50, 500, 0, 3, "10s", "60s", 100)},
+					TrafficPolicy: canary},
 			},
 		},
 	}
+}
+
+// hostDestinationRules are, for a split by host, one DestinationRule per
+// version's Service, without subsets: the Services select the versions.
+func hostDestinationRules(o *Options) stream {
+	stable, canary := trafficPolicies()
+	dr := func(host string, p *trafficPolicy) *destinationRule {
+		return &destinationRule{
+			TypeMeta:   typeMeta(istioNetworking, "DestinationRule"),
+			ObjectMeta: metav1.ObjectMeta{Name: host, Namespace: o.Namespace},
+			Spec:       destinationRuleSpec{Host: host, TrafficPolicy: p},
+		}
+	}
+	return stream{dr(o.stableName(), stable), dr(o.canaryName(), canary)}
 }
 
 var destinationRuleComments = Comments{
@@ -183,6 +204,10 @@ func newVirtualService(o *Options) (*virtualService, Comments) {
 	dest := func(subset string, weight *int) routeDestination {
 		var d routeDestination
 		d.Destination.Host, d.Destination.Subset, d.Weight = o.Name, subset, weight
+		if o.hostSplit() {
+			// The Services N-stable and N-canary.
+			d.Destination.Host, d.Destination.Subset = o.Name+"-"+subset, ""
+		}
 		return d
 	}
 	servedBy := func(subset string) *headers {

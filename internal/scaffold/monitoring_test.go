@@ -51,7 +51,11 @@ func TestPrometheusRule(t *testing.T) {
 					}
 					// Every alert is about this application's canary.
 					text := e.String()
-					for _, want := range []string{`destination_workload_namespace="` + o.Namespace + `"`, `destination_service_name="` + o.Name + `"`, `destination_version="v2"`} {
+					service := `destination_service_name="` + o.Name + `"`
+					if o.Split == SplitHost {
+						service = `destination_service_name=~"` + o.Name + `-stable|` + o.Name + `-canary"`
+					}
+					for _, want := range []string{`destination_workload_namespace="` + o.Namespace + `"`, service, `destination_version="v2"`} {
 						if !strings.Contains(text, want) {
 							t.Errorf("%s: %s does not select %s", r.Alert, text, want)
 						}

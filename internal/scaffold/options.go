@@ -31,6 +31,12 @@ const (
 	ScrapeAnnotations = "annotations"
 )
 
+// Split shapes: how the weighted route tells the versions apart.
+const (
+	SplitSubset = "subset" // one host, DestinationRule subsets stable and canary
+	SplitHost   = "host"   // two hosts: the Services N-stable and N-canary
+)
+
 // Runners lists every runner, in the order they are documented.
 var Runners = []string{RunnerCronJob, RunnerGitHub, RunnerGitLab, RunnerArgoCD, RunnerFlux}
 
@@ -78,6 +84,11 @@ type Options struct {
 	// Regions adds, for each region, a route that sends requests whose
 	// x-region header is that region to the canary.
 	Regions []string
+	// Split is how the weighted route tells the versions apart:
+	// [SplitSubset] (default), one host with the DestinationRule subsets
+	// stable and canary, or [SplitHost], two destination hosts, the
+	// Services Name-stable and Name-canary, each selecting one version.
+	Split string
 	// Runners selects the ways to run promoter to write (see [Runners]).
 	Runners []string
 	// GitURL is the repository's clone URL, used by the CronJob, the GitLab
@@ -122,6 +133,13 @@ func (o *Options) Complete() error {
 			errs = append(errs, fmt.Errorf("region %q: use letters, digits, '-', '_' and '.'", r))
 		}
 	}
+	switch o.Split {
+	case "":
+		o.Split = SplitSubset
+	case SplitSubset, SplitHost:
+	default:
+		errs = append(errs, fmt.Errorf("split %q: unknown (known: %s, %s)", o.Split, SplitSubset, SplitHost))
+	}
 	if slices.Contains(o.Runners, "none") {
 		if len(o.Runners) > 1 {
 			errs = append(errs, errors.New(`runners: "none" excludes the others`))
@@ -159,6 +177,8 @@ func (o *Options) Complete() error {
 }
 
 func (o *Options) runs(r string) bool { return slices.Contains(o.Runners, r) }
+
+func (o *Options) hostSplit() bool { return o.Split == SplitHost }
 
 // Names derived from the application's name.
 func (o *Options) stableName() string { return o.Name + "-stable" }

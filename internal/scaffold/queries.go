@@ -14,6 +14,12 @@ import (
 func (o *Options) selector(extra ...string) string {
 	s := `reporter="destination", destination_workload_namespace=` + strconv.Quote(o.Namespace) +
 		`, destination_service_name=` + strconv.Quote(o.Name)
+	if o.hostSplit() {
+		// The weighted route sends requests to the Services N-stable and
+		// N-canary; the pods' version labels still tell the versions apart.
+		s = `reporter="destination", destination_workload_namespace=` + strconv.Quote(o.Namespace) +
+			`, destination_service_name=~` + strconv.Quote(o.stableName()+"|"+o.canaryName())
+	}
 	for _, e := range extra {
 		s += ", " + e
 	}

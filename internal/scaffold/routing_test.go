@@ -65,6 +65,7 @@ func TestOptionsErrors(t *testing.T) {
 		"unknown runner": {Name: "a", Namespace: "a", Runners: []string{"jenkins"}},
 		"none and more":  {Name: "a", Namespace: "a", Runners: []string{"none", "flux"}},
 		"image spaces":   {Name: "a", Namespace: "a", Image: "a b"},
+		"unknown split":  {Name: "a", Namespace: "a", Split: "weight"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Generate(o); err == nil {
@@ -88,6 +89,38 @@ func TestImages(t *testing.T) {
 			if !strings.Contains(string(files["apps/a/base/"+file]), "image: "+want+"\n") {
 				t.Errorf("%+v: %s does not run %s", tc.o, file, want)
 			}
+		}
+	}
+}
+
+// A split by host routes to the Services a-stable and a-canary, without
+// subsets, and the Canary spec names them in spec.hosts.
+func TestHostSplitScaffold(t *testing.T) {
+	files := generate(t, Options{Name: "a", Namespace: "a", Split: SplitHost, Cookie: true})
+	var vs virtualService
+	decodeFile(t, files, "apps/a/base/virtualservice.yaml", &vs)
+	for _, r := range vs.Spec.HTTP {
+		for _, d := range r.Route {
+			if d.Destination.Subset != "" || (d.Destination.Host != "a-stable" && d.Destination.Host != "a-canary") {
+				t.Errorf("route %s: destination %+v, want host a-stable or a-canary without subset", r.Name, d.Destination)
+			}
+		}
+	}
+	split := vs.Spec.HTTP[len(vs.Spec.HTTP)-1]
+	if len(split.Route) != 2 || split.Route[0].Destination.Host != "a-stable" || split.Route[1].Destination.Host != "a-canary" {
+		t.Errorf("the weighted route %+v does not split a-stable / a-canary", split.Route)
+	}
+	c := string(files["apps/a/canary.yaml"])
+	if !strings.Contains(c, "hosts: {stable: a-stable, canary: a-canary}") || strings.Contains(c, "subsets:") || strings.Contains(c, "\n  host:") {
+		t.Errorf("canary.yaml does not name the hosts alone:\n%s", c)
+	}
+	if !strings.Contains(c, "versions: {stable: a-stable, canary: a-canary}") {
+		t.Errorf("canary.yaml does not compare the versions by service name:\n%s", c)
+	}
+	svc := string(files["apps/a/base/service.yaml"])
+	for _, want := range []string{"name: a\n", "name: a-stable\n", "name: a-canary\n", "version: v1\n", "version: v2\n"} {
+		if !strings.Contains(svc, want) {
+			t.Errorf("service.yaml has no %q:\n%s", want, svc)
 		}
 	}
 }

@@ -110,6 +110,9 @@ func addBase(o *Options, add func(string, any, string, Comments) error) error {
 		{"virtualservice.yaml", vs, vsComments},
 		{"envoyfilter-accesslog.yaml", newEnvoyFilter(o), nil},
 	}
+	if o.hostSplit() {
+		resources[3].v, resources[4].v, resources[4].comments = versionServices(o), hostDestinationRules(o), nil
+	}
 	var names []string
 	for _, r := range resources {
 		if err := add(path.Join(dir, r.file), r.v, "", r.comments); err != nil {

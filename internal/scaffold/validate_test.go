@@ -30,6 +30,7 @@ func optionCases() map[string]Options {
 		"cookie-geo":    {Name: "shop", Namespace: "shop", Cookie: true, Regions: []string{"us-west-1", "EU_Central"}, Runners: Runners},
 		"image-only":    {Name: "api", Namespace: "team-a", Image: "registry.example.com/api:1.4.2", Runners: []string{"none"}},
 		"canary-image":  {Name: "web", Namespace: "web", Image: "web:1", CanaryImage: "web:2", Runners: []string{RunnerCronJob, RunnerFlux}},
+		"host-split":    {Name: "shop", Namespace: "shop", Split: SplitHost, Cookie: true, Regions: []string{"eu"}, Runners: []string{RunnerCronJob}},
 		"custom-runner": {Name: "a", Namespace: "b", GitURL: "ssh://git@git.example.com/ops.git", Branch: "prod", PrometheusURL: "https://mimir.example.com/prometheus", Runners: Runners},
 	}
 }

@@ -98,3 +98,17 @@ func service(o *Options) *corev1.Service {
 		},
 	}
 }
+
+// versionServices are, for a split by host, the Services N-stable and
+// N-canary, each selecting one version; the Service N stays the name
+// clients call.
+func versionServices(o *Options) stream {
+	svc := func(name, version string) *corev1.Service {
+		s := service(o)
+		s.Name = name
+		s.Labels = map[string]string{"app": o.Name, "version": version}
+		s.Spec.Selector = map[string]string{"app": o.Name, "version": version}
+		return s
+	}
+	return stream{service(o), svc(o.stableName(), stableVersion), svc(o.canaryName(), canaryVersion)}
+}
