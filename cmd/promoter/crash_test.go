@@ -136,16 +136,6 @@ func firstParent(t *testing.T, bare string) []string {
 	return strings.Split(gittest.Git(t, bare, "log", "--first-parent", "--format=%H", "main"), "\n")
 }
 
-func countOf(xs []string, x string) int {
-	n := 0
-	for _, s := range xs {
-		if s == x {
-			n++
-		}
-	}
-	return n
-}
-
 // assertEveryCommitBuilds builds every canary's overlay at every
 // first-parent commit of main.
 func assertEveryCommitBuilds(t *testing.T, url string) {

@@ -195,9 +195,6 @@ func canaryHealth(state string) (mesh.Health, float64, error) {
 	return h, 20, nil
 }
 
-// committedWeight reads myapp's canary weight at the tip of main in bare.
-func committedWeight(bare string) (int, error) { return committedWeightOf(bare, "myapp") }
-
 // committedWeightOf reads a canary's weight at the tip of main in bare.
 func committedWeightOf(bare, canary string) (int, error) {
 	if bare == "" {

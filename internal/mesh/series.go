@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
@@ -105,7 +106,7 @@ func newVersionSeries(s Service, v Version) *versionSeries {
 	for c, code := range codeLabel {
 		base.Set("response_code", code)
 		named := func(name string) counter {
-			base.Set(labels.MetricName, name)
+			base.Set(model.MetricNameLabel, name)
 			return counter{labels: base.Labels()}
 		}
 		cs := &codeSeries{
@@ -114,7 +115,7 @@ func newVersionSeries(s Service, v Version) *versionSeries {
 			count:    named(MetricDuration + "_count"),
 			scratch:  make([]int64, len(Buckets)+1),
 		}
-		base.Set(labels.MetricName, MetricDuration+"_bucket")
+		base.Set(model.MetricNameLabel, MetricDuration+"_bucket")
 		for i := range len(Buckets) + 1 {
 			le := "+Inf"
 			if i < len(Buckets) {

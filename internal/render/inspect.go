@@ -443,6 +443,7 @@ func workload(ms []manifest, name, namespace, container string, rename *naming) 
 	}
 	var d deployment
 	if err := m.decode(&d); err != nil {
+		//lint:ignore ST1005 the message starts with the Kubernetes kind, as every other message of the check does
 		return Workload{}, fmt.Errorf("Deployment %s: %v", name, err)
 	}
 	w := Workload{Name: d.Metadata.Name, Namespace: d.Metadata.Namespace, Target: d.Metadata.Name, Container: -1, Replicas: 1}

@@ -1,7 +1,6 @@
 package scaffold
 
 import (
-	"bytes"
 	"fmt"
 	"path"
 	"testing/fstest"
@@ -131,9 +130,4 @@ func addOverlay(o *Options, add func(string, any, string, Comments) error) error
 			"../../monitoring needs prometheus-operator (PodMonitor, ServiceMonitor, PrometheusRule) in the cluster.",
 		"components[0]": "Owned by promoter: the current canary stage (weights, images, replicas).",
 	})
-}
-
-// docs joins YAML documents into one stream.
-func docs(parts ...[]byte) []byte {
-	return bytes.Join(parts, []byte("---\n"))
 }
