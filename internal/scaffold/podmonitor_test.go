@@ -1,7 +1,6 @@
 package scaffold
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/promoter-dev/promoter/internal/render/schema"
 )
@@ -40,26 +38,7 @@ var operatorSchemas = sync.OnceValues(func() (schema.Set, error) {
 
 func validateOperator(t *testing.T, doc []byte) error {
 	t.Helper()
-	schemas, err := operatorSchemas()
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := sigsyaml.YAMLToJSON(doc)
-	if err != nil {
-		return err
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(j, &obj); err != nil {
-		return err
-	}
-	problems, err := schemas.Validate(obj)
-	if err != nil {
-		return err
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s %s:\n  %s", obj["apiVersion"], obj["kind"], strings.Join(problems, "\n  "))
-	}
-	return nil
+	return validateAgainst(t, operatorSchemas, doc)
 }
 
 // Every monitoring resource init writes is valid for prometheus-operator.

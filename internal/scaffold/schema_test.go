@@ -28,7 +28,13 @@ var istioSchemas = sync.OnceValues(func() (schema.Set, error) {
 // reporting fields the schema does not know as well.
 func validateIstio(t *testing.T, doc []byte) error {
 	t.Helper()
-	schemas, err := istioSchemas()
+	return validateAgainst(t, istioSchemas, doc)
+}
+
+// validateAgainst checks one resource against the CRD schemas load returns.
+func validateAgainst(t *testing.T, load func() (schema.Set, error), doc []byte) error {
+	t.Helper()
+	schemas, err := load()
 	if err != nil {
 		t.Fatal(err)
 	}
