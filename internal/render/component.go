@@ -137,17 +137,7 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 	}
 	dir := ComponentDir(c)
 	vsTarget := patchTarget{Group: "networking.istio.io", Kind: "VirtualService", Name: cmpOr(b.VSTarget, b.VSName)}
-	k := componentFile{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}
-	files := Files{}
-	add := func(name string, target patchTarget, v any) error {
-		data, err := marshal(v)
-		if err != nil {
-			return err
-		}
-		files[path.Join(dir, name)] = data
-		k.Patches = append(k.Patches, patchRef{Path: name, Target: target})
-		return nil
-	}
+	cb := newComponent(dir)
 
 	// The split route's weights, guarded by tests of its name and subsets.
 	r := fmt.Sprintf("/spec/http/%d", b.Route)
@@ -168,34 +158,62 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 		patchOp{"add", dest(b.StableDest) + "/weight", 100 - st.Weight},
 		patchOp{"add", dest(b.CanaryDest) + "/weight", st.Weight},
 	)
-	if err := add(fileRoute, vsTarget, route); err != nil {
+	if err := cb.add(fileRoute, vsTarget, route); err != nil {
 		return nil, err
 	}
 
 	var state stateFile
 	state.APIVersion, state.Kind, state.Metadata.Name = b.VSAPIVersion, "VirtualService", cmpOr(b.VSTarget, b.VSName)
 	state.Metadata.Annotations = stateAnnotations(c, b, st)
-	if err := add(fileState, vsTarget, state); err != nil {
+	if err := cb.add(fileState, vsTarget, state); err != nil {
 		return nil, err
 	}
 
 	if ops := workloadOps(b.Canary, st.CanaryImage, st.CanaryReplicas); ops != nil {
-		if err := add(fileCanaryPatch, b.Canary.patchTarget(), ops); err != nil {
+		if err := cb.add(fileCanaryPatch, b.Canary.patchTarget(), ops); err != nil {
 			return nil, err
 		}
 	}
 	if ops := workloadOps(b.Stable, st.StableImage, nil); ops != nil {
-		if err := add(fileStablePatch, b.Stable.patchTarget(), ops); err != nil {
+		if err := cb.add(fileStablePatch, b.Stable.patchTarget(), ops); err != nil {
 			return nil, err
 		}
 	}
 
-	data, err := marshal(k)
+	return cb.finish(componentHeaderDoc)
+}
+
+// componentBuilder collects a Component's patch files and its
+// kustomization, in the order the patches are added.
+type componentBuilder struct {
+	dir   string
+	k     componentFile
+	files Files
+}
+
+func newComponent(dir string) *componentBuilder {
+	return &componentBuilder{dir: dir, k: componentFile{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}, files: Files{}}
+}
+
+// add writes v as the patch file name applied to target.
+func (cb *componentBuilder) add(name string, target patchTarget, v any) error {
+	data, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	cb.files[path.Join(cb.dir, name)] = data
+	cb.k.Patches = append(cb.k.Patches, patchRef{Path: name, Target: target})
+	return nil
+}
+
+// finish writes the kustomization, after header, and returns every file.
+func (cb *componentBuilder) finish(header string) (Files, error) {
+	data, err := marshal(cb.k)
 	if err != nil {
 		return nil, err
 	}
-	files[path.Join(dir, fileKustomization)] = append([]byte(componentHeaderDoc), data...)
-	return files, nil
+	cb.files[path.Join(cb.dir, fileKustomization)] = append([]byte(header), data...)
+	return cb.files, nil
 }
 
 func (w Workload) patchTarget() patchTarget {

@@ -73,17 +73,7 @@ const (
 // promoter's component uses.
 func probeComponent(c *spec.Canary, b *Base) (Files, error) {
 	dir := ComponentDir(c)
-	k := componentFile{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}
-	files := Files{}
-	add := func(name string, target patchTarget, v any) error {
-		data, err := marshal(v)
-		if err != nil {
-			return err
-		}
-		files[path.Join(dir, name)] = data
-		k.Patches = append(k.Patches, patchRef{Path: name, Target: target})
-		return nil
-	}
+	cb := newComponent(dir)
 	mark := func(apiVersion, kind, name, id string) stateFile {
 		var sf stateFile
 		sf.APIVersion, sf.Kind, sf.Metadata.Name = apiVersion, kind, name
@@ -113,16 +103,11 @@ func probeComponent(c *spec.Canary, b *Base) (Files, error) {
 		{"probe-stable.yaml", stable, mark("apps/v1", "Deployment", b.Stable.Target, "stable")},
 	}
 	for _, s := range steps {
-		if err := add(s.name, s.target, s.v); err != nil {
+		if err := cb.add(s.name, s.target, s.v); err != nil {
 			return nil, err
 		}
 	}
-	data, err := marshal(k)
-	if err != nil {
-		return nil, err
-	}
-	files[path.Join(dir, fileKustomization)] = data
-	return files, nil
+	return cb.finish("")
 }
 
 // imageName is an image reference without its tag or digest: what an
