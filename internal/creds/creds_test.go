@@ -1,13 +1,13 @@
 package creds
 
 import (
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/promoter-dev/promoter/internal/creds/credstest"
 )
 
 func TestRedactMasksWhatDoesNotParse(t *testing.T) {
@@ -65,27 +65,14 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// listen starts srv on addr (another loopback address is another host).
-func listen(t *testing.T, addr string, h http.Handler) *httptest.Server {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func TestTransportKeepsHeadersOnTheirOrigin(t *testing.T) {
 	evil := &recorder{}
-	evilSrv := listen(t, "127.0.0.2:0", evil)
+	evilSrv := credstest.Listen(t, "127.0.0.2:0", evil)
 	samePortElsewhere := &recorder{}
-	otherPort := listen(t, "127.0.0.1:0", samePortElsewhere)
+	otherPort := credstest.Listen(t, "127.0.0.1:0", samePortElsewhere)
 	var home []http.Header
 	var mu sync.Mutex
-	homeSrv := listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	homeSrv := credstest.Listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		home = append(home, r.Header.Clone())
 		mu.Unlock()

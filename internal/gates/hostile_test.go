@@ -4,27 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-// listenOn starts h on addr: another loopback address is another host.
-func listenOn(t *testing.T, addr string, h http.Handler) *httptest.Server {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
-}
+	"github.com/promoter-dev/promoter/internal/creds/credstest"
+)
 
 const okVector = `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[600,"1"]}]}}`
 
@@ -46,11 +33,11 @@ func TestPrometheusCredentialsDoNotFollowARedirect(t *testing.T) {
 			fmt.Fprint(w, okVector)
 		}
 	}
-	otherHost := listenOn(t, "127.0.0.2:0", record("127.0.0.2"))
-	otherPort := listenOn(t, "127.0.0.1:0", record("another port"))
+	otherHost := credstest.Listen(t, "127.0.0.2:0", record("127.0.0.2"))
+	otherPort := credstest.Listen(t, "127.0.0.1:0", record("another port"))
 	for _, target := range []string{otherHost.URL, otherPort.URL} {
 		var sawAuth bool
-		home := listenOn(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		home := credstest.Listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			sawAuth = r.Header.Get("Authorization") == "Bearer SECRET-TOKEN" && r.Header.Get("X-Scope-OrgID") == "SECRET-TENANT"
 			http.Redirect(w, r, target+r.URL.Path, http.StatusTemporaryRedirect)
 		}))
@@ -74,7 +61,7 @@ func TestPrometheusCredentialsDoNotFollowARedirect(t *testing.T) {
 // Error), read no further than the limit.
 func TestPrometheusAnswerOverTheLimitIsAnError(t *testing.T) {
 	var written int64
-	srv := listenOn(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := credstest.Listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		// An endless answer: valid JSON as far as it goes.
 		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[`)
@@ -108,7 +95,7 @@ func TestNullSampleIsABadResponse(t *testing.T) {
 		`{"status":"success","data":{"resultType":"matrix","result":[null]}}`,
 		`{"status":"success","data":{"resultType":"scalar","result":null}}`,
 	} {
-		srv := listenOn(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := credstest.Listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, body)
 		}))

@@ -2,9 +2,7 @@ package gitops_test
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +11,8 @@ import (
 
 	"github.com/promoter-dev/promoter/internal/gitops"
 	"github.com/promoter-dev/promoter/internal/gitops/gittest"
+
+	"github.com/promoter-dev/promoter/internal/creds/credstest"
 )
 
 // Credentials, whether from the environment or the URL, travel per request
@@ -49,25 +49,15 @@ func TestCloneConfigHasNoToken(t *testing.T) {
 // is followed without them.
 func TestGitCredentialsDoNotFollowARedirect(t *testing.T) {
 	const token = "tok-SECRET-redirect"
-	listen := func(addr string, h http.Handler) *httptest.Server {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Skipf("cannot listen on %s: %v", addr, err)
-		}
-		s := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
-		s.Start()
-		t.Cleanup(s.Close)
-		return s
-	}
 	var mu sync.Mutex
 	var other, home []string
-	elsewhere := listen("127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	elsewhere := credstest.Listen(t, "127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		other = append(other, r.Header.Get("Authorization")+" "+r.URL.User.String())
 		mu.Unlock()
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
-	front := listen("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	front := credstest.Listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		home = append(home, r.Header.Get("Authorization"))
 		mu.Unlock()

@@ -2,32 +2,22 @@ package github_test
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/promoter-dev/promoter/internal/gitops/github"
+
+	"github.com/promoter-dev/promoter/internal/creds/credstest"
 )
 
 // GITHUB_TOKEN goes to the API host only: an API redirect to another host
 // is followed without it.
 func TestTokenDoesNotFollowARedirect(t *testing.T) {
-	listen := func(addr string, h http.Handler) *httptest.Server {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Skipf("cannot listen on %s: %v", addr, err)
-		}
-		s := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
-		s.Start()
-		t.Cleanup(s.Close)
-		return s
-	}
 	var mu sync.Mutex
 	var elsewhere []string
-	other := listen("127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	other := credstest.Listen(t, "127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		elsewhere = append(elsewhere, r.Header.Get("Authorization"))
 		mu.Unlock()
@@ -35,7 +25,7 @@ func TestTokenDoesNotFollowARedirect(t *testing.T) {
 		w.Write([]byte("[]"))
 	}))
 	var homeAuth []string
-	home := listen("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	home := credstest.Listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		homeAuth = append(homeAuth, r.Header.Get("Authorization"))
 		mu.Unlock()
