@@ -130,3 +130,24 @@ func TestRollbackWebhookRollsBack(t *testing.T) {
 		t.Fatalf("the rollback hook's 200 did not roll back: %+v", d)
 	}
 }
+
+// A webhook's timeout is its own: a hook given 30s that answers after 11s
+// passes. No client-wide cap below the hook's timeout may cut it short.
+func TestWebhookTimeoutAboveTenSeconds(t *testing.T) {
+	t.Parallel()
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(11 * time.Second):
+			w.WriteHeader(http.StatusOK)
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewServer(slow)
+	defer srv.Close()
+	files := withSpec(exampleFiles(t, "direct", "myapp"), "  pullRequests:", "  webhooks:\n    - {name: slow-smoke, type: pre-rollout, url: "+srv.URL+"/smoke, timeout: 30s}\n  pullRequests:")
+	h := newHarness(t, files)
+	d := h.run(context.Background()).Decisions[0]
+	if d.Action != ActStart || !d.Landed {
+		t.Fatalf("a pre-rollout hook answering 200 after 11s (timeout 30s) did not let the canary start: %+v", d)
+	}
+}

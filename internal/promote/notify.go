@@ -145,7 +145,7 @@ func (p *Promoter) post(ctx context.Context, target string, payload any, timeout
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.opts.HTTP.Do(req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("POST to %s: timed out after %s", host, timeout)
 		}
 		return fmt.Errorf("POST to %s failed", host)

@@ -53,8 +53,9 @@ type Options struct {
 	DryRun bool
 	// Concurrency bounds the canaries evaluated at once (default 8).
 	Concurrency int
-	// HTTP sends webhooks and notifications (default: a client with a 10s
-	// timeout).
+	// HTTP sends webhooks and notifications (default: a client with no
+	// timeout of its own: each call is bounded by its context, a webhook's
+	// by its spec timeout, a notification's by 10s).
 	HTTP *http.Client
 	// Getenv resolves urlFrom: env:NAME (default: none set).
 	Getenv func(string) string
@@ -88,7 +89,7 @@ func New(opts Options) *Promoter {
 		opts.Concurrency = 8
 	}
 	if opts.HTTP == nil {
-		opts.HTTP = &http.Client{Timeout: 10 * time.Second}
+		opts.HTTP = &http.Client{}
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }
