@@ -151,3 +151,27 @@ func TestWebhookTimeoutAboveTenSeconds(t *testing.T) {
 		t.Fatalf("a pre-rollout hook answering 200 after 11s (timeout 30s) did not let the canary start: %+v", d)
 	}
 }
+
+// Flagger rolls back when any rollback webhook passes: one hook answering
+// 200 is enough, whatever the others answer.
+func TestAnyPassingRollbackWebhookRollsBack(t *testing.T) {
+	stop := &recorder{status: http.StatusOK}
+	idle := &recorder{status: http.StatusNotFound}
+	stopSrv, idleSrv := httptest.NewServer(stop), httptest.NewServer(idle)
+	defer stopSrv.Close()
+	defer idleSrv.Close()
+	files := withSpec(exampleFiles(t, "direct", "myapp"), "  pullRequests:",
+		"  webhooks:\n    - {name: quiet, type: rollback, url: "+idleSrv.URL+"/quiet}\n    - {name: stop-button, type: rollback, url: "+stopSrv.URL+"/stop}\n  pullRequests:")
+	h := newHarness(t, files)
+	if d := h.run(context.Background()).Decisions[0]; d.Action != ActStart || !d.Landed {
+		t.Fatalf("start: %+v", d)
+	}
+	h.now = h.now.Add(10 * time.Minute)
+	d := h.run(context.Background()).Decisions[0]
+	if d.Action != ActRollback || !d.Landed || !strings.Contains(strings.Join(d.Reasons, " "), "stop-button") {
+		t.Fatalf("one of two rollback hooks answered 200 and the canary was not rolled back: %+v", d)
+	}
+	if len(idle.received()) != 1 || len(stop.received()) != 1 {
+		t.Errorf("hooks called %d and %d times, want once each", len(idle.received()), len(stop.received()))
+	}
+}

@@ -60,8 +60,8 @@ func (p *Promoter) reconcile(ctx context.Context, st *State) Decision {
 	}
 
 	if j.action != ActRollback {
-		if reasons := p.hooks(ctx, c, spec.WebhookRollback, now); len(reasons) == 0 && hasHook(c, spec.WebhookRollback) {
-			j = judgement{ActRollback, []string{"a rollback webhook asked for a rollback"}}
+		if h := p.callHooks(ctx, c, spec.WebhookRollback, now); len(h.passed) > 0 {
+			j = judgement{ActRollback, []string{"a rollback webhook asked for a rollback (" + strings.Join(h.passed, ", ") + ")"}}
 		}
 	}
 	if j.action == ActPromote || j.action == ActFinish {
@@ -587,25 +587,30 @@ func (p *Promoter) manualIntent(ctx context.Context, name string, decide func(*S
 // hooks calls the canary's webhooks of one type and returns why any did
 // not pass (nil when all passed or there are none).
 func (p *Promoter) hooks(ctx context.Context, c *spec.Canary, typ string, now time.Time) []string {
-	var reasons []string
+	return p.callHooks(ctx, c, typ, now).failed
+}
+
+// hookOutcome is what the webhooks of one type answered.
+type hookOutcome struct {
+	// passed names the hooks that passed; failed says why the others did
+	// not ("webhook NAME: ...").
+	passed, failed []string
+}
+
+// callHooks calls the canary's webhooks of one type.
+func (p *Promoter) callHooks(ctx context.Context, c *spec.Canary, typ string, now time.Time) hookOutcome {
+	var out hookOutcome
 	for _, w := range c.Spec.Webhooks {
 		if w.Type != typ {
 			continue
 		}
 		if err := p.callHook(ctx, c, w, now); err != nil {
-			reasons = append(reasons, fmt.Sprintf("webhook %s: %v", w.Name, err))
+			out.failed = append(out.failed, fmt.Sprintf("webhook %s: %v", w.Name, err))
+		} else {
+			out.passed = append(out.passed, w.Name)
 		}
 	}
-	return reasons
-}
-
-func hasHook(c *spec.Canary, typ string) bool {
-	for _, w := range c.Spec.Webhooks {
-		if w.Type == typ {
-			return true
-		}
-	}
-	return false
+	return out
 }
 
 // ErrNoStage is returned by Evaluate for a canary that is not observing a
