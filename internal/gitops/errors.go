@@ -11,7 +11,8 @@ import (
 // do about it.
 var (
 	// ErrNonFastForward means the target branch moved since the commit
-	// being pushed was made: fetch, re-derive, re-render and try again.
+	// being pushed (or the change being landed) was derived: fetch,
+	// re-derive, re-render and try again ([Repo.Retry]).
 	ErrNonFastForward = errors.New("non-fast-forward: the branch moved on the remote")
 	// ErrNothingToCommit means the change leaves the tree as it was. It is
 	// success: the repository already says what the caller wanted.
@@ -24,12 +25,6 @@ var (
 	// own was requested; promoter never force-pushes a target branch.
 	ErrForbiddenForce = errors.New("refusing to force-push a branch promoter does not own")
 )
-
-// IsNonFastForward reports whether err is (or wraps) [ErrNonFastForward].
-func IsNonFastForward(err error) bool { return errors.Is(err, ErrNonFastForward) }
-
-// IsNothingToCommit reports whether err is (or wraps) [ErrNothingToCommit].
-func IsNothingToCommit(err error) bool { return errors.Is(err, ErrNothingToCommit) }
 
 // HandEditError reports that files promoter owns were changed by commits
 // that are not promoter's, so a revert cannot know what to restore.
@@ -49,8 +44,9 @@ func (e *HandEditError) Error() string {
 	return fmt.Sprintf("%s was edited outside promoter (by %s)", e.Dir, strings.Join(shas, ", "))
 }
 
-// PushError is a push the remote (or the local pre-check) rejected for a
-// reason other than a moved branch.
+// PushError is a push the remote rejected for a reason other than a moved
+// branch (a protected branch, a pre-receive hook); Reason is the server's
+// message. It is not a race ([IsRace]): retrying would be rejected again.
 type PushError struct {
 	Ref    string
 	Reason string

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -51,7 +50,7 @@ func (f *LocalForge) OpenPullRequest(ctx context.Context, pr NewPullRequest) (*P
 		return nil, err
 	}
 	if got == nil {
-		return nil, fmt.Errorf("open pull request: branch %s: %w", pr.Head, ErrNotFound)
+		return nil, fmt.Errorf("open pull request: branch %s is gone: %w (%w)", pr.Head, ErrHeadChanged, ErrNotFound)
 	}
 	got.Title, got.Body, got.Labels = pr.Title, pr.Body, pr.Labels
 	f.Log.Info("pull request branch ready", "head", pr.Head, "base", pr.Base, "title", pr.Title)
@@ -66,55 +65,48 @@ func (f *LocalForge) UpdatePullRequest(ctx context.Context, pr *PullRequest, bod
 
 // MergePullRequest merges the branch into the target branch with a merge
 // commit (or, for squash and rebase, a single-parent commit with the same
-// tree) and pushes it, retrying lost races within the Repo's bound. The
-// merge is by file: the paths the branch changed since the merge base are
-// taken from the branch; a path the target also changed in the meantime is
-// a conflict (re-render the branch on the new base).
+// tree) and pushes it. The merge is by file: the paths the branch changed
+// since the merge base are taken from the branch; a path the target also
+// changed in the meantime is a conflict (re-render the branch on the new
+// base). A target that moved before the push is [ErrNonFastForward], a
+// head branch that is gone [ErrHeadChanged]: races, which the caller's
+// loop ([Repo.Retry]) re-derives.
 func (f *LocalForge) MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error) {
 	r := f.Repo
-	for attempt := 1; ; attempt++ {
-		target, err := r.Fetch(ctx)
-		if err != nil {
-			return false, err
-		}
-		head, err := r.FetchBranch(ctx, pr.Head)
-		if err != nil {
-			return false, fmt.Errorf("merge %s: %w", pr.Head, err)
-		}
-		if pr.HeadSHA != "" && head.Hash != pr.HeadSHA {
-			return false, fmt.Errorf("merge %s: at %s, expected %s: %w", pr.Head, head.Short(), pr.HeadSHA, ErrHeadChanged)
-		}
-		tree, already, err := r.mergeTree(target.Hash, head.Hash)
-		if err != nil {
-			return false, err
-		}
-		if already {
-			return false, fmt.Errorf("merge %s: %w", pr.Head, ErrAlreadyMerged)
-		}
-		parents := []plumbing.Hash{plumbing.NewHash(target.Hash)}
-		if method == MergeCommit || method == "" {
-			parents = append(parents, plumbing.NewHash(head.Hash))
-		}
-		c, err := r.writeCommit(tree, msg, parents...)
-		if err != nil {
-			return false, err
-		}
-		err = r.Push(ctx, c.Hash, target.Hash)
-		if err == nil {
-			f.Log.Info("merged", "head", pr.Head, "into", r.Branch(), "commit", c.Short())
-			return true, nil
-		}
-		if !errors.Is(err, ErrNonFastForward) || attempt >= r.retry.Attempts {
-			return false, err
-		}
-		t := time.NewTimer(r.retry.delay(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, ctx.Err()
-		case <-t.C:
-		}
+	target, err := r.Fetch(ctx)
+	if err != nil {
+		return false, err
 	}
+	head, err := r.FetchBranch(ctx, pr.Head)
+	if errors.Is(err, ErrNotFound) {
+		return false, fmt.Errorf("merge %s: the head branch is gone: %w (%w)", pr.Head, ErrHeadChanged, err)
+	}
+	if err != nil {
+		return false, fmt.Errorf("merge %s: %w", pr.Head, err)
+	}
+	if pr.HeadSHA != "" && head.Hash != pr.HeadSHA {
+		return false, fmt.Errorf("merge %s: at %s, expected %s: %w", pr.Head, head.Short(), pr.HeadSHA, ErrHeadChanged)
+	}
+	tree, already, err := r.mergeTree(target.Hash, head.Hash)
+	if err != nil {
+		return false, err
+	}
+	if already {
+		return false, fmt.Errorf("merge %s: %w", pr.Head, ErrAlreadyMerged)
+	}
+	parents := []plumbing.Hash{plumbing.NewHash(target.Hash)}
+	if method == MergeCommit || method == "" {
+		parents = append(parents, plumbing.NewHash(head.Hash))
+	}
+	c, err := r.writeCommit(tree, msg, parents...)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Push(ctx, c.Hash, target.Hash); err != nil {
+		return false, err
+	}
+	f.Log.Info("merged", "head", pr.Head, "into", r.Branch(), "commit", c.Short())
+	return true, nil
 }
 
 // mergeTree is the tree of merging head into target: target's tree with

@@ -108,9 +108,9 @@ func (r *Repo) remoteTip(ctx context.Context, branch string) (string, error) {
 	return "", nil
 }
 
-// Retry bounds the push loop of [Repo.Update].
+// Retry bounds the push-and-retry loop ([Repo.Retry]).
 type Retry struct {
-	// Attempts is the most pushes tried (at least 1).
+	// Attempts is the most attempts made (at least 1).
 	Attempts int
 	// Backoff is the base delay after the first lost race; it doubles per
 	// attempt, up to MaxBackoff, and a random part of it is added (jitter)
@@ -133,82 +133,87 @@ func (rt Retry) delay(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// IsRace is the one race predicate of the push-and-retry loop. It reports
+// whether err means that someone else (another run, a human, a forge)
+// changed the target branch or a pull request's head since the change was
+// derived, so that deriving it again on a fresh fetch may succeed:
+//
+//   - [ErrNonFastForward]: the target branch moved before the push (or
+//     before a pull request was opened or merged);
+//   - [ErrHeadChanged]: a pull request's head moved or is gone;
+//   - [ErrConflict]: the pull request conflicts with its base, which moved:
+//     re-derive it there;
+//   - [ErrAlreadyMerged]: another run merged the pull request.
+//
+// Anything else is not a race. In particular a push the remote rejected
+// for another reason ([*PushError]: a protected branch, a hook) fails
+// with the server's message and is not retried.
+func IsRace(err error) bool {
+	return errors.Is(err, ErrNonFastForward) || errors.Is(err, ErrHeadChanged) ||
+		errors.Is(err, ErrConflict) || errors.Is(err, ErrAlreadyMerged)
+}
+
+// Retry is the push-and-retry loop: it calls attempt (with 1, 2, ...)
+// until it returns nil or an error that is not a race ([IsRace]), at most
+// the Repo's Retry bound times, waiting a jittered, growing delay between
+// attempts. attempt must start from a fresh fetch: the point of trying
+// again is to re-derive the change on the new tip. After the last lost
+// race the error says how many attempts were made and wraps the race.
+func (r *Repo) Retry(ctx context.Context, what string, attempt func(ctx context.Context, n int) error) error {
+	for n := 1; ; n++ {
+		err := attempt(ctx, n)
+		switch {
+		case err == nil:
+			return nil
+		case !IsRace(err):
+			return err
+		case n >= r.retry.Attempts:
+			return fmt.Errorf("%s: gave up after %d attempts: %w", what, n, err)
+		}
+		d := r.retry.delay(n)
+		r.log.Info("lost a race, retrying on the new tip", "what", what, "attempt", n, "wait", d, "after", err.Error())
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // UpdateFunc produces the change to commit on tip, the target branch as it
 // is now. It must derive everything from tip (it is called again on the new
 // tip after a lost race). A nil change means there is nothing to do.
 type UpdateFunc func(ctx context.Context, tip *Snapshot) (*Change, error)
 
-// Result is what [Repo.Update] did.
+// Result is what [Repo.Update] and [Repo.UpdateChain] did.
 type Result struct {
-	// Commit is the commit that landed; zero when nothing was pushed.
+	// Commit is the commit that landed (the chain's last); zero when
+	// nothing was committed.
 	Commit Commit
 	// Pushed reports whether a commit landed.
 	Pushed bool
-	// Attempts is the number of times fn was called.
+	// Attempts is the number of times the functions were called.
 	Attempts int
-	// Base is the tip fn saw last.
+	// Base is the tip the functions saw last.
 	Base Commit
 }
 
-// Update is the commit-and-push loop: fetch the target branch, call fn with
-// its tip, commit the change fn returns and push it. When the push loses a
-// race (someone else pushed first) it waits a jittered, growing delay and
-// starts again from a fresh fetch, so fn re-derives its state on the new
-// tip; it gives up after the Retry bound.
-//
-// A nil change from fn, or a change that alters nothing, is success with
-// Pushed false. With dryRun the commit is made but not pushed.
-//
-// Errors: fn's errors, returned as they are; [ErrNonFastForward] after the
-// last lost race; [ErrAuth]; [*PushError]; ctx's error.
+// Update is [Repo.UpdateChain] with one function: fetch the target branch,
+// call fn with its tip, commit the change fn returns and push it, and on a
+// lost race start again from a fresh fetch.
 func (r *Repo) Update(ctx context.Context, dryRun bool, fn UpdateFunc) (Result, error) {
-	var res Result
-	for attempt := 1; ; attempt++ {
-		if _, err := r.Fetch(ctx); err != nil {
-			return res, err
-		}
-		tip, err := r.Tip(ctx)
-		if err != nil {
-			return res, err
-		}
-		res.Attempts, res.Base = attempt, tip.Commit
-		ch, err := fn(ctx, tip)
-		if err != nil || ch == nil {
-			return res, err
-		}
-		c, err := r.Commit(ctx, tip.Commit.Hash, *ch)
-		if errors.Is(err, ErrNothingToCommit) {
-			return res, nil
-		}
-		if err != nil {
-			return res, err
-		}
-		if dryRun {
-			res.Commit = c
-			return res, nil
-		}
-		err = r.Push(ctx, c.Hash, tip.Commit.Hash)
-		if err == nil {
-			res.Commit, res.Pushed = c, true
-			r.log.Info("pushed", "branch", r.branch, "commit", c.Short(), "subject", c.Message.Subject, "attempt", attempt)
-			return res, nil
-		}
-		if !errors.Is(err, ErrNonFastForward) || attempt >= r.retry.Attempts {
-			if errors.Is(err, ErrNonFastForward) {
-				err = fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-			}
-			return res, err
-		}
-		d := r.retry.delay(attempt)
-		r.log.Info("lost a push race, retrying on the new tip", "branch", r.branch, "attempt", attempt, "wait", d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return res, ctx.Err()
-		case <-t.C:
-		}
-	}
+	res, _, err := r.UpdateChain(ctx, dryRun, []UpdateFunc{fn})
+	return res, err
 }
 
 // ChainResult is what UpdateChain did for one of its functions.
@@ -218,30 +223,42 @@ type ChainResult struct {
 	Commit Commit
 }
 
-// UpdateChain is Update for several changes at once: on a fresh fetch of
-// the target branch, it calls each function in turn on the tip as the
-// previous ones left it, commits each change on top of the last, and pushes
-// the chain with one push. A lost race starts again from a fresh fetch, so
-// every function re-derives its change. With dryRun the commits are made
-// but not pushed. The results are in the order of fns; Result.Pushed says
-// whether the chain landed.
+// UpdateChain is the commit-and-push loop for one or more changes: on a
+// fresh fetch of the target branch, it calls each function in turn on the
+// tip as the previous ones left it, commits each change on top of the
+// last, and pushes the chain with one push. A lost race ([Repo.Retry])
+// starts again from a fresh fetch, so every function re-derives its
+// change.
+//
+// A nil change, or a change that alters nothing, is skipped; when no
+// function changes anything it is success with Pushed false. With dryRun
+// the commits are made but not pushed. The results are in the order of
+// fns.
+//
+// Errors: a function's error, returned as it is (a race, [IsRace], is
+// retried); [ErrNonFastForward] after the last lost race; [ErrAuth];
+// [*PushError] for a push the remote rejected for another reason; ctx's
+// error.
 func (r *Repo) UpdateChain(ctx context.Context, dryRun bool, fns []UpdateFunc) (Result, []ChainResult, error) {
-	var res Result
-	for attempt := 1; ; attempt++ {
+	var (
+		res Result
+		out []ChainResult
+	)
+	err := r.Retry(ctx, "push "+r.branch, func(ctx context.Context, attempt int) error {
+		res, out = Result{Attempts: attempt}, make([]ChainResult, len(fns))
 		if _, err := r.Fetch(ctx); err != nil {
-			return res, nil, err
+			return err
 		}
 		tip, err := r.Tip(ctx)
 		if err != nil {
-			return res, nil, err
+			return err
 		}
-		res.Attempts, res.Base = attempt, tip.Commit
-		out := make([]ChainResult, len(fns))
+		res.Base = tip.Commit
 		head := tip
 		for i, fn := range fns {
 			ch, err := fn(ctx, head)
 			if err != nil {
-				return res, out, err
+				return err
 			}
 			if ch == nil {
 				continue
@@ -251,40 +268,26 @@ func (r *Repo) UpdateChain(ctx context.Context, dryRun bool, fns []UpdateFunc) (
 				continue
 			}
 			if err != nil {
-				return res, out, err
+				return err
 			}
 			out[i].Commit = c
 			if head, err = r.At(ctx, c.Hash); err != nil {
-				return res, out, err
+				return err
 			}
 		}
 		if head.Commit.Hash == tip.Commit.Hash {
-			return res, out, nil
+			return nil
 		}
 		res.Commit = head.Commit
 		if dryRun {
-			return res, out, nil
+			return nil
 		}
-		err = r.Push(ctx, head.Commit.Hash, tip.Commit.Hash)
-		if err == nil {
-			res.Pushed = true
-			r.log.Info("pushed", "branch", r.branch, "commit", head.Commit.Short(), "commits", len(fns), "attempt", attempt)
-			return res, out, nil
+		if err := r.Push(ctx, head.Commit.Hash, tip.Commit.Hash); err != nil {
+			return err
 		}
-		if !errors.Is(err, ErrNonFastForward) || attempt >= r.retry.Attempts {
-			if errors.Is(err, ErrNonFastForward) {
-				err = fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-			}
-			return res, out, err
-		}
-		d := r.retry.delay(attempt)
-		r.log.Info("lost a push race, retrying the chain on the new tip", "branch", r.branch, "attempt", attempt, "wait", d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return res, out, ctx.Err()
-		case <-t.C:
-		}
-	}
+		res.Pushed = true
+		r.log.Info("pushed", "branch", r.branch, "commit", head.Commit.Short(), "subject", head.Commit.Message.Subject, "commits", len(fns), "attempt", attempt)
+		return nil
+	})
+	return res, out, err
 }

@@ -122,7 +122,7 @@ func TestPushNonFastForward(t *testing.T) {
 	}
 	human := gittest.CommitFiles(t, bare, "main", "human", map[string]string{"b.txt": "b"})
 	err = r.Push(ctx, c.Hash, tip.Hash)
-	if !gitops.IsNonFastForward(err) {
+	if !errors.Is(err, gitops.ErrNonFastForward) {
 		t.Fatalf("Push after a human commit = %v, want ErrNonFastForward", err)
 	}
 	if got := gittest.Git(t, bare, "rev-parse", "main"); got != human {

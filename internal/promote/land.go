@@ -23,15 +23,11 @@ type landing struct {
 	base string
 }
 
-// maxRerenders bounds how often a pull request is re-derived on a target
-// that moved under it within one run.
-const maxRerenders = 5
-
 // land commits the change plan derives from the target branch, as the
 // canary's pull-request mode says: pushed to the branch (direct), or pushed
 // to the pull-request branch head, which is opened (or adopted, never
 // opened twice) and in auto-merge mode merged. plan is called again on the
-// new tip after a lost race or a conflicting base. A dry run builds the
+// new tip after a race ([gitops.IsRace]). A dry run builds the
 // commit and writes nothing.
 func (p *Promoter) land(ctx context.Context, c *spec.Canary, head string, report *gates.Report, plan gitops.UpdateFunc) (landing, error) {
 	p.gitMu.Lock()
@@ -57,53 +53,33 @@ func (p *Promoter) land(ctx context.Context, c *spec.Canary, head string, report
 		return out, errors.New("no forge to open pull requests with: use --forge, or pullRequests.mode: direct")
 	}
 	forge := p.opts.Forge
-	var lastErr error
-	for attempt := 1; attempt <= maxRerenders; attempt++ {
+	err := r.Retry(ctx, "pull request "+head, func(ctx context.Context, attempt int) error {
 		if attempt > 1 {
-			p.log.Info("re-deriving the pull request on the new tip", "canary", c.Metadata.Name, "head", head, "attempt", attempt, "after", lastErr)
+			p.log.Info("re-deriving the pull request on the new tip", "canary", c.Metadata.Name, "head", head, "attempt", attempt)
 		}
+		// Another run (or a human) may have moved the target or the branch:
+		// every attempt starts from a fresh fetch, which re-derives the
+		// change.
+		out = landing{}
 		res, err := r.Update(ctx, true, capture)
 		if err != nil {
-			return out, err
+			return err
 		}
 		if res.Commit.Hash == "" {
 			out.unchanged = true
-			return out, nil
+			return nil
 		}
 		out.base = res.Base.Hash
-		if _, err := p.landPullRequest(ctx, c, head, report, res, &out, forge); err == nil {
-			return out, nil
-		} else if !racing(err) {
-			return out, err
-		} else {
-			lastErr = err
-		}
-		// Another run (or a human) moved the target or the branch under us:
-		// start again from a fresh fetch, which re-derives the change.
-		out = landing{}
-	}
-	return out, fmt.Errorf("pull request %s: target kept moving: %w", head, lastErr)
-}
-
-// errMoved reports that the target branch moved after the change was
-// derived, so it must be derived again before a pull request is opened or
-// merged.
-var errMoved = errors.New("the target branch moved")
-
-// racing reports errors that mean a concurrent run or a human changed the
-// target or promoter's branch since the change was derived.
-func racing(err error) bool {
-	var pe *gitops.PushError
-	return errors.Is(err, errMoved) || errors.Is(err, gitops.ErrConflict) || errors.Is(err, gitops.ErrHeadChanged) ||
-		errors.Is(err, gitops.ErrAlreadyMerged) ||
-		errors.Is(err, gitops.ErrNotFound) || errors.Is(err, gitops.ErrNonFastForward) || errors.As(err, &pe)
+		return p.landPullRequest(ctx, c, head, report, res, &out, forge)
+	})
+	return out, err
 }
 
 // landPullRequest pushes the built commit to the pull request branch, opens
 // or adopts the pull request, and merges it in auto-merge mode. Before it
 // opens or merges, it checks the target is still where the change was
-// derived; if not it returns errMoved.
-func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head string, report *gates.Report, res gitops.Result, out *landing, forge gitops.Forge) (bool, error) {
+// derived; if not it returns [gitops.ErrNonFastForward], a race.
+func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head string, report *gates.Report, res gitops.Result, out *landing, forge gitops.Forge) error {
 	r := p.opts.Repo
 	built := res.Commit
 	fresh := func() error {
@@ -112,20 +88,20 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 			return err
 		}
 		if tip.Hash != res.Base.Hash {
-			return fmt.Errorf("%w (from %.12s to %.12s)", errMoved, res.Base.Hash, tip.Hash)
+			return fmt.Errorf("the target branch moved (from %.12s to %.12s): %w", res.Base.Hash, tip.Hash, gitops.ErrNonFastForward)
 		}
 		return nil
 	}
 	pr, err := forge.FindPullRequest(ctx, head)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if pr == nil || !p.sameHead(ctx, pr, built, out.change.Dir) {
 		if err := fresh(); err != nil {
-			return false, err
+			return err
 		}
 		if err := r.PushBranch(ctx, built.Hash, head); err != nil {
-			return false, err
+			return err
 		}
 	} else {
 		built.Hash = pr.HeadSHA // the open pull request already says this
@@ -137,10 +113,10 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 			Labels: c.Spec.PullRequests.Labels, Reviewers: c.Spec.PullRequests.Reviewers,
 		})
 		if err != nil {
-			return false, err
+			return err
 		}
 	} else if err := forge.UpdatePullRequest(ctx, pr, body, c.Spec.PullRequests.Labels); err != nil {
-		return false, err
+		return err
 	}
 	pr.HeadSHA = built.Hash
 	out.pullRequest, out.commit = prRef(pr), built.Hash
@@ -149,28 +125,28 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 	}
 	if c.Spec.PullRequests.Mode == spec.ModeReview {
 		out.waitReason = "review mode: a human merges it"
-		return false, nil
+		return nil
 	}
 	if err := fresh(); err != nil {
-		return false, err
+		return err
 	}
 	merged, err := forge.MergePullRequest(ctx, pr, gitops.MergeMethod(c.Spec.PullRequests.MergeMethod), out.change.Message)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if !merged {
 		out.waitReason = "not mergeable yet: required checks or reviews pending"
-		return false, nil
+		return nil
 	}
 	if err := forge.DeleteBranch(ctx, head); err != nil {
 		p.log.Warn("could not delete the merged branch", "branch", head, "err", err)
 	}
 	tip, err := r.Fetch(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	out.commit, out.landed = tip.Hash, true
-	return true, nil
+	return nil
 }
 
 // sameHead reports whether the open pull request's head already holds the

@@ -1,0 +1,40 @@
+package promote
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A push the remote rejects for a reason other than a moved branch (here a
+// pre-receive hook of the real Git server, as a protected-branch rule
+// would) is an error that carries the server's message. It is not a lost
+// race: it is neither retried nor reported as a target that kept moving.
+func TestRejectedPushIsNotARace(t *testing.T) {
+	h := newHarness(t, exampleFiles(t, "auto-merge", "myapp"))
+	hook := "#!/bin/sh\necho 'promoter branches are protected by policy' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(h.bare, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := h.run(context.Background()).Decisions[0]
+	if d.Err == nil || d.Landed {
+		t.Fatalf("a rejected push did not fail the canary: %+v", d)
+	}
+	if !strings.Contains(d.Error, "pre-receive hook declined") {
+		t.Errorf("error %q does not carry the server's reason", d.Error)
+	}
+	if strings.Contains(d.Error, "kept moving") {
+		t.Errorf("a rejection was reported as a race: %q", d.Error)
+	}
+	pushes := 0
+	for _, r := range h.srv.Requests() {
+		if strings.HasSuffix(r.Path, "/git-receive-pack") {
+			pushes++
+		}
+	}
+	if pushes != 1 {
+		t.Errorf("%d pushes, want 1: a rejection must not be retried", pushes)
+	}
+}
