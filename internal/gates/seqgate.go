@@ -124,7 +124,7 @@ func sequentialGate(c *spec.Canary, g spec.Gate, st Stage, obs *Observations, op
 		bounds = p.Bounds
 	}
 	res.Threshold = fmt.Sprintf("E < %.4g for errors, %.4g for latency (alpha %g, margin %gx)",
-		1/cfg.familyAlpha(true), 1/cfg.familyAlpha(false), cfg.Alpha, cfg.Margin)
+		cfg.rejectAt(true), cfg.rejectAt(false), cfg.Alpha, cfg.Margin)
 	if err := firstErr(ts.Errs, FamilyRequests, FamilyErrors, FamilyLatency); err != nil {
 		res.Verdict, res.Value, res.Stable = Error, math.NaN(), math.NaN()
 		res.Message = queryErrorMessage(err)

@@ -66,6 +66,11 @@ func (c SequentialConfig) familyAlpha(errors bool) float64 {
 	return (1 - ErrorsShare) * c.Alpha
 }
 
+// rejectAt is the e-value at which the test rolls back on the error family
+// (errors true) or the latency family: 1/alpha of the family. The test and
+// the gate's report both read it here.
+func (c SequentialConfig) rejectAt(errors bool) float64 { return 1 / c.familyAlpha(errors) }
+
 // rollbackMixture is the prior over ratios worse than the margin r0: half
 // on 20 points evenly spaced in log r over [1.05*r0, 20] (equal weights),
 // half on 1.5*r0. The grid keeps large regressions fast to detect; the point
@@ -192,7 +197,7 @@ func RunSequential(cfg SequentialConfig, errs []Pair, bounds []float64, slow [][
 			}
 			share := c.a / cfg.Alpha
 			logP = math.Min(logP, -c.v[k]-math.Log(share))
-			if !res.Reject && c.v[k] >= -math.Log(c.a) {
+			if !res.Reject && c.v[k] >= math.Log(cfg.rejectAt(c.name == "errors")) {
 				res.Reject, res.RejectTile, res.RejectFamily = true, k, c.name
 			}
 		}
