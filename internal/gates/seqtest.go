@@ -1,330 +1,268 @@
 package gates
 
 import (
-	"fmt"
 	"math"
-	"slices"
 )
 
-// SequentialConfig fixes the sequential test before any canary data is seen.
-type SequentialConfig struct {
-	// Alpha bounds P(ever roll back a canary no worse than stable). It is
-	// split between the error family (ErrorsShare of it, 80%) and the
-	// latency family (the rest).
-	Alpha float64
-	// Margin is the tolerated ratio r0 (1 = "no worse than stable").
-	Margin float64
-	// Evidence requires promotion evidence: the canary is shown to be less
-	// than PromoteRatio times worse than stable, with error probability
-	// Alpha, for errors and at every latency bound.
-	Evidence bool
-	// PromoteRatio is r1 of the promotion test (H0': r >= r1).
-	PromoteRatio float64
-	// Warmup marks the tiles (by index) that fall in a warm-up: they are
-	// left out of the latency rollback e-process. They are chosen by time
-	// (after the canary's start and each weight change), never by data.
-	Warmup []bool
-	// NoIntervals skips the confidence intervals, which only reports show
-	// (decisions never read them): for simulations of many canaries.
-	NoIntervals bool
+// Pair is one tile of bad-event counts for the two versions: requests served
+// (N) and bad requests among them (Y), for the canary (C) and stable (S).
+// Counts are whole numbers of requests; Prometheus' extrapolated increases
+// are rounded before they get here.
+type Pair struct {
+	NC, NS float64 // requests
+	YC, YS float64 // bad requests (5xx, or slower than a bucket bound)
+	// Phi is the tile's dispersion factor: how many times more variable
+	// the bad-event counts are than independent requests would make them
+	// (see the package doc). The tile's log-likelihood is divided by it,
+	// as if it held 1/Phi as many independent bad events. Values below 1
+	// (and 0, unset) count as 1.
+	Phi float64
 }
 
-// Defaults of the sequential test.
-const (
-	DefaultAlpha        = 0.05
-	DefaultPromoteRatio = 2.0
-	gridPoints          = 20
-	gridMax             = 20.0
-	// ErrorsShare is the share of alpha spent on the error family; the
-	// latency family gets the rest (Bonferroni).
-	ErrorsShare = 0.8
-	// pointMassWeight is the prior weight of the point mass at
-	// pointMassRatio times the margin; the log grid has the rest.
-	pointMassWeight = 0.5
-	pointMassRatio  = 1.5
-)
-
-func (c SequentialConfig) withDefaults() SequentialConfig {
-	if c.Alpha <= 0 || c.Alpha >= 1 {
-		c.Alpha = DefaultAlpha
-	}
-	if c.Margin < 1 {
-		c.Margin = 1
-	}
-	if c.PromoteRatio <= c.Margin {
-		c.PromoteRatio = math.Max(DefaultPromoteRatio, 1.5*c.Margin)
-	}
-	return c
+// informative reports whether the tile adds anything to the likelihood.
+func (p Pair) informative() bool {
+	return p.NC > 0 && p.NS > 0 && p.YC+p.YS > 0
 }
 
-// familyAlpha is the alpha of the error family (errors true) or the latency
-// family.
-func (c SequentialConfig) familyAlpha(errors bool) float64 {
-	if errors {
-		return ErrorsShare * c.Alpha
+// scale is 1/Phi, the weight of the tile's log-likelihood.
+func (p Pair) scale() float64 {
+	if p.Phi > 1 {
+		return 1 / p.Phi
 	}
-	return (1 - ErrorsShare) * c.Alpha
+	return 1
 }
 
-// rejectAt is the e-value at which the test rolls back on the error family
-// (errors true) or the latency family: 1/alpha of the family. The test and
-// the gate's report both read it here.
-func (c SequentialConfig) rejectAt(errors bool) float64 { return 1 / c.familyAlpha(errors) }
-
-// rollbackMixture is the prior over ratios worse than the margin r0: half
-// on 20 points evenly spaced in log r over [1.05*r0, 20] (equal weights),
-// half on 1.5*r0. The grid keeps large regressions fast to detect; the point
-// mass buys power against the modest regressions (x1.5) a grid spread to 20
-// dilutes.
-func (c SequentialConfig) rollbackMixture() Mixture {
-	grid := LogGrid(1.05*c.Margin, math.Max(gridMax, 2*c.Margin), gridPoints)
-	point := LogGrid(pointMassRatio*c.Margin, pointMassRatio*c.Margin, 1)
-	return grid.Blend(1-pointMassWeight, point)
+// logLikRatio returns l(r) - l(r0) for one tile, where l is the binomial
+// log-likelihood of the canary's share of the tile's bad events:
+//
+//	pi(r) = nc*r / (nc*r + ns)
+//	l(r)  = yc*log(pi(r)) + ys*log(1-pi(r))
+func (p Pair) logLikRatio(r, r0 float64) float64 {
+	if !p.informative() {
+		return 0
+	}
+	m := p.YC + p.YS
+	return p.scale() * (p.YC*math.Log(r/r0) - m*(math.Log(p.NC*r+p.NS)-math.Log(p.NC*r0+p.NS)))
 }
 
-// promoteMixture is the prior over ratios better than r1: 20 points evenly
-// spaced in log r over [1/20, r1/1.05].
-func (c SequentialConfig) promoteMixture() Mixture {
-	return LogGrid(1/gridMax, c.PromoteRatio/1.05, gridPoints)
+// LogLik returns the log-likelihood l(r) of the rate ratio r over the tiles,
+// up to a constant that does not depend on r:
+//
+//	l(r) = sum_k [ yc_k*log(r) - (yc_k+ys_k)*log(nc_k*r + ns_k) ] + const
+func LogLik(tiles []Pair, r float64) float64 {
+	var l float64
+	logr := math.Log(r)
+	for _, p := range tiles {
+		if p.informative() {
+			l += p.scale() * (p.YC*logr - (p.YC+p.YS)*math.Log(p.NC*r+p.NS))
+		}
+	}
+	return l
 }
 
-// ciMixture is the two-sided prior used for confidence intervals.
-func ciMixture() Mixture { return LogGrid(1/gridMax, gridMax, 2*gridPoints+1) }
-
-// Family is the sequential test's result for one kind of bad event: errors,
-// or requests slower than one bucket bound.
-type Family struct {
-	// Name says what was counted: "errors" or "slower than 250ms".
-	Name string
-	// Bound is the latency bucket bound in milliseconds (0 for errors).
-	Bound float64
-	// Totals over all tiles.
-	CanaryBad, CanaryRequests, StableBad, StableRequests float64
-	// LogE is log E after the last tile; MaxLogE its running maximum.
-	LogE, MaxLogE float64
-	// PromoteLogE is the log promotion e-value (max over tiles).
-	PromoteLogE float64
-	// CI is the confidence interval for the rate ratio.
-	CI Interval
-	// perTile is log E after each tile, and perTilePromote log E'.
-	perTile, perTilePromote []float64
+// Mixture is a fixed prior over rate ratios: grid points and their weights.
+// It must be chosen before any canary data is seen.
+type Mixture struct {
+	R    []float64
+	logW []float64
 }
 
-// SequentialResult is the outcome of the sequential test over the tiles since
-// the canary started.
-type SequentialResult struct {
-	Config SequentialConfig
-	// Errors is the error family; Latency holds one family per bucket bound.
-	Errors  Family
-	Latency []Family
-	// Tiles is the number of tiles considered.
-	Tiles int
-	// Reject is true when an e-process reached its threshold at some tile;
-	// RejectTile is the first such tile (0-based), or -1, and RejectFamily
-	// names it.
-	Reject       bool
-	RejectTile   int
-	RejectFamily string
-	// PValue is the always-valid p-value, min(1, 1/max E), Bonferroni-
-	// corrected across the two families.
-	PValue float64
-	// Promote is true when promotion evidence was reached in every family
-	// (only computed with Config.Evidence); PromoteTile is the first tile at
-	// which it held, or -1.
-	Promote     bool
-	PromoteTile int
-	// Holding explains, when neither rejecting nor promoting, what the test
-	// is waiting for.
-	Holding string
+// LogGrid returns n ratios spaced evenly in log r over [lo, hi], with equal
+// weights.
+func LogGrid(lo, hi float64, n int) Mixture {
+	m := Mixture{R: make([]float64, n), logW: make([]float64, n)}
+	for j := range n {
+		f := 0.0
+		if n > 1 {
+			f = float64(j) / float64(n-1)
+		}
+		m.R[j] = math.Exp(math.Log(lo) + f*(math.Log(hi)-math.Log(lo)))
+		m.logW[j] = -math.Log(float64(n))
+	}
+	return m
 }
 
-// RunSequential runs the sequential test over aligned tiles: errs holds the
-// error counts of each tile, slow[b][k] the slow-request counts of tile k
-// above bounds[b]. It is a pure function: the same tiles give the same
-// result whichever run computes them.
-func RunSequential(cfg SequentialConfig, errs []Pair, bounds []float64, slow [][]Pair) SequentialResult {
-	cfg = cfg.withDefaults()
-	res := SequentialResult{Config: cfg, Tiles: len(errs), RejectTile: -1, PromoteTile: -1, PValue: 1}
-	up, down, ci := cfg.rollbackMixture(), cfg.promoteMixture(), ciMixture()
-	family := func(name string, bound float64, tiles []Pair) Family {
-		f := Family{Name: name, Bound: bound}
-		for _, p := range tiles {
-			f.CanaryBad += p.YC
-			f.CanaryRequests += p.NC
-			f.StableBad += p.YS
-			f.StableRequests += p.NS
-		}
-		f.perTile = up.EProcess(tiles, cfg.Margin)
-		f.MaxLogE, f.PromoteLogE = math.Inf(-1), math.Inf(-1)
-		for _, v := range f.perTile {
-			f.MaxLogE = math.Max(f.MaxLogE, v)
-		}
-		if n := len(f.perTile); n > 0 {
-			f.LogE = f.perTile[n-1]
-		}
-		f.perTilePromote = down.EProcess(tiles, cfg.PromoteRatio)
-		for _, v := range f.perTilePromote {
-			f.PromoteLogE = math.Max(f.PromoteLogE, v)
-		}
-		f.CI = Interval{0, math.Inf(1)}
-		if !cfg.NoIntervals {
-			f.CI = ConfidenceInterval(tiles, ci, cfg.Alpha)
-		}
-		return f
+// Blend returns the mixture that draws from m with probability wm and from
+// o otherwise.
+func (m Mixture) Blend(wm float64, o Mixture) Mixture {
+	out := Mixture{R: append(append([]float64{}, m.R...), o.R...)}
+	for _, lw := range m.logW {
+		out.logW = append(out.logW, lw+math.Log(wm))
 	}
-	res.Errors = family("errors", 0, errs)
-	for i, b := range bounds {
-		if i < len(slow) {
-			res.Latency = append(res.Latency, family(fmt.Sprintf("slower than %s", formatMillis(b)), b, withoutWarmup(slow[i], cfg.Warmup)))
-		}
-	}
-
-	// Bonferroni across the two families: errors at ErrorsShare*alpha,
-	// latency at the rest. The latency family's e-process is the average of
-	// its bounds' e-processes: under the null (the canary no slower than
-	// stable at any bound) each is an e-process, and so is their average.
-	errE := res.Errors.perTile
-	latE := averageLog(res.Latency, func(f Family) []float64 { return f.perTile }, len(errs))
-	logP := 0.0 // log of the always-valid p-value
-	for k := range errs {
-		for _, c := range []struct {
-			name string
-			v    []float64
-			a    float64
-		}{{"errors", errE, cfg.familyAlpha(true)}, {"latency", latE, cfg.familyAlpha(false)}} {
-			if c.v == nil {
-				continue
-			}
-			share := c.a / cfg.Alpha
-			logP = math.Min(logP, -c.v[k]-math.Log(share))
-			if !res.Reject && c.v[k] >= math.Log(cfg.rejectAt(c.name == "errors")) {
-				res.Reject, res.RejectTile, res.RejectFamily = true, k, c.name
-			}
-		}
-	}
-	res.PValue = math.Exp(logP)
-
-	if cfg.Evidence {
-		res.PromoteTile = promotionTile(cfg, res)
-		res.Promote = res.PromoteTile >= 0 && !res.Reject
-	}
-	res.Holding = holding(cfg, res)
-	return res
-}
-
-// withoutWarmup returns the tiles with the warm-up ones emptied (they add
-// nothing to the likelihood), or tiles itself when none is marked.
-func withoutWarmup(tiles []Pair, warm []bool) []Pair {
-	if !slices.Contains(warm, true) {
-		return tiles
-	}
-	out := slices.Clone(tiles)
-	for k := range out {
-		if k < len(warm) && warm[k] {
-			out[k] = Pair{}
-		}
+	for _, lw := range o.logW {
+		out.logW = append(out.logW, lw+math.Log1p(-wm))
 	}
 	return out
 }
 
-// promotionTile returns the first tile at which every family has promotion
-// evidence: the errors' ratio is shown below r1 (or, when stable has too few
-// errors for any ratio to be shown, the canary's error rate is shown below
-// stable's plus a small absolute allowance), and at every latency bound the
-// ratio is shown below r1 by that bound's own e-process. The null of
-// promotion is "the canary is r1 times worse in errors or at some bound", a
-// union: it is rejected only when each part is, each at level alpha, so no
-// average across bounds (whose nulls differ) may stand in for one. It
-// returns -1 if that never happened.
-func promotionTile(cfg SequentialConfig, res SequentialResult) int {
-	logThr := math.Log(1 / cfg.Alpha)
-	first := func(f Family) int {
-		for k, v := range f.perTilePromote {
-			if v >= logThr {
-				return k
+// logE returns log sum_j w_j exp(l(r_j) - l(ref)) given the per-point log
+// likelihood ratios against ref.
+func (m Mixture) logE(llr []float64) float64 {
+	mx := math.Inf(-1)
+	for j, v := range llr {
+		mx = math.Max(mx, v+m.logW[j])
+	}
+	if math.IsInf(mx, -1) {
+		return mx
+	}
+	var s float64
+	for j, v := range llr {
+		s += math.Exp(v + m.logW[j] - mx)
+	}
+	return mx + math.Log(s)
+}
+
+// EProcess returns log E_k after each tile k (k = 1..len(tiles)):
+//
+//	E_k = sum_j w_j exp( l_k(r_j) - l_k(ref) )
+//
+// where l_k is the log-likelihood of the first k tiles. With a mixture above
+// ref it is the rollback e-process for H0: r <= ref; with a mixture below ref,
+// the promotion e-process for H0': r >= ref. Under its null hypothesis E is a
+// non-negative supermartingale, so P(ever E_k >= 1/alpha) <= alpha (Ville).
+func (m Mixture) EProcess(tiles []Pair, ref float64) []float64 {
+	acc := make([]float64, len(m.R))
+	logRatio := make([]float64, len(m.R))
+	for j, r := range m.R {
+		logRatio[j] = math.Log(r / ref)
+	}
+	out := make([]float64, len(tiles))
+	for k, p := range tiles {
+		if p.informative() {
+			mk, base, w := p.YC+p.YS, math.Log(p.NC*ref+p.NS), p.scale()
+			for j, r := range m.R {
+				acc[j] += w * (p.YC*logRatio[j] - mk*(math.Log(p.NC*r+p.NS)-base))
 			}
 		}
-		return -1
-	}
-	at := 0
-	for _, f := range res.Latency {
-		k := first(f)
-		if k < 0 {
-			return -1
-		}
-		at = max(at, k)
-	}
-	if k := first(res.Errors); k >= 0 {
-		return max(at, k)
-	}
-	// Stable almost never fails: certify an absolute bound instead.
-	if res.Errors.StableBad < minStableBad && res.Tiles > 0 {
-		allowance := math.Max(absoluteErrorAllowance, cfg.PromoteRatio*res.Errors.StableBad/math.Max(1, res.Errors.StableRequests))
-		if RateUpperBound(res.Errors.CanaryBad, res.Errors.CanaryRequests, cfg.Alpha) <= allowance {
-			return res.Tiles - 1
-		}
-	}
-	return -1
-}
-
-// With fewer than minStableBad stable errors no ratio can be certified, and
-// promotion evidence for errors falls back to the canary's error rate being
-// below absoluteErrorAllowance with confidence 1-alpha.
-const (
-	minStableBad           = 10
-	absoluteErrorAllowance = 0.001
-)
-
-func holding(cfg SequentialConfig, res SequentialResult) string {
-	switch {
-	case res.Reject:
-		return ""
-	case res.Errors.CanaryRequests == 0:
-		return "the canary has served no requests yet"
-	case cfg.Evidence && !res.Promote:
-		return fmt.Sprintf("no evidence yet that the canary is less than %.3gx worse than stable (error-rate ratio between %s)", cfg.PromoteRatio, res.Errors.CI)
-	}
-	return ""
-}
-
-// averageLog returns, for each tile, log of the average of exp(get(f)[k])
-// over families; nil when there are no families.
-func averageLog(fams []Family, get func(Family) []float64, n int) []float64 {
-	if len(fams) == 0 {
-		return nil
-	}
-	out := make([]float64, n)
-	for k := range n {
-		mx := math.Inf(-1)
-		for _, f := range fams {
-			mx = math.Max(mx, get(f)[k])
-		}
-		var s float64
-		for _, f := range fams {
-			s += math.Exp(get(f)[k] - mx)
-		}
-		out[k] = mx + math.Log(s/float64(len(fams)))
+		out[k] = m.logE(acc)
 	}
 	return out
 }
 
-// String formats the interval as "0.8x-1.6x".
-func (iv Interval) String() string {
-	f := func(v float64) string {
-		switch {
-		case math.IsInf(v, 1):
-			return "inf"
-		case v == 0:
-			return "0"
+// Interval is a confidence interval for the rate ratio r. Lo may be 0 and Hi
+// may be +Inf when the data cannot bound that side.
+type Interval struct{ Lo, Hi float64 }
+
+// ciLimits bound the search for the ends of a confidence interval; an end
+// beyond them is reported as 0 or +Inf.
+const (
+	ciMin = 1e-3
+	ciMax = 1e3
+)
+
+// ConfidenceInterval returns the anytime-valid confidence set
+//
+//	C = { r : l(r) >= log(alpha) + log sum_j w_j exp(l(r_j)) }
+//
+// for the mixture m (which should be two-sided, e.g. LogGrid(1/20, 20, 41)).
+// l is concave in log r, so C is an interval; its ends are found by
+// bisection. With no informative tiles it is [0, +Inf).
+func ConfidenceInterval(tiles []Pair, m Mixture, alpha float64) Interval {
+	// The informative tiles, weighted, once: l is evaluated ~150 times.
+	type term struct{ a, m, nc, ns float64 }
+	var terms []term
+	for _, p := range tiles {
+		if p.informative() {
+			w := p.scale()
+			terms = append(terms, term{w * p.YC, w * (p.YC + p.YS), p.NC, p.NS})
 		}
-		return fmt.Sprintf("%.3g", v)
 	}
-	return f(iv.Lo) + "x-" + f(iv.Hi) + "x"
+	if len(terms) == 0 {
+		return Interval{0, math.Inf(1)}
+	}
+	l := func(logr float64) float64 {
+		r := math.Exp(logr)
+		var v float64
+		for _, t := range terms {
+			v += t.a*logr - t.m*math.Log(t.nc*r+t.ns)
+		}
+		return v
+	}
+	llr := make([]float64, len(m.R))
+	for j, r := range m.R {
+		llr[j] = l(math.Log(r))
+	}
+	thr := math.Log(alpha) + m.logE(llr)
+
+	// The maximum of the concave l over log r, by golden-section search.
+	a, b := math.Log(ciMin), math.Log(ciMax)
+	const g = 0.6180339887498949
+	for range 48 { // 0.618^48 of the range: below 1e-8 in log r
+		c, d := b-g*(b-a), a+g*(b-a)
+		if l(c) < l(d) {
+			a = c
+		} else {
+			b = d
+		}
+	}
+	peak := (a + b) / 2
+	if l(peak) < thr {
+		// Cannot happen for alpha < 1 (the maximum beats any average of the
+		// grid's likelihoods); guard against rounding.
+		return Interval{math.Exp(peak), math.Exp(peak)}
+	}
+	end := func(in, out float64) float64 {
+		if l(out) >= thr {
+			return math.NaN()
+		}
+		for range 40 { // 2^-40 of the range: below 1e-11 in log r
+			mid := (in + out) / 2
+			if l(mid) >= thr {
+				in = mid
+			} else {
+				out = mid
+			}
+		}
+		return math.Exp((in + out) / 2)
+	}
+	iv := Interval{Lo: end(peak, math.Log(ciMin)), Hi: end(peak, math.Log(ciMax))}
+	if math.IsNaN(iv.Lo) {
+		iv.Lo = 0
+	}
+	if math.IsNaN(iv.Hi) {
+		iv.Hi = math.Inf(1)
+	}
+	return iv
 }
 
-func formatMillis(ms float64) string {
-	if ms >= 1000 {
-		return fmt.Sprintf("%gs", ms/1000)
+// RateUpperBound returns an upper confidence bound for a rate from y bad
+// events in n trials, valid at every look: the largest p for which the
+// beta-binomial mixture martingale with a uniform Beta(1,1) prior,
+//
+//	M(p) = B(1+y, 1+n-y) / B(1, 1) / ( p^y (1-p)^(n-y) ),
+//
+// stays below 1/alpha. It is used to certify an absolute bound when stable
+// has too few bad events for a ratio to be certified. With n = 0 it is 1.
+func RateUpperBound(y, n, alpha float64) float64 {
+	if n <= 0 {
+		return 1
 	}
-	return fmt.Sprintf("%gms", ms)
+	lb, _ := math.Lgamma(1 + y)
+	lc, _ := math.Lgamma(1 + n - y)
+	ln, _ := math.Lgamma(2 + n)
+	logMix := lb + lc - ln // log B(1+y, 1+n-y)
+	logM := func(p float64) float64 {
+		v := logMix
+		if y > 0 {
+			v -= y * math.Log(p)
+		}
+		if n-y > 0 {
+			v -= (n - y) * math.Log1p(-p)
+		}
+		return v
+	}
+	thr := -math.Log(alpha)
+	lo, hi := y/n, 1.0
+	if logM(lo) >= thr {
+		return lo
+	}
+	for range 100 {
+		mid := (lo + hi) / 2
+		if logM(mid) < thr {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
