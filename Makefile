@@ -37,8 +37,10 @@ test: ensure-prometheus
 ensure-prometheus:
 	@scripts/ensure-prometheus
 
+# staticcheck is the version go.mod pins as a tool (go tool staticcheck).
 lint: lint-actions
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # The workflows, checked with actionlint (the version go.mod pins).

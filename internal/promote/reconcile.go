@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -230,6 +231,11 @@ func (p *Promoter) deriveUnlocked(ctx context.Context, tip *gitops.Snapshot, c *
 	cs, err := spec.LoadFile(fsys, c.Source.File)
 	cur := find(cs)
 	if cur == nil {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			// The spec file is there but the canary's spec in it is not
+			// valid any more: say what is wrong with it.
+			return nil, err
+		}
 		cs, err = spec.Load(ctx, fsys)
 		if cur = find(cs); cur == nil {
 			if err == nil {
