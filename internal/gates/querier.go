@@ -2,7 +2,6 @@ package gates
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -116,13 +115,6 @@ func (e *QueryError) Hint() string {
 		return "the answer was not a Prometheus API response; check the --prometheus URL (it should be the server's base URL)"
 	}
 	return ""
-}
-
-// IsTransient reports whether err is a query error that may succeed if
-// retried.
-func IsTransient(err error) bool {
-	var qe *QueryError
-	return errors.As(err, &qe) && qe.Kind.Transient()
 }
 
 // QuerierFunc adapts a function to a Querier (for fakes in tests and the

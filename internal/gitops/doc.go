@@ -20,18 +20,19 @@
 //
 // promoter keeps no state file. The current stage is read from the files of
 // promoter's component at the tip ([Repo.Tip], [Snapshot.FS]); when it
-// landed is [Repo.LastChange] of that directory; the commits of the current
-// attempt are [Repo.History], found by the trailers
+// landed, and the commits of the current attempt, come from promoter's own
+// commits, found by the trailers
 //
 //	Promoter-Canary: myapp
 //	Promoter-Step: 3
 //	Promoter-Action: promote
 //
-// walking the first-parent history of the target branch. The walk needs the
-// history back to the commit that started the current attempt (or, for
-// LastChange, to the commit that last changed the directory). A shallow
-// clone or CI checkout is deepened on demand, doubling the depth, when a
-// walk reaches its boundary; Options.Depth sets the initial depth.
+// walking the first-parent history of the target branch ([Repo.Walk], which
+// a pass uses once for all its canaries, or [Repo.History] for one). The
+// walk needs the history back to the commit that started the current
+// attempt. A shallow clone or CI checkout is deepened on demand, doubling
+// the depth, when a walk reaches its boundary; Options.Depth sets the
+// initial depth.
 //
 // # Writing
 //
@@ -39,11 +40,18 @@
 // [Change] (no worktree is touched); a change that leaves the tree as it was
 // is [ErrNothingToCommit], which callers treat as success. [Repo.Push]
 // pushes with an explicit refspec and reports a moved branch as
-// [ErrNonFastForward]; [Repo.Update] is the loop built on both: fetch, ask
-// the caller for the change given the new tip, commit, push, and on a race
-// try again after a jittered backoff, a bounded number of times. The target
-// branch is never force-pushed; only promoter's own promoter/... branches
-// are.
+// [ErrNonFastForward] and any other rejection as a [*PushError] carrying
+// the server's message.
+//
+// [Repo.Retry] is the one push-and-retry loop: it tries again, after a
+// jittered, growing delay and a bounded number of times, only when
+// [IsRace] says someone else moved the target branch or a pull request's
+// head (non-fast-forward, head changed, conflict with the new base, already
+// merged); every other error, a rejected push included, ends it.
+// [Repo.UpdateChain] is built on it: fetch, ask the callers for their
+// changes given the new tip, commit them as a chain, push once
+// ([Repo.Update] for a chain of one). The target branch is never
+// force-pushed; only promoter's own promoter/... branches are.
 //
 // # Rollback
 //

@@ -42,15 +42,12 @@ type NewPullRequest struct {
 	Reviewers   []string
 }
 
-// MergeMethod is how a pull request is merged.
+// MergeMethod is how a pull request is merged: spec.pullRequests.mergeMethod,
+// "merge" (the default), "squash" or "rebase", as the forge names them.
 type MergeMethod string
 
-// Merge methods.
-const (
-	MergeCommit MergeMethod = "merge"
-	MergeSquash MergeMethod = "squash"
-	MergeRebase MergeMethod = "rebase"
-)
+// MergeCommit is the default merge method: a merge commit.
+const MergeCommit MergeMethod = "merge"
 
 // StatusState is the state of a commit status.
 type StatusState string
@@ -109,67 +106,4 @@ func StepBranch(canary string, step int) string {
 // RollbackBranch is the head branch of the pull request of a rollback.
 func RollbackBranch(canary string) string {
 	return BranchPrefix + canary + "/rollback"
-}
-
-// FakeForge is a [Forge] whose methods are its fields; a nil field
-// succeeds with zero values. For tests of code that uses a forge.
-type FakeForge struct {
-	FindPullRequestFn   func(ctx context.Context, head string) (*PullRequest, error)
-	OpenPullRequestFn   func(ctx context.Context, pr NewPullRequest) (*PullRequest, error)
-	UpdatePullRequestFn func(ctx context.Context, pr *PullRequest, body string, labels []string) error
-	MergePullRequestFn  func(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error)
-	SetStatusFn         func(ctx context.Context, sha string, st Status) error
-	CommentFn           func(ctx context.Context, pr *PullRequest, body string) error
-	DeleteBranchFn      func(ctx context.Context, branch string) error
-}
-
-var _ Forge = (*FakeForge)(nil)
-
-func (f *FakeForge) FindPullRequest(ctx context.Context, head string) (*PullRequest, error) {
-	if f.FindPullRequestFn == nil {
-		return nil, nil
-	}
-	return f.FindPullRequestFn(ctx, head)
-}
-
-func (f *FakeForge) OpenPullRequest(ctx context.Context, pr NewPullRequest) (*PullRequest, error) {
-	if f.OpenPullRequestFn == nil {
-		return &PullRequest{Head: pr.Head, Base: pr.Base, Title: pr.Title, Body: pr.Body, Labels: pr.Labels}, nil
-	}
-	return f.OpenPullRequestFn(ctx, pr)
-}
-
-func (f *FakeForge) UpdatePullRequest(ctx context.Context, pr *PullRequest, body string, labels []string) error {
-	if f.UpdatePullRequestFn == nil {
-		return nil
-	}
-	return f.UpdatePullRequestFn(ctx, pr, body, labels)
-}
-
-func (f *FakeForge) MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error) {
-	if f.MergePullRequestFn == nil {
-		return true, nil
-	}
-	return f.MergePullRequestFn(ctx, pr, method, msg)
-}
-
-func (f *FakeForge) SetStatus(ctx context.Context, sha string, st Status) error {
-	if f.SetStatusFn == nil {
-		return nil
-	}
-	return f.SetStatusFn(ctx, sha, st)
-}
-
-func (f *FakeForge) Comment(ctx context.Context, pr *PullRequest, body string) error {
-	if f.CommentFn == nil {
-		return nil
-	}
-	return f.CommentFn(ctx, pr, body)
-}
-
-func (f *FakeForge) DeleteBranch(ctx context.Context, branch string) error {
-	if f.DeleteBranchFn == nil {
-		return nil
-	}
-	return f.DeleteBranchFn(ctx, branch)
 }

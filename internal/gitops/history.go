@@ -130,43 +130,6 @@ func (r *Repo) LastPromoterCommit(ctx context.Context, from, canary string) (Com
 	return *found, nil
 }
 
-// LastChange returns the commit of the first-parent history from from that
-// last changed path (a file or a directory): the commit at which the
-// current content of path landed on the branch. For a merged pull request
-// that is the merge commit, so its CommitTime is when the change went live
-// on the branch. When path has been the same since the root, it is the
-// root commit.
-func (r *Repo) LastChange(ctx context.Context, from, path string) (Commit, error) {
-	var (
-		last   Commit
-		want   string
-		first  = true
-		result *Commit
-	)
-	err := r.Walk(ctx, from, func(c Commit) (bool, error) {
-		snap, err := r.snapshot(c)
-		if err != nil {
-			return false, err
-		}
-		h := snap.DirHash(path)
-		if first {
-			want, first = h, false
-		} else if h != want {
-			result = &last
-			return true, nil
-		}
-		last = c
-		return false, nil
-	})
-	if err != nil {
-		return Commit{}, err
-	}
-	if result == nil {
-		return last, nil
-	}
-	return *result, nil
-}
-
 // ForeignChanges returns the commits between since (exclusive) and from
 // (inclusive) on the first-parent history that changed dir but are not
 // promoter's commits for canary, newest first. since must be reachable from

@@ -121,15 +121,6 @@ func (c *Canary) Normalize() {
 	}
 }
 
-// GateInterval is the query window of a gate: its own interval, or the
-// analysis interval.
-func (a *Analysis) GateInterval(g Gate) time.Duration {
-	if g.Interval.IsSet() && g.Interval.valid {
-		return g.Interval.Duration
-	}
-	return a.Interval.Duration
-}
-
 // alias makes field path to report at the line of from, for gates that
 // were written as Flagger metrics.
 func (s Source) alias(to, from string) {
