@@ -12,13 +12,14 @@ import (
 	"github.com/promoter-dev/promoter/templates"
 )
 
-// commitBody explains a stage commit: what and why, with the gate evidence.
-func commitBody(st *State, action Action, reasons []string, report *gates.Report) string {
+// commitBody explains a stage commit: what (the change's summary) and why,
+// with the gate evidence.
+func commitBody(summary string, reasons []string, report *gates.Report) string {
 	data := struct {
 		Summary  string
 		Reasons  []string
 		Evidence string
-	}{Summary: summary(st, action), Reasons: reasons}
+	}{Summary: summary, Reasons: reasons}
 	if report != nil {
 		data.Evidence = evidenceText(report)
 	}
@@ -27,23 +28,6 @@ func commitBody(st *State, action Action, reasons []string, report *gates.Report
 		return data.Summary // the templates are compiled in; this cannot fail for valid data
 	}
 	return strings.TrimSpace(b.String())
-}
-
-func summary(st *State, action Action) string {
-	c := st.Canary
-	switch action {
-	case ActStart:
-		return fmt.Sprintf("Start the canary of %s: %d%% of traffic to the canary.", st.Revision, c.Spec.Steps[0].Weight)
-	case ActPromote:
-		return fmt.Sprintf("Advance the canary of %s from %d%% to %d%% (step %d of %d).", st.Revision, st.Weight(), c.Spec.Steps[st.Step()].Weight, st.Step()+1, len(c.Spec.Steps))
-	case ActFinish:
-		return fmt.Sprintf("Promote %s: the stable Deployment takes the canary's image, 100%% of traffic to stable, the canary scaled to 0.", st.Revision)
-	case ActRerender:
-		return fmt.Sprintf("Re-render the stage at %d%%: the base changed since the component was rendered.", st.Weight())
-	case ActRollback:
-		return fmt.Sprintf("Roll back %s at %d%%: 100%% to stable.", st.Revision, st.Weight())
-	}
-	return ""
 }
 
 // evidenceText is a compact plain-text gate summary for commit messages.

@@ -1,7 +1,6 @@
 package promote
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/gates"
@@ -71,47 +70,3 @@ type LastDecision struct {
 	Commit  string    `json:"commit"`
 	At      time.Time `json:"at"`
 }
-
-// judgement is the pure decision of a progressing canary from its gate
-// report: roll back, promote, or hold, and why.
-type judgement struct {
-	action  Action
-	reasons []string
-}
-
-// judge decides from a stage's report. elapsed is how long the stage has
-// been live; pause the step's pause.
-func judge(r *gates.Report, elapsed, pause time.Duration, final bool) judgement {
-	if r.Rollback {
-		return judgement{ActRollback, r.RollbackReasons}
-	}
-	if elapsed < pause {
-		return judgement{ActHold, []string{fmt.Sprintf("stage live for %s of its %s pause (gates: %s)", round(elapsed), pause, r.Verdict)}}
-	}
-	switch r.Verdict {
-	case gates.Pass:
-		next := ActPromote
-		if final {
-			next = ActFinish
-		}
-		return judgement{next, []string{fmt.Sprintf("every gate passed after the %s pause", pause)}}
-	case gates.Fail:
-		return judgement{ActHold, append([]string{"a gate fails (below the rollback threshold)"}, failing(r)...)}
-	case gates.Error:
-		return judgement{ActHold, append([]string{"a gate could not be evaluated; holding (an error is never a pass nor a rollback)"}, failing(r)...)}
-	}
-	return judgement{ActHold, append([]string{"waiting for enough data"}, failing(r)...)}
-}
-
-// failing lists the messages of the gates that do not pass.
-func failing(r *gates.Report) []string {
-	var out []string
-	for _, g := range r.Gates {
-		if g.Verdict != gates.Pass {
-			out = append(out, fmt.Sprintf("%s: %s", g.Name, g.Message))
-		}
-	}
-	return out
-}
-
-func round(d time.Duration) time.Duration { return d.Round(time.Second) }

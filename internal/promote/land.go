@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/promoter-dev/promoter/internal/gates"
 	"github.com/promoter-dev/promoter/internal/gitops"
@@ -11,48 +13,112 @@ import (
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// landing is what land did with a change.
+// Landing: how a decided change reaches the target branch. A canary's
+// spec.pullRequests.mode picks one of two strategies:
+//
+//   - direct: every direct-mode change of a pass lands as one chain of
+//     commits with one push, each commit still one canary's change with its
+//     own message and trailers (a manual command is a chain of one);
+//   - pull request: each change is pushed to the pull request's branch,
+//     the pull request is opened (or adopted, never opened twice) and its
+//     body refreshed, and in auto-merge mode merged.
+//
+// A dry run lands nothing: it makes the chain's commits and pushes none.
+// Both strategies retry through [gitops.Repo.Retry]: after a race the
+// change is derived again on the new tip (job.plan), so a change that is
+// no longer due is dropped.
+
+// strategy lands jobs and records in each how it went (job.out, job.err).
+type strategy interface {
+	land(ctx context.Context, jobs []*job)
+}
+
+// strategyOf is the strategy of a canary's changes.
+func (p *Promoter) strategyOf(c *spec.Canary) strategy {
+	if p.opts.DryRun || c.Spec.PullRequests.Mode == spec.ModeDirect {
+		return direct{p: p}
+	}
+	return pullRequests{p: p}
+}
+
+// landing is what a strategy did with a job's change.
 type landing struct {
-	change      *gitops.Change
 	commit      string
 	pullRequest string
 	landed      bool
 	unchanged   bool
 	waitReason  string
-	// base is the tip the change was made on.
+	// base is the commit the change was made on.
 	base string
 }
 
-// land commits the change plan derives from the target branch, as the
-// canary's pull-request mode says: pushed to the branch (direct), or pushed
-// to the pull-request branch head, which is opened (or adopted, never
-// opened twice) and in auto-merge mode merged. plan is called again on the
-// new tip after a race ([gitops.IsRace]). A dry run builds the
-// commit and writes nothing.
-func (p *Promoter) land(ctx context.Context, c *spec.Canary, head string, report *gates.Report, plan gitops.UpdateFunc) (landing, error) {
+// direct lands changes as one chain of commits and one push.
+type direct struct{ p *Promoter }
+
+// land: a job whose change cannot be derived fails alone; a push that
+// cannot land fails them all (nothing landed).
+func (s direct) land(ctx context.Context, jobs []*job) {
+	if len(jobs) == 0 {
+		return
+	}
+	p := s.p
+	// Canary order, so that the chain is the same whichever goroutine
+	// decided first.
+	slices.SortFunc(jobs, func(a, b *job) int { return strings.Compare(a.d.Canary, b.d.Canary) })
+	fns := make([]gitops.UpdateFunc, len(jobs))
+	for i, j := range jobs {
+		fns[i] = func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
+			j.err = nil
+			ch, err := j.plan(p)(ctx, tip)
+			if err != nil {
+				j.err, ch = err, nil
+			}
+			return ch, nil
+		}
+	}
+	p.gitMu.Lock()
+	res, results, err := p.opts.Repo.UpdateChain(ctx, p.opts.DryRun, fns)
+	p.gitMu.Unlock()
+	for i, j := range jobs {
+		if err != nil {
+			j.err = err
+			continue
+		}
+		c := results[i].Commit
+		j.out = landing{commit: c.Hash, base: res.Base.Hash, landed: res.Pushed && c.Hash != "", unchanged: c.Hash == "" && j.err == nil}
+		if len(c.Parents) > 0 {
+			j.out.base = c.Parents[0]
+		}
+	}
+}
+
+// pullRequests lands each change through its pull request.
+type pullRequests struct{ p *Promoter }
+
+func (s pullRequests) land(ctx context.Context, jobs []*job) {
+	for _, j := range jobs {
+		j.out, j.err = s.landOne(ctx, j)
+	}
+}
+
+// landOne pushes the change to the pull request's branch (the step's, or
+// the rollback's), opens or adopts the pull request and, in auto-merge
+// mode, merges it.
+func (s pullRequests) landOne(ctx context.Context, j *job) (landing, error) {
+	p := s.p
+	c := j.st.Canary
+	if p.opts.Forge == nil {
+		return landing{}, errors.New("no forge to open pull requests with: use --forge, or pullRequests.mode: direct")
+	}
+	step, _ := j.ch.target(j.st)
+	head := gitops.StepBranch(c.Metadata.Name, step)
+	if j.ch.action() == ActRollback {
+		head = gitops.RollbackBranch(c.Metadata.Name)
+	}
 	p.gitMu.Lock()
 	defer p.gitMu.Unlock()
 	r := p.opts.Repo
 	var out landing
-	capture := func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
-		ch, err := plan(ctx, tip)
-		out.change = ch
-		return ch, err
-	}
-	mode := c.Spec.PullRequests.Mode
-	if mode == spec.ModeDirect || p.opts.DryRun {
-		res, err := r.Update(ctx, p.opts.DryRun, capture)
-		if err != nil {
-			return out, err
-		}
-		out.commit, out.landed, out.base = res.Commit.Hash, res.Pushed, res.Base.Hash
-		out.unchanged = res.Commit.Hash == ""
-		return out, nil
-	}
-	if p.opts.Forge == nil {
-		return out, errors.New("no forge to open pull requests with: use --forge, or pullRequests.mode: direct")
-	}
-	forge := p.opts.Forge
 	err := r.Retry(ctx, "pull request "+head, func(ctx context.Context, attempt int) error {
 		if attempt > 1 {
 			p.log.Info("re-deriving the pull request on the new tip", "canary", c.Metadata.Name, "head", head, "attempt", attempt)
@@ -61,7 +127,7 @@ func (p *Promoter) land(ctx context.Context, c *spec.Canary, head string, report
 		// every attempt starts from a fresh fetch, which re-derives the
 		// change.
 		out = landing{}
-		res, err := r.Update(ctx, true, capture)
+		res, err := r.Update(ctx, true, j.plan(p))
 		if err != nil {
 			return err
 		}
@@ -70,7 +136,7 @@ func (p *Promoter) land(ctx context.Context, c *spec.Canary, head string, report
 			return nil
 		}
 		out.base = res.Base.Hash
-		return p.landPullRequest(ctx, c, head, report, res, &out, forge)
+		return p.landPullRequest(ctx, c, head, j.report, res, &out, j.change)
 	})
 	return out, err
 }
@@ -79,8 +145,8 @@ func (p *Promoter) land(ctx context.Context, c *spec.Canary, head string, report
 // or adopts the pull request, and merges it in auto-merge mode. Before it
 // opens or merges, it checks the target is still where the change was
 // derived; if not it returns [gitops.ErrNonFastForward], a race.
-func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head string, report *gates.Report, res gitops.Result, out *landing, forge gitops.Forge) error {
-	r := p.opts.Repo
+func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head string, report *gates.Report, res gitops.Result, out *landing, change *gitops.Change) error {
+	r, forge := p.opts.Repo, p.opts.Forge
 	built := res.Commit
 	fresh := func() error {
 		tip, err := r.Fetch(ctx)
@@ -96,7 +162,7 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 	if err != nil {
 		return err
 	}
-	if pr == nil || !p.sameHead(ctx, pr, built, out.change.Dir) {
+	if pr == nil || !p.sameHead(ctx, pr, built, change.Dir) {
 		if err := fresh(); err != nil {
 			return err
 		}
@@ -106,10 +172,10 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 	} else {
 		built.Hash = pr.HeadSHA // the open pull request already says this
 	}
-	body := p.pullRequestBody(ctx, c, res.Base.Hash, out.change, report)
+	body := p.pullRequestBody(ctx, c, res.Base.Hash, change, report)
 	if pr == nil {
 		pr, err = forge.OpenPullRequest(ctx, gitops.NewPullRequest{
-			Head: head, Base: r.Branch(), Title: out.change.Message.Subject, Body: body,
+			Head: head, Base: r.Branch(), Title: change.Message.Subject, Body: body,
 			Labels: c.Spec.PullRequests.Labels, Reviewers: c.Spec.PullRequests.Reviewers,
 		})
 		if err != nil {
@@ -130,7 +196,7 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 	if err := fresh(); err != nil {
 		return err
 	}
-	merged, err := forge.MergePullRequest(ctx, pr, gitops.MergeMethod(c.Spec.PullRequests.MergeMethod), out.change.Message)
+	merged, err := forge.MergePullRequest(ctx, pr, gitops.MergeMethod(c.Spec.PullRequests.MergeMethod), change.Message)
 	if err != nil {
 		return err
 	}
@@ -175,21 +241,35 @@ func (p *Promoter) sameHead(ctx context.Context, pr *gitops.PullRequest, built g
 	return have.Commit.Parents[0] == built.Parents[0]
 }
 
-// refreshPullRequest updates the report in an open pull request of the
-// next step while the canary holds (review mode, or a merge that waits).
-func (p *Promoter) refreshPullRequest(ctx context.Context, st *State, d *Decision, report *gates.Report) {
+// nextPullRequest is the open pull request of the canary's next step
+// while it progresses in a pull-request mode, or nil: decide says Promoting
+// while the final one is open, and a hold refreshes it. A forge that
+// cannot be asked is logged and counts as none.
+func (p *Promoter) nextPullRequest(ctx context.Context, st *State) *gitops.PullRequest {
 	c := st.Canary
-	if p.opts.DryRun || p.opts.Forge == nil || c.Spec.PullRequests.Mode == spec.ModeDirect {
-		return
+	if p.opts.Forge == nil || c.Spec.PullRequests.Mode == spec.ModeDirect || st.Phase != Progressing || st.Drift {
+		return nil
 	}
 	head := gitops.StepBranch(c.Metadata.Name, st.Step()+1)
 	p.gitMu.Lock()
 	defer p.gitMu.Unlock()
 	pr, err := p.opts.Forge.FindPullRequest(ctx, head)
-	if err != nil || pr == nil {
+	if err != nil {
+		p.log.Warn("could not look for the next step's pull request", "canary", c.Metadata.Name, "head", head, "err", err)
+		return nil
+	}
+	return pr
+}
+
+// refreshPullRequest updates the report in the open pull request of the
+// next step while the canary holds (review mode, or a merge that waits).
+func (p *Promoter) refreshPullRequest(ctx context.Context, st *State, pr *gitops.PullRequest, report *gates.Report) {
+	c := st.Canary
+	if p.opts.DryRun || report == nil {
 		return
 	}
-	d.PullRequest = prRef(pr)
+	p.gitMu.Lock()
+	defer p.gitMu.Unlock()
 	body := p.pullRequestBody(ctx, c, st.Tip.Hash, nil, report)
 	if err := p.opts.Forge.UpdatePullRequest(ctx, pr, body, nil); err != nil {
 		p.log.Warn("could not refresh the pull request", "canary", c.Metadata.Name, "err", err)

@@ -124,30 +124,30 @@ func (p *Pass) Failed() bool {
 	return slices.ContainsFunc(p.Decisions, func(d Decision) bool { return d.Err != nil })
 }
 
-// Run makes one pass: it fetches the target branch and reconciles every
-// selected canary, concurrently. A canary's failure is reported in its
-// Decision and does not stop the others.
+// Run makes one pass: it fetches the target branch, decides for every
+// selected canary, concurrently, and lands the changes (land.go). A
+// canary's failure is reported in its Decision and does not stop the
+// others.
 func (p *Promoter) Run(ctx context.Context, sel Selection) (*Pass, error) {
 	return p.pass(ctx, sel, false, p.reconcile)
 }
 
-// Status derives every selected canary's state without asking Prometheus
-// and without writing.
+// Status derives every selected canary's state and phase without writing
+// and without calling webhooks; it evaluates progressing stages when there
+// is a Prometheus querier (see status).
 func (p *Promoter) Status(ctx context.Context, sel Selection) (*Pass, error) {
-	return p.pass(ctx, sel, true, func(ctx context.Context, st *State) Decision {
-		d := newDecision(st)
-		d.Reasons = append(d.Reasons, describe(st, p.opts.Clock())...)
-		return d
-	})
+	return p.pass(ctx, sel, true, p.status)
 }
 
-// reconcileFunc decides for one canary whose state was derived.
-type reconcileFunc func(ctx context.Context, st *State) Decision
+// decideFunc decides for one canary whose state was derived: a decision,
+// or a job whose change is still to land.
+type decideFunc func(ctx context.Context, st *State) (Decision, *job)
 
 // pass derives every selected canary's state concurrently, reads the
-// history the undecided ones need in one walk, then decides for each,
-// concurrently. allHistory reads the whole history (for status).
-func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn reconcileFunc) (*Pass, error) {
+// history the undecided ones need in one walk, decides for each,
+// concurrently, then lands the changes. allHistory reads the whole history
+// (for status).
+func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn decideFunc) (*Pass, error) {
 	tip, err := p.fetch(ctx)
 	if err != nil {
 		return nil, err
@@ -187,8 +187,7 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 	if err != nil {
 		return nil, err
 	}
-	b := &batch{}
-	bctx := withBatch(ctx, b)
+	jobs := make([]*job, len(cs))
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
 		defer prog.done()
 		st := states[i]
@@ -201,16 +200,9 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 				return
 			}
 		}
-		out.Decisions[i] = fn(bctx, st)
+		out.Decisions[i], jobs[i] = fn(ctx, st)
 	})
-	landed := p.landBatch(ctx, b)
-	for _, d := range landed {
-		for i := range out.Decisions {
-			if out.Decisions[i].Canary == d.Canary {
-				out.Decisions[i] = d
-			}
-		}
-	}
+	p.land(ctx, jobs, out.Decisions)
 	return out, nil
 }
 
@@ -300,7 +292,7 @@ func (p *Promoter) fetch(ctx context.Context) (*gitops.Snapshot, error) {
 func newDecision(st *State) Decision {
 	d := Decision{
 		Canary: st.Canary.Metadata.Name, Phase: st.Phase, Action: ActNone,
-		Step: st.Step(), Steps: len(st.Canary.Spec.Steps), Weight: st.Weight(), FromWeight: st.Weight(),
+		Step: st.Step(), Steps: len(st.schedule()), Weight: st.Weight(), FromWeight: st.Weight(),
 		CanaryRevision: st.Revision, StableRevision: st.StableRevision,
 		Reasons: []string{},
 	}
@@ -327,8 +319,8 @@ func describe(st *State, now time.Time) []string {
 	case Pending:
 		return []string{fmt.Sprintf("canary image %s differs from stable %s: the next run starts it", st.Revision, st.StableRevision)}
 	case Progressing:
-		pause := st.Canary.Spec.Steps[st.Step()-1].Pause.Duration
-		return []string{fmt.Sprintf("step %d/%d at %d%% since %s (%s of its %s pause)", st.Step(), len(st.Canary.Spec.Steps), st.Weight(),
+		pause := st.schedule().pause(st.Step())
+		return []string{fmt.Sprintf("step %d/%d at %d%% since %s (%s of its %s pause)", st.Step(), len(st.schedule()), st.Weight(),
 			st.StageStart.Format(time.RFC3339), round(now.Sub(st.StageStart)), pause)}
 	}
 	return nil

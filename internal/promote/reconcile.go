@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,204 +15,197 @@ import (
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// reconcile is one run for one canary.
-func (p *Promoter) reconcile(ctx context.Context, st *State) Decision {
+// reconcile is one scheduled run for one canary up to its decision
+// (decide.go): it observes the stage, looks for the next step's pull
+// request, asks the webhooks decide will look at, and decides. It returns
+// the decision, or the job that carries a change to landing (land.go).
+func (p *Promoter) reconcile(ctx context.Context, st *State) (Decision, *job) {
 	now := p.opts.Clock()
-	c := st.Canary
 	d := newDecision(st)
-	log := p.log.With("canary", c.Metadata.Name)
-
-	switch st.Phase {
-	case Idle, Succeeded:
-		if st.Drift {
-			return p.act(ctx, st, &d, ActRerender, nil, []string{"the base changed since promoter rendered its component"})
+	s := situation{st: st, now: now, synced: true}
+	if st.Phase == Progressing && !st.Drift {
+		report, synced, err := p.evaluate(ctx, st, now)
+		if err != nil {
+			d.Err, d.Error = err, err.Error()
+			return d, nil
 		}
-		d.Reasons = describe(st, now)
-		return d
-	case RolledBack:
-		d.Reasons = describe(st, now)
-		if st.Drift {
-			return p.act(ctx, st, &d, ActRerender, nil, []string{"the base changed since promoter rendered its component"})
+		s.report, s.synced = report, synced
+		d.Report, d.Verdict = report, report.Verdict
+	}
+	pr := p.nextPullRequest(ctx, st)
+	if pr != nil {
+		s.openPR = prRef(pr)
+	}
+	s.hooks = p.askHooks(ctx, st.Canary, hooksFor(s), now)
+	v := decide(s)
+	d.Phase, d.Reasons = v.phase, v.reasons
+	if ch := changeOf(v.action); ch != nil {
+		if v.action == ActRerender && st.Phase == Progressing {
+			p.log.Info("promoter's component drifted from what its stage renders to; re-rendering", "canary", st.Canary.Metadata.Name)
 		}
-		return d
-	case Pending:
-		if reasons := p.hooks(ctx, c, spec.WebhookPreRollout, now); len(reasons) > 0 {
-			d.Action, d.Reasons = ActHold, append([]string{"a pre-rollout webhook did not pass; not starting"}, reasons...)
-			return d
-		}
-		return p.act(ctx, st, &d, ActStart, nil, []string{fmt.Sprintf("canary image %s differs from stable %s", st.Revision, st.StableRevision)})
+		return d, p.newJob(st, d, ch, intent{action: v.action, reasons: v.reasons, image: v.image}, s.report)
 	}
-
-	// Progressing.
-	if st.Drift {
-		log.Info("promoter's component drifted from what its stage renders to; re-rendering")
-		return p.act(ctx, st, &d, ActRerender, nil, []string{"the base changed (or promoter's files were edited) since the stage was rendered"})
+	d.Action = v.action
+	if v.action == ActHold && pr != nil {
+		// A pull request of the next step is open (review mode, or a merge
+		// that was not possible yet): refresh its report.
+		d.PullRequest = s.openPR
+		p.refreshPullRequest(ctx, st, pr, s.report)
 	}
-	report, synced, err := p.evaluate(ctx, st, now)
-	if err != nil {
-		d.Err, d.Error = err, err.Error()
-		return d
-	}
-	d.Report, d.Verdict = report, report.Verdict
-	pause := c.Spec.Steps[st.Step()-1].Pause.Duration
-	j := judge(report, now.Sub(st.StageStart), pause, st.Final())
-	if !synced && j.action != ActRollback {
-		d.Phase = Waiting
-		j = judgement{ActHold, []string{fmt.Sprintf("waiting for the mesh to show the committed %d%% split (Argo CD or Flux may not have synced it yet); the stage clock starts then", st.Weight())}}
-	}
-
-	if j.action != ActRollback {
-		if h := p.callHooks(ctx, c, spec.WebhookRollback, now); len(h.passed) > 0 {
-			j = judgement{ActRollback, []string{"a rollback webhook asked for a rollback (" + strings.Join(h.passed, ", ") + ")"}}
-		}
-	}
-	if j.action == ActPromote || j.action == ActFinish {
-		if reasons := p.hooks(ctx, c, spec.WebhookRollout, now); len(reasons) > 0 {
-			j = judgement{ActHold, append([]string{"a rollout webhook did not pass"}, reasons...)}
-		}
-	}
-	if j.action == ActFinish && c.Spec.PullRequests.Mode != spec.ModeReview {
-		// In review mode the final pull request's approval is the
-		// confirmation; otherwise confirm-promotion hooks gate it.
-		if reasons := p.hooks(ctx, c, spec.WebhookConfirmPromotion, now); len(reasons) > 0 {
-			j = judgement{ActHold, append([]string{"waiting for confirm-promotion"}, reasons...)}
-		}
-	}
-	switch j.action {
-	case ActRollback, ActPromote, ActFinish:
-		return p.act(ctx, st, &d, j.action, report, j.reasons)
-	}
-	if report.Verdict == gates.Inconclusive {
-		d.Phase = Waiting
-	}
-	d.Action, d.Reasons = ActHold, j.reasons
-	// A pull request of the next step may still be open (review mode, or a
-	// merge that was not possible yet): refresh its report.
-	p.refreshPullRequest(ctx, st, &d, report)
-	return d
+	return d, nil
 }
 
-// act renders and lands the change of action, and notifies.
-func (p *Promoter) act(ctx context.Context, st *State, d *Decision, action Action, report *gates.Report, reasons []string) Decision {
-	return p.actIntent(ctx, st, d, intent{action: action, reasons: reasons}, report)
-}
-
-// intent is a decided action with what its change needs.
-type intent struct {
-	action  Action
-	reasons []string
-	// image is the canary image of ActSetImage.
-	image string
-}
-
-func (p *Promoter) actIntent(ctx context.Context, st *State, d *Decision, in intent, report *gates.Report) Decision {
-	d.Action, d.Reasons = in.action, in.reasons
-	j := p.newJob(st, *d, in, report)
-	if b := batchOf(ctx); b != nil && st.Canary.Spec.PullRequests.Mode == spec.ModeDirect && !p.opts.DryRun {
-		// Direct-mode changes of a pass land together: one chain of
-		// commits, one push (see landBatch).
-		b.add(j)
-		return j.d
+// status is where a canary stands for promoter status: decide's phase and
+// reasons without acting. With a Prometheus querier it evaluates the stage
+// (Waiting while the gates lack data); with a forge it looks for the next
+// step's pull request (Promoting while the final one is open). It calls no
+// webhook and writes nothing.
+func (p *Promoter) status(ctx context.Context, st *State) (Decision, *job) {
+	now := p.opts.Clock()
+	d := newDecision(st)
+	s := situation{st: st, now: now, synced: true}
+	var notes []string
+	if st.Phase == Progressing && !st.Drift && p.opts.Querier != nil {
+		report, synced, err := p.evaluate(ctx, st, now)
+		if err != nil {
+			notes = append(notes, "gates not evaluated: "+err.Error())
+		} else {
+			s.report, s.synced = report, synced
+			d.Verdict = report.Verdict
+		}
 	}
-	c := st.Canary
-	head := gitops.StepBranch(c.Metadata.Name, nextStep(st, in.action))
-	if in.action == ActRollback {
-		head = gitops.RollbackBranch(c.Metadata.Name)
+	if pr := p.nextPullRequest(ctx, st); pr != nil {
+		s.openPR = prRef(pr)
+		d.PullRequest = s.openPR
 	}
-	out, err := p.land(ctx, c, head, report, j.plan)
-	return p.finish(ctx, j, out, err)
+	v := decide(s)
+	d.Phase = v.phase
+	d.Reasons = append(d.Reasons, describe(st, now)...)
+	if s.report != nil {
+		if v.action == ActHold {
+			d.Reasons = append(d.Reasons, v.reasons...)
+		} else {
+			d.Reasons = append(d.Reasons, fmt.Sprintf("the next run would %s (webhooks not asked): %s", v.action, strings.Join(v.reasons, "; ")))
+		}
+	}
+	if s.openPR != "" {
+		d.Reasons = append(d.Reasons, "pull request "+s.openPR+" is open")
+	}
+	d.Reasons = append(d.Reasons, notes...)
+	return d, nil
 }
 
 // job is a decided change on its way to the target branch.
 type job struct {
 	st     *State
 	d      Decision
+	ch     change
 	in     intent
 	report *gates.Report
-	// plan derives the change on a tip; change and noop record what it
-	// found, err a failure of this job alone.
-	plan   gitops.UpdateFunc
-	change *gitops.Change
-	noop   string
-	err    error
-	// warnings are what the change could not do (a rollback whose canary
-	// replicas the overlay pins).
+	// change, noop and warnings are what plan found on the last tip it
+	// saw: the change, why none was needed, what the change could not do
+	// (a rollback whose canary replicas the overlay pins).
+	change   *gitops.Change
+	noop     string
 	warnings []string
+	// out is how the strategy landed it; err a failure of this job.
+	out landing
+	err error
 }
 
-func (p *Promoter) newJob(st *State, d Decision, in intent, report *gates.Report) *job {
-	j := &job{st: st, d: d, in: in, report: report}
-	j.plan = func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
+func (p *Promoter) newJob(st *State, d Decision, ch change, in intent, report *gates.Report) *job {
+	d.Action, d.Reasons = in.action, in.reasons
+	return &job{st: st, d: d, ch: ch, in: in, report: report}
+}
+
+// plan derives the job's change on tip. After a lost race it is called on
+// the new tip: another run may have made the change already.
+func (j *job) plan(p *Promoter) gitops.UpdateFunc {
+	return func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
 		j.noop, j.change, j.warnings = "", nil, nil
-		// Re-derive on the tip: after a lost race another run may have
-		// done this already.
-		cur, err := p.deriveUnlocked(ctx, tip, st.Canary, st)
+		cur, err := p.deriveUnlocked(ctx, tip, j.st.Canary, j.st)
 		if err != nil {
 			return nil, err
 		}
-		if !stillDue(st, cur, in) {
+		if !j.ch.due(j.st, cur, j.in) {
 			j.noop = alreadyDone(cur, p.opts.Clock())
 			return nil, nil
 		}
-		j.change, j.warnings, err = p.change(ctx, tip, cur, in, report)
+		j.change, j.warnings, err = commitOf(ctx, &actContext{p: p}, tip, cur, j.ch, j.in, j.report)
 		return j.change, err
 	}
-	return j
 }
 
-// finish records how a job landed in its decision, and notifies.
-func (p *Promoter) finish(ctx context.Context, j *job, out landing, err error) Decision {
-	st, d, action, reasons := j.st, &j.d, j.in.action, j.in.reasons
+// finish records how a job landed in its decision; once landed it deletes
+// the branches the change left stale, notifies, and after the end of an
+// attempt calls the post-rollout webhooks.
+func (p *Promoter) finish(ctx context.Context, j *job) Decision {
+	st, d, ch, out := j.st, j.d, j.ch, j.out
 	c := st.Canary
-	if err == nil {
-		err = j.err
-	}
-	if err != nil {
-		switch action {
-		case ActStart, ActPromote:
-			// Say what was tried: "start 0% -> 5%".
-			d.Weight = weightOf(st, action)
+	_, weight := ch.target(st)
+	if j.err != nil {
+		if weight > st.Weight() {
+			d.Weight = weight // say what was tried: "start 0% -> 5%"
 		}
-		d.Err, d.Error = err, err.Error()
-		return *d
+		d.Err, d.Error = j.err, j.err.Error()
+		return d
 	}
 	for _, w := range j.warnings {
 		d.Reasons = append(d.Reasons, "warning: "+w)
 	}
-	if out.change == nil {
-		out.change = j.change
-	}
 	d.Commit, d.PullRequest, d.Landed = out.commit, out.pullRequest, out.landed
-	if out.change != nil {
-		d.Step, d.Weight = out.change.Message.Trailers.Step, weightOf(st, action)
-		d.Subject = out.change.Message.Subject
+	if j.change != nil && !out.unchanged {
+		d.Step, d.Weight = j.change.Message.Trailers.Step, weight
+		d.Subject = j.change.Message.Subject
 		if p.opts.DryRun && out.base != "" {
 			p.gitMu.Lock()
-			d.Diff = p.builtDiff(ctx, c, out.base, out.change)
+			d.Diff = p.builtDiff(ctx, c, out.base, j.change)
 			p.gitMu.Unlock()
 		}
 	}
 	switch {
 	case p.opts.DryRun:
-		d.Reasons = append([]string{"dry run: nothing was written"}, reasons...)
+		d.Reasons = append([]string{"dry run: nothing was written"}, j.in.reasons...)
 	case out.unchanged:
 		d.Action = ActNone
 		d.Reasons = []string{cmpOr(j.noop, "the repository already says so")}
 	case !out.landed && out.pullRequest != "":
 		d.Action = ActWait
-		if action == ActFinish {
-			d.Phase = Promoting
-		}
-		d.Reasons = append([]string{fmt.Sprintf("%s waits in pull request %s (%s)", action, out.pullRequest, out.waitReason)}, reasons...)
+		d.Phase = phaseAfterLanding(ch, d.Phase, false)
+		d.Reasons = append([]string{fmt.Sprintf("%s waits in pull request %s (%s)", j.in.action, out.pullRequest, out.waitReason)}, j.in.reasons...)
 	case out.landed:
-		d.Phase = phaseAfter(action, d.Phase)
-		p.cleanup(ctx, st, action)
-		p.notify(ctx, st, *d, j.report)
-		if action == ActFinish || action == ActRollback {
-			p.hooks(ctx, c, spec.WebhookPostRollout, p.opts.Clock())
+		d.Phase = phaseAfterLanding(ch, d.Phase, true)
+		p.cleanup(ctx, st, ch)
+		p.notify(ctx, st, d, j.report)
+		if d.Phase == Succeeded || d.Phase == RolledBack {
+			p.askHooks(ctx, c, []string{spec.WebhookPostRollout}, p.opts.Clock())
 		}
 	}
-	return *d
+	return d
+}
+
+// land lands the jobs of a pass (nil entries are canaries with nothing to
+// commit) through their strategies and records each outcome in decisions:
+// the pull requests first, then the direct chain with one push.
+func (p *Promoter) land(ctx context.Context, jobs []*job, decisions []Decision) {
+	var chain []*job
+	for _, j := range jobs {
+		if j == nil {
+			continue
+		}
+		switch s := p.strategyOf(j.st.Canary).(type) {
+		case direct:
+			chain = append(chain, j)
+		default:
+			s.land(ctx, []*job{j})
+		}
+	}
+	direct{p: p}.land(ctx, chain)
+	for i, j := range jobs {
+		if j != nil {
+			decisions[i] = p.finish(ctx, j)
+		}
+	}
 }
 
 // deriveUnlocked derives on a tip inside Repo.Update, which already holds
@@ -256,41 +250,20 @@ func (p *Promoter) deriveUnlocked(ctx context.Context, tip *gitops.Snapshot, c *
 	return derive(ctx, h, tip, tip.Commit, cur)
 }
 
-// stillDue reports whether action is still what the canary needs on the
-// new tip cur, given the state st it was decided on.
-func stillDue(st, cur *State, in intent) bool {
-	switch in.action {
-	case ActSetImage:
-		return !(cur.Revision == in.image && cur.Committed.CanaryImage == in.image && cur.Phase != RolledBack)
-	case ActRollback:
-		return cur.Phase == Progressing || cur.Phase == Pending
-	case ActRerender:
-		return cur.Drift
-	case ActStart:
-		return cur.Phase == Pending
-	}
-	return cur.Phase == Progressing && cur.Step() == st.Step() && cur.Revision == st.Revision
-}
-
-// cleanup deletes promoter branches a landing made stale: the previous
-// step's branch (left behind when a run was stopped between a merge and the
-// branch's deletion), and on rollback or finish the next step's branch,
-// whose pull request will never be merged. Failures are only logged.
-func (p *Promoter) cleanup(ctx context.Context, st *State, action Action) {
+// cleanup deletes promoter branches a landing made stale (ch.stale): the
+// previous step's branch (left behind when a run was stopped between a
+// merge and the branch's deletion), and on rollback or finish the next
+// step's branch, whose pull request will never be merged. Failures are
+// only logged.
+func (p *Promoter) cleanup(ctx context.Context, st *State, ch change) {
 	c := st.Canary
 	if p.opts.DryRun || p.opts.Forge == nil || c.Spec.PullRequests.Mode == spec.ModeDirect {
 		return
 	}
-	var stale []string
-	switch action {
-	case ActStart, ActPromote:
-		stale = append(stale, gitops.StepBranch(c.Metadata.Name, nextStep(st, action)-1))
-	case ActRollback, ActFinish:
-		stale = append(stale, gitops.StepBranch(c.Metadata.Name, st.Step()+1))
-	}
 	p.gitMu.Lock()
 	defer p.gitMu.Unlock()
-	for _, b := range stale {
+	for _, step := range ch.stale(st) {
+		b := gitops.StepBranch(c.Metadata.Name, step)
 		if err := p.opts.Forge.DeleteBranch(ctx, b); err != nil {
 			p.log.Warn("could not delete a stale branch", "branch", b, "err", err)
 		}
@@ -304,167 +277,6 @@ func alreadyDone(cur *State, now time.Time) string {
 		return fmt.Sprintf("already rolled back (%s: %s)", rb.Revision, rb.Reason)
 	}
 	return "another run already did this: " + strings.Join(describe(cur, now), "; ")
-}
-
-func nextStep(st *State, action Action) int {
-	switch action {
-	case ActSetImage:
-		return 0
-	case ActStart:
-		return 1
-	case ActPromote:
-		return st.Step() + 1
-	case ActFinish:
-		return len(st.Canary.Spec.Steps) + 1
-	}
-	return st.Step()
-}
-
-func weightOf(st *State, action Action) int {
-	switch action {
-	case ActStart:
-		return st.Canary.Spec.Steps[0].Weight
-	case ActPromote:
-		return st.Canary.Spec.Steps[st.Step()].Weight
-	case ActRerender:
-		return st.Weight()
-	}
-	return 0
-}
-
-func phaseAfter(action Action, cur Phase) Phase {
-	switch action {
-	case ActSetImage:
-		return Pending
-	case ActStart, ActPromote:
-		return Progressing
-	case ActFinish:
-		return Succeeded
-	case ActRollback:
-		return RolledBack
-	}
-	return cur
-}
-
-// change renders the commit of action on tip.
-func (p *Promoter) change(ctx context.Context, tip *gitops.Snapshot, st *State, in intent, report *gates.Report) (*gitops.Change, []string, error) {
-	action, reasons := in.action, in.reasons
-	c := st.Canary
-	name := c.Metadata.Name
-	var (
-		stage   render.Stage
-		trailer gitops.Action
-		to      int
-	)
-	replicas := canaryReplicas(c)
-	switch action {
-	case ActSetImage:
-		trailer, to = gitops.ActionStart, 0
-		stage = render.Stage{Step: 0, Weight: 0, CanaryImage: in.image, StableImage: st.Committed.StableImage}
-	case ActStart:
-		// A start commit by `promoter start` may already open the attempt.
-		trailer = gitops.ActionStart
-		if len(st.Attempt) > 0 && st.Committed.CanaryRevision == st.Revision {
-			trailer = gitops.ActionPromote
-		}
-		to = c.Spec.Steps[0].Weight
-		stage = render.Stage{Step: 1, Weight: to, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: replicas, StableImage: st.Committed.StableImage,
-			SequentialTest: p.pinSequentialTest(ctx, c)}
-	case ActPromote:
-		trailer = gitops.ActionPromote
-		to = c.Spec.Steps[st.Step()].Weight
-		stage = render.Stage{Step: st.Step() + 1, Weight: to, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: replicas, StableImage: st.Committed.StableImage,
-			SequentialTest: st.Committed.SequentialTest}
-	case ActFinish:
-		trailer = gitops.ActionFinish
-		to = 100
-		// Stable takes the canary's image and the canary scales to zero.
-		// A canary image pinned by `promoter start` stays pinned (the base's
-		// would be an older one); an image from the base stays the base's,
-		// so a human's next edit of it starts the next canary.
-		stage = render.Stage{Step: len(c.Spec.Steps) + 1, Weight: 0, CanaryImage: st.Committed.CanaryImage, StableImage: st.Revision, CanaryReplicas: render.Replicas(0)}
-	case ActRerender:
-		trailer = gitops.ActionPromote
-		to = st.Weight()
-		stage = st.Committed.Stage
-	case ActRollback:
-		return p.rollbackChange(ctx, tip, st, strings.Join(reasons, "; "), report)
-	}
-	// RenderOn's files include the overlay's components entry when it is
-	// missing, so the first commit adds it with the component directory.
-	res, err := render.RenderOn(c, tip.FS(), st.Base, stage)
-	if err != nil {
-		return nil, nil, err
-	}
-	files := componentFiles(res.Files)
-	subject := gitops.Subject(name, st.Weight(), to)
-	if action == ActSetImage {
-		subject = gitops.Subject(name, 0, 0)
-	}
-	if action == ActRerender {
-		subject = fmt.Sprintf("canary(%s): re-render %d%% for the changed base", name, to)
-	}
-	body := commitBody(st, action, reasons, report)
-	return &gitops.Change{
-		Dir:     render.ComponentDir(c),
-		Files:   files,
-		Message: gitops.Message{Subject: subject, Body: body, Trailers: gitops.Trailers{Canary: name, Step: stage.Step, Action: trailer}},
-	}, nil, nil
-}
-
-// rollbackChange reverts promoter's commits of the attempt in its
-// component: 100% stable, canary weight 0 kept, canary scaled to 0, and the
-// rollback recorded in annotations.
-//
-// Only a base that does not build blocks it: when the overlay pins the
-// canary's replicas, the revert still lands 100% stable, and the commit
-// and the decision say that the replicas stay as pinned.
-func (p *Promoter) rollbackChange(ctx context.Context, tip *gitops.Snapshot, st *State, reason string, report *gates.Report) (*gitops.Change, []string, error) {
-	c := st.Canary
-	name := c.Metadata.Name
-	dir := render.ComponentDir(c)
-	stage := render.Stage{
-		Step: 0, Weight: 0, CanaryImage: st.Committed.CanaryImage, CanaryReplicas: render.Replicas(0),
-		StableImage: st.Committed.StableImage,
-		Rollback:    &render.Rollback{Revision: st.Revision, Reason: reason, At: p.opts.Clock().UTC(), PreviousWeight: st.Weight()},
-	}
-	res, err := render.RenderOn(c, tip.FS(), st.Base, stage)
-	if err != nil {
-		return nil, nil, err
-	}
-	replicas := "canary replicas 0"
-	for _, o := range st.Base.Overrides {
-		if o.Kind == render.OverrideReplicas {
-			replicas = fmt.Sprintf("canary replicas stay %d as the overlay pins them", o.Pinned)
-		}
-	}
-	evidence := fmt.Sprintf("Rolled back %s at %d%%: 100%% to stable (%s), canary weight 0, %s.", st.Revision, st.Weight(), st.StableRevision, replicas)
-	notes := []string{evidence}
-	for _, w := range res.Warnings {
-		notes = append(notes, "Warning: "+w+".")
-	}
-	if report != nil {
-		notes = append(notes, evidenceText(report))
-	}
-	var msg gitops.Message
-	if len(st.Attempt) == 0 {
-		msg = gitops.Message{
-			Subject:  gitops.Subject(name, st.Weight(), 0),
-			Body:     "Roll back.\n\nReason: " + reason + "\n\n" + strings.Join(notes, "\n\n"),
-			Trailers: gitops.Trailers{Canary: name, Step: 0, Action: gitops.ActionRollback},
-		}
-	} else {
-		_, err := p.opts.Repo.Revert(ctx, tip, dir, name, st.Attempt, reason)
-		var he *gitops.HandEditError
-		switch {
-		case errors.As(err, &he):
-			notes = append(notes, fmt.Sprintf("Note: %s. Its content was not restored; the stable-only stage was rendered instead.", he.Error()))
-		case err != nil:
-			return nil, nil, err
-		}
-		msg = gitops.RevertMessage(name, st.Attempt, reason, notes...)
-	}
-	return &gitops.Change{Dir: dir, Files: componentFiles(res.Files), Message: msg}, res.Warnings, nil
 }
 
 func cmpOr(a, b string) string {
@@ -484,21 +296,8 @@ func canaryReplicas(c *spec.Canary) *int32 {
 // Rollback rolls a canary back now, skipping gates. It is a no-op when the
 // canary is not running or already rolled back.
 func (p *Promoter) Rollback(ctx context.Context, name, reason string) (Decision, error) {
-	return p.manual(ctx, name, func(st *State) (Action, []string, error) {
-		switch st.Phase {
-		case RolledBack:
-			rb := st.Committed.Rollback
-			return ActNone, []string{fmt.Sprintf("already rolled back (%s: %s)", rb.Revision, rb.Reason)}, nil
-		case Idle, Succeeded:
-			return ActNone, []string{"no canary to roll back (the canary runs the stable image)"}, nil
-		}
-
-		return ActRollback, []string{reason}, nil
-	})
+	return p.manual(ctx, name, command{kind: cmdRollback, reason: reason})
 }
-
-// ErrInFlight refuses to start a revision while another takes traffic.
-var ErrInFlight = errors.New("another canary revision is in flight")
 
 // Start commits image as the canary's image in promoter's component; the
 // next run takes it through the steps. It refuses while another revision
@@ -507,23 +306,7 @@ func (p *Promoter) Start(ctx context.Context, name, image string, force bool) (D
 	if err := render.ValidateImage(image); err != nil {
 		return Decision{Canary: name, Action: ActNone, Err: err, Error: err.Error(), Reasons: []string{}}, fmt.Errorf("start %s: %w", name, err)
 	}
-	var in intent
-	d, err := p.manualIntent(ctx, name, func(st *State) (intent, error) {
-		switch {
-		case image == st.StableRevision:
-			return intent{}, fmt.Errorf("start %s: %s is the stable image", name, image)
-		case st.Revision == image && st.Committed.CanaryImage == image && st.Phase != RolledBack:
-			return intent{action: ActNone, reasons: []string{fmt.Sprintf("%s is already the canary", image)}}, nil
-		case st.Phase == Progressing && !force:
-			return intent{}, fmt.Errorf("%w: canary %s runs %s at step %d (%d%%)", ErrInFlight, name, st.Revision, st.Step(), st.Weight())
-		}
-		reasons := []string{fmt.Sprintf("start a canary of %s (stable: %s)", image, st.StableRevision)}
-		if st.Phase == Progressing {
-			reasons = append(reasons, fmt.Sprintf("forced: replaces %s, which was in flight", st.Revision))
-		}
-		in = intent{action: ActSetImage, image: image, reasons: reasons}
-		return in, nil
-	})
+	d, err := p.manual(ctx, name, command{kind: cmdStart, image: image, force: force})
 	if d.Action == ActSetImage && d.Landed {
 		d.CanaryRevision = image
 	}
@@ -533,31 +316,12 @@ func (p *Promoter) Start(ctx context.Context, name, image string, force bool) (D
 // Promote advances a canary one step now (or, with full, straight to
 // promotion), skipping gates; the commit says so.
 func (p *Promoter) Promote(ctx context.Context, name string, full bool) (Decision, error) {
-	return p.manual(ctx, name, func(st *State) (Action, []string, error) {
-		switch st.Phase {
-		case Pending:
-			if full {
-				return ActFinish, []string{"promoted by hand (promote --full), skipping gates"}, nil
-			}
-			return ActStart, []string{"started by hand (promote), skipping gates"}, nil
-		case Progressing:
-			if full || st.Final() {
-				return ActFinish, []string{"promoted by hand, skipping gates"}, nil
-			}
-			return ActPromote, []string{"advanced by hand (promote), skipping gates"}, nil
-		}
-		return ActNone, nil, fmt.Errorf("canary %s is %s: there is nothing to promote", name, st.Phase)
-	})
+	return p.manual(ctx, name, command{kind: cmdPromote, full: full})
 }
 
-func (p *Promoter) manual(ctx context.Context, name string, decide func(*State) (Action, []string, error)) (Decision, error) {
-	return p.manualIntent(ctx, name, func(st *State) (intent, error) {
-		a, reasons, err := decide(st)
-		return intent{action: a, reasons: reasons}, err
-	})
-}
-
-func (p *Promoter) manualIntent(ctx context.Context, name string, decide func(*State) (intent, error)) (Decision, error) {
+// manual decides a manual command for one canary and lands its change
+// through the canary's strategy (in direct mode a chain of one).
+func (p *Promoter) manual(ctx context.Context, name string, m command) (Decision, error) {
 	tip, err := p.fetch(ctx)
 	if err != nil {
 		return Decision{}, err
@@ -578,22 +342,41 @@ func (p *Promoter) manualIntent(ctx context.Context, name string, decide func(*S
 		return Decision{}, err
 	}
 	d := newDecision(st)
-	in, err := decide(st)
-	if err != nil {
-		return d, err
+	v := decide(situation{st: st, now: p.opts.Clock(), manual: &m})
+	if v.err != nil {
+		return d, v.err
 	}
-	if in.action == ActNone {
-		d.Reasons = in.reasons
+	ch := changeOf(v.action)
+	if ch == nil {
+		d.Reasons = v.reasons
 		return d, nil
 	}
-	d = p.actIntent(ctx, st, &d, in, nil)
+	j := p.newJob(st, d, ch, intent{action: v.action, reasons: v.reasons, image: v.image}, nil)
+	p.strategyOf(st.Canary).land(ctx, []*job{j})
+	d = p.finish(ctx, j)
 	return d, d.Err
 }
 
-// hooks calls the canary's webhooks of one type and returns why any did
-// not pass (nil when all passed or there are none).
-func (p *Promoter) hooks(ctx context.Context, c *spec.Canary, typ string, now time.Time) []string {
-	return p.callHooks(ctx, c, typ, now).failed
+// askHooks calls the canary's webhooks of the given types, in spec order,
+// and returns their answers by type.
+func (p *Promoter) askHooks(ctx context.Context, c *spec.Canary, types []string, now time.Time) map[string]hookOutcome {
+	if len(types) == 0 {
+		return nil
+	}
+	out := map[string]hookOutcome{}
+	for _, w := range c.Spec.Webhooks {
+		if !slices.Contains(types, w.Type) {
+			continue
+		}
+		o := out[w.Type]
+		if err := p.callHook(ctx, c, w, now); err != nil {
+			o.failed = append(o.failed, fmt.Sprintf("webhook %s: %v", w.Name, err))
+		} else {
+			o.passed = append(o.passed, w.Name)
+		}
+		out[w.Type] = o
+	}
+	return out
 }
 
 // hookOutcome is what the webhooks of one type answered.
@@ -601,22 +384,6 @@ type hookOutcome struct {
 	// passed names the hooks that passed; failed says why the others did
 	// not ("webhook NAME: ...").
 	passed, failed []string
-}
-
-// callHooks calls the canary's webhooks of one type.
-func (p *Promoter) callHooks(ctx context.Context, c *spec.Canary, typ string, now time.Time) hookOutcome {
-	var out hookOutcome
-	for _, w := range c.Spec.Webhooks {
-		if w.Type != typ {
-			continue
-		}
-		if err := p.callHook(ctx, c, w, now); err != nil {
-			out.failed = append(out.failed, fmt.Sprintf("webhook %s: %v", w.Name, err))
-		} else {
-			out.passed = append(out.passed, w.Name)
-		}
-	}
-	return out
 }
 
 // ErrNoStage is returned by Evaluate for a canary that is not observing a

@@ -15,10 +15,12 @@ import (
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// Phase is where a canary stands.
+// Phase is where a canary stands. derive reads Idle, Pending, Progressing,
+// Succeeded and RolledBack from Git alone; decide (decide.go) refines
+// Progressing into Waiting or Promoting from the gates and the forge.
 type Phase string
 
-// The phases of design §5.
+// The phases users see.
 const (
 	// Idle: the canary runs the stable image (or nothing is pending).
 	Idle Phase = "Idle"
@@ -80,7 +82,10 @@ func (s *State) Step() int   { return s.Committed.Step }
 func (s *State) Weight() int { return s.Committed.Weight }
 
 // Final reports whether the committed step is the last of the schedule.
-func (s *State) Final() bool { return s.Committed.Step >= len(s.Canary.Spec.Steps) }
+func (s *State) Final() bool { return s.schedule().final(s.Committed.Step) }
+
+// schedule is the canary's steps and the step convention.
+func (s *State) schedule() schedule { return scheduleOf(s.Canary) }
 
 // history is what derive needs from Git history; *gitops.Repo provides it.
 type history interface {
@@ -132,15 +137,15 @@ func derive(ctx context.Context, h history, tip snapshot, head gitops.Commit, c 
 	}
 
 	rb := committed.Rollback
-	steps := len(c.Spec.Steps)
+	steps := scheduleOf(c)
 	switch {
 	case rb != nil && rb.Revision == s.Revision:
 		s.Phase = RolledBack
-	case s.Revision == s.StableRevision && committed.Step == steps+1:
+	case s.Revision == s.StableRevision && committed.Step == steps.promoted():
 		s.Phase = Succeeded
 	case s.Revision == s.StableRevision:
 		s.Phase = Idle
-	case committed.Step >= 1 && committed.Step <= steps && committed.CanaryRevision == s.Revision:
+	case steps.progressing(committed.Step) && committed.CanaryRevision == s.Revision:
 		s.Phase = Progressing
 	default:
 		// A new revision, or a revision changed mid-flight: start over.
