@@ -10,8 +10,11 @@
 // build instead of hitting the wrong route or container when the base is
 // edited:
 //
-//   - virtualservice-route.yaml: the weights of the split route;
-//   - virtualservice-state.yaml: the promoter.dev/* annotations that record
+//   - virtualservice-route.yaml: the weights of the split route
+//     (httproute-rule.yaml or grpcroute-rule.yaml: of the split rule of a
+//     Gateway API route);
+//   - virtualservice-state.yaml (httproute-state.yaml,
+//     grpcroute-state.yaml): the promoter.dev/* annotations that record
 //     the stage, visible in the cluster too;
 //   - deployment-canary.yaml and deployment-stable.yaml: images and the
 //     canary's replicas, when the stage pins them.
@@ -31,7 +34,8 @@ import (
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// Annotations on the VirtualService that record the stage.
+// Annotations on the split route (VirtualService, HTTPRoute or GRPCRoute)
+// that record the stage.
 const (
 	AnnotationCanary             = "promoter.dev/canary"
 	AnnotationStep               = "promoter.dev/step"
