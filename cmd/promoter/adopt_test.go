@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/promoter-dev/promoter/internal/mesh"
 	"github.com/promoter-dev/promoter/internal/mesh/meshtest"
 	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/render/schema"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
@@ -38,6 +40,9 @@ type adoptFixture struct {
 	// firstRunCommits is how many commits the first run lands (0: one;
 	// two when the step's pull request is merged).
 	firstRunCommits int
+	// reporter is the reporter label of the service's series ("":
+	// destination); waypoint for the Gateway API routes of ambient mode.
+	reporter string
 }
 
 var adoptFixtures = []adoptFixture{
@@ -85,6 +90,25 @@ var adoptFixtures = []adoptFixture{
 		stable:  mesh.Version{Name: "v2", Workload: "reviews-v2"},
 		canaryV: mesh.Version{Name: "v3", Workload: "reviews-v3"},
 		adds:    "bookinfo/overlays/prod/kustomization.yaml",
+	},
+	{
+		// Ambient mode: Istio's HTTPRoute of Bookinfo's reviews, applied by
+		// a waypoint that reports the requests of each backend Service.
+		dir: "bookinfo-ambient", canary: "reviews", namespace: "bookinfo", service: "reviews", reporter: "waypoint",
+		stable:  mesh.Version{Name: "v1", Workload: "reviews-v1", Service: "reviews-v1"},
+		canaryV: mesh.Version{Name: "v2", Workload: "reviews-v2", Service: "reviews-v2"},
+		adds:    "apps/reviews/overlays/production/kustomization.yaml",
+	},
+	{
+		dir: "gateway-api-http", canary: "bar", namespace: "bar", service: "bar-svc", reporter: "waypoint",
+		stable:  mesh.Version{Name: "v1", Workload: "bar-svc", Service: "bar-svc"},
+		canaryV: mesh.Version{Name: "v1", Workload: "bar-svc-canary", Service: "bar-svc-canary"},
+		adds:    "apps/bar/overlays/prod/kustomization.yaml",
+	},
+	{
+		dir: "gateway-api-grpc", canary: "bar", namespace: "grpc", service: "bar-svc", reporter: "waypoint",
+		stable:  mesh.Version{Name: "v1", Workload: "bar-svc", Service: "bar-svc"},
+		canaryV: mesh.Version{Name: "v1", Workload: "bar-svc-canary", Service: "bar-svc-canary"},
 	},
 }
 
@@ -134,7 +158,7 @@ func adoptMesh(t *testing.T, fx adoptFixture, health string) *testMesh {
 	m.Env = meshtest.Start(t, mesh.Options{
 		Start: adoptStart, Seed: 11, ScrapeInterval: 30 * time.Second,
 		Services: []mesh.Service{{
-			Namespace: fx.namespace, Name: fx.service, RPS: rps, Stable: stable, Canary: canary,
+			Namespace: fx.namespace, Name: fx.service, RPS: rps, Stable: stable, Canary: canary, Reporter: fx.reporter,
 			Weight: func(time.Time) int { m.mu.Lock(); defer m.mu.Unlock(); return m.weight },
 		}},
 	}, m.clock)
@@ -354,20 +378,36 @@ func (v *commitVerifier) verify(rev string) {
 	for _, d := range docs {
 		m := d.(map[string]any)
 		md := m["metadata"].(map[string]any)
-		if m["kind"] == "VirtualService" && md["name"] == b.VSName {
+		if m["kind"] == routeKind(b) && md["name"] == b.VSName {
 			vs = m
 		}
 	}
 	if vs == nil {
-		t.Fatalf("commit %.12s: VirtualService %s not built", rev, b.VSName)
+		t.Fatalf("commit %.12s: %s %s not built", rev, routeKind(b), b.VSName)
 	}
-	route := vs["spec"].(map[string]any)["http"].([]any)[b.Route].(map[string]any)["route"].([]any)
+	route := splitDests(vs, b)
 	weight := func(i int) any { return route[i].(map[string]any)["weight"] }
 	if got, want := weight(b.StableDest), 100-st.Weight; got != want {
 		t.Errorf("commit %.12s: stable weight %v, want %d", rev, got, want)
 	}
 	if got, want := weight(b.CanaryDest), st.Weight; got != want {
 		t.Errorf("commit %.12s: canary weight %v, want %d", rev, got, want)
+	}
+	// Every Gateway API resource validates against the CRDs of the
+	// gateway-api module, as the API server would check it.
+	for _, d := range docs {
+		m := d.(map[string]any)
+		if api, _ := m["apiVersion"].(string); !strings.HasPrefix(api, "gateway.networking.k8s.io/") {
+			continue
+		}
+		set, err := schema.GatewayAPI()
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems, err := set.Validate(jsonRoundTrip(t, m))
+		if err != nil || len(problems) > 0 {
+			t.Errorf("commit %.12s: %s %v does not validate against the Gateway API CRDs: %v %v", rev, m["kind"], m["metadata"].(map[string]any)["name"], err, problems)
+		}
 	}
 	if got := v.normalize(cli); !reflect.DeepEqual(got, v.initial) {
 		a, _ := yaml.Marshal(v.initial)
@@ -398,7 +438,7 @@ func (v *commitVerifier) normalize(data []byte) []any {
 		m := d.(map[string]any)
 		md := m["metadata"].(map[string]any)
 		switch {
-		case m["kind"] == "VirtualService" && md["name"] == b.VSName:
+		case m["kind"] == routeKind(b) && md["name"] == b.VSName:
 			if a, ok := md["annotations"].(map[string]any); ok {
 				for k := range a {
 					if strings.HasPrefix(k, "promoter.dev/") {
@@ -409,7 +449,7 @@ func (v *commitVerifier) normalize(data []byte) []any {
 					delete(md, "annotations")
 				}
 			}
-			route := m["spec"].(map[string]any)["http"].([]any)[b.Route].(map[string]any)["route"].([]any)
+			route := splitDests(m, b)
 			for _, i := range []int{b.StableDest, b.CanaryDest} {
 				delete(route[i].(map[string]any), "weight")
 			}
@@ -421,6 +461,39 @@ func (v *commitVerifier) normalize(data []byte) []any {
 		}
 	}
 	return docs
+}
+
+// routeKind is the kind of the split route.
+func routeKind(b *render.Base) string {
+	if b.Kind == "" {
+		return "VirtualService"
+	}
+	return b.Kind
+}
+
+// splitDests is the destinations (a Gateway API rule's backendRefs) of the
+// split route of the built route m.
+func splitDests(m map[string]any, b *render.Base) []any {
+	rules, dests := "http", "route"
+	if routeKind(b) != "VirtualService" {
+		rules, dests = "rules", "backendRefs"
+	}
+	return m["spec"].(map[string]any)[rules].([]any)[b.Route].(map[string]any)[dests].([]any)
+}
+
+// jsonRoundTrip gives a decoded YAML document the types of decoded JSON,
+// as the schema validator expects.
+func jsonRoundTrip(t *testing.T, m map[string]any) map[string]any {
+	t.Helper()
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func exists(p string) bool {
