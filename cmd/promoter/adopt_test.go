@@ -665,6 +665,35 @@ func TestInitHostSplitPromotes(t *testing.T) {
 	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
 }
 
+// TestInitHTTPRoutePromotes scaffolds the ambient shape (init --route
+// httproute), validates it, and runs it over a healthy canary, whose
+// metrics only the waypoint reports, to promotion; every commit builds as
+// the kustomize CLI builds it, validates against the Gateway API CRDs and
+// changes only the rule's weights, images and replicas.
+func TestInitHTTPRoutePromotes(t *testing.T) {
+	work := t.TempDir()
+	out, code := promoterCmd(t, "init", "--name", "shop", "--namespace", "shop", "--route", "httproute", "--runners", "none", "--dir", work)
+	if code != 0 {
+		t.Fatalf("init exited %d:\n%s", code, out)
+	}
+	out, code = promoterCmd(t, "validate", "--repo", work)
+	if code != 0 || !strings.Contains(out, "ok    shop (apps/shop/canary.yaml)") {
+		t.Fatalf("validate exited %d:\n%s", code, out)
+	}
+	srv := gittest.NewServer(t)
+	bare := srv.SeedDir(t, "gitops", "main", work)
+	fx := adoptFixture{
+		canary: "shop", namespace: "shop", service: "shop", reporter: "waypoint",
+		stable:  mesh.Version{Name: "v1", Workload: "shop-stable", Service: "shop-stable"},
+		canaryV: mesh.Version{Name: "v2", Workload: "shop-canary", Service: "shop-canary"},
+		// The scaffold merges each step's pull request.
+		firstRunCommits: 2,
+	}
+	v := newCommitVerifier(t, bare, fx)
+	m := adoptMesh(t, fx, "healthy")
+	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
+}
+
 // A canary whose version label matches no series holds, and the run says
 // which values the service reports and what to change.
 func TestRunNamesReportedVersions(t *testing.T) {
