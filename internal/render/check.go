@@ -31,9 +31,12 @@ func (e *CheckError) Unwrap() error { return ErrCheck }
 
 // Check builds the overlay of c with files written over repo and verifies
 // that the result is valid and applies st: every Istio VirtualService and
-// DestinationRule validates against its CRD schema; the split route sends
-// 100-w to stable and w to canary and its weights sum to 100; every other
-// route is exactly as in the base; the DestinationRule defines both subsets;
+// DestinationRule, and every Gateway API Gateway, HTTPRoute and GRPCRoute,
+// validates against its CRD schema; the split route (a Gateway API route's
+// split rule) sends 100-w to stable and w to canary and its weights sum to
+// 100; every other route (rule) is exactly as in the base; the
+// DestinationRule defines both subsets (both backends of a Gateway API
+// route are Services of the overlay);
 // images and replicas are those st pins (or the base's); the state
 // annotations are present. It returns the built manifests.
 func Check(c *spec.Canary, repo fs.FS, b *Base, files Files, st Stage) ([]byte, error) {

@@ -24,7 +24,8 @@
 // Nothing here does I/O beyond reading the fs.FS it is handed. [Inspect]
 // builds the overlay without promoter's component, [Component] renders the
 // files of a [Stage], and [Check] builds the overlay with those files and
-// verifies the result against the Istio CRD schemas and the canary's spec.
+// verifies the result against the Istio (or Gateway API) CRD schemas and
+// the canary's spec.
 package render
 
 import (
