@@ -725,3 +725,64 @@ func TestRunNamesReportedVersions(t *testing.T) {
 		}
 	}
 }
+
+// A rule moved in the base while the canary runs: the committed component
+// no longer builds (its test op of the rule's name fails), and the next
+// run re-renders it for the rule's new position, at the same stage.
+func TestAdoptGatewayMovedRule(t *testing.T) {
+	fx := fixture(t, "gateway-api-http")
+	remote, bare := adoptRepo(t, fx)
+	v := newCommitVerifier(t, bare, fx)
+	m := adoptMesh(t, fx, "healthy")
+	at := adoptStart.Add(time.Hour)
+	if _, err := m.advance(bare, at); err != nil {
+		t.Fatal(err)
+	}
+	out, code := promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
+	if code != 0 || !strings.HasPrefix(out, "bar: start 0% -> 10%") {
+		t.Fatalf("first run exited %d:\n%s", code, out)
+	}
+	v.verifyNew()
+
+	// A human adds a rule before the split rule.
+	const base = "apps/bar/base/kustomization.yaml"
+	data, err := os.ReadFile(filepath.Join("testdata/adopt/gateway-api-http", base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.Replace(string(data), "      - op: add\n        path: /spec/rules/3/name\n        value: default\n      - op: add\n        path: /spec/rules/3/backendRefs/-",
+		"      - op: add\n        path: /spec/rules/3\n        value: {name: health, matches: [{path: {type: Exact, value: /healthz}}], backendRefs: [{name: bar-svc, port: 8080}]}\n"+
+			"      - op: add\n        path: /spec/rules/4/name\n        value: default\n      - op: add\n        path: /spec/rules/4/backendRefs/-", 1)
+	if moved == string(data) {
+		t.Fatal("test bug: the base's patch did not change")
+	}
+	gittest.CommitFiles(t, bare, "main", "Add a health rule", map[string]string{base: moved})
+	human := gittest.Git(t, bare, "rev-parse", "main")
+	dir := v.export(human)
+	if _, err := render.Build(os.DirFS(dir), "apps/bar/overlays/prod", nil); err == nil || !strings.Contains(err.Error(), "testing value /spec/rules/3/name failed") {
+		t.Fatalf("the moved rule does not fail the committed component loudly: %v", err)
+	}
+	v.seen = human
+
+	at = at.Add(5 * time.Minute)
+	if _, err := m.advance(bare, at); err != nil {
+		t.Fatal(err)
+	}
+	out, code = promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
+	if code != 0 {
+		t.Fatalf("the run after the move exited %d:\n%s", code, out)
+	}
+	tip := gittest.Git(t, bare, "rev-parse", "main")
+	if tip == human {
+		t.Fatalf("the run did not re-render the component:\n%s", out)
+	}
+	dir = v.export(tip)
+	cli := v.cliBuild(dir)
+	own, err := render.Build(os.DirFS(dir), "apps/bar/overlays/prod", nil)
+	if err != nil || !bytes.Equal(cli, own) {
+		t.Fatalf("the re-rendered commit builds differently with the kustomize CLI (%v)", err)
+	}
+	if !strings.Contains(string(cli), "    name: health\n  - backendRefs:\n    - name: bar-svc\n      port: 8080\n      weight: 90\n    - name: bar-svc-canary\n      port: 8080\n      weight: 10\n    name: default\n") {
+		t.Errorf("the re-rendered commit does not weigh rule default after the new rule:\n%s", cli)
+	}
+}
