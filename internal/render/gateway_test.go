@@ -225,3 +225,17 @@ func TestGatewayCheckCatchesWrongOutput(t *testing.T) {
 		t.Errorf("a weight above the schema's maximum: %v", err)
 	}
 }
+
+// An overlay patch that sets the split rule's weights after promoter's
+// component is refused, naming the patch and what to change.
+func TestGatewayOverlayOverridesWeights(t *testing.T) {
+	const overlay = "apps/bar/overlays/prod/kustomization.yaml"
+	repo, c := gatewayRepo(t, "gateway-api-http", [3]string{overlay, "resources:\n  - ../../base\n",
+		"resources:\n  - ../../base\npatches:\n  - target: {kind: HTTPRoute, name: bar-route}\n    patch: |-\n      - {op: replace, path: /spec/rules/3/backendRefs/0/weight, value: 50}\n"})
+	_, err := Render(c, repo, Stage{Step: 1, Weight: 10})
+	var oe *OverrideError
+	want := overlay + ":9: patches[0]: changes rule default of HTTPRoute bar-route after promoter's component sets its weights; move the rule's backendRefs into the base's HTTPRoute (or a component listed before promoter/bar) and leave the weights to promoter"
+	if !errors.As(err, &oe) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v\nwant an OverrideError saying\n%s", err, want)
+	}
+}
