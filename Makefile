@@ -8,7 +8,7 @@ PKGS    ?= ./...
 all: build
 
 # The whole loop against a simulated mesh: no cluster, no network.
-# SCENARIO=latency|low-traffic|outage picks another scenario.
+# SCENARIO=latency|low-traffic|gateway-api|outage picks another scenario.
 SCENARIO ?= default
 demo:
 	$(GO) run ./cmd/promoter demo --scenario $(SCENARIO)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/promoter-dev/promoter/internal/mesh"
 	"github.com/promoter-dev/promoter/internal/mesh/meshtest"
 	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/render/schema"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
@@ -38,6 +40,9 @@ type adoptFixture struct {
 	// firstRunCommits is how many commits the first run lands (0: one;
 	// two when the step's pull request is merged).
 	firstRunCommits int
+	// reporter is the reporter label of the service's series ("":
+	// destination); waypoint for the Gateway API routes of ambient mode.
+	reporter string
 }
 
 var adoptFixtures = []adoptFixture{
@@ -85,6 +90,25 @@ var adoptFixtures = []adoptFixture{
 		stable:  mesh.Version{Name: "v2", Workload: "reviews-v2"},
 		canaryV: mesh.Version{Name: "v3", Workload: "reviews-v3"},
 		adds:    "bookinfo/overlays/prod/kustomization.yaml",
+	},
+	{
+		// Ambient mode: Istio's HTTPRoute of Bookinfo's reviews, applied by
+		// a waypoint that reports the requests of each backend Service.
+		dir: "bookinfo-ambient", canary: "reviews", namespace: "bookinfo", service: "reviews", reporter: "waypoint",
+		stable:  mesh.Version{Name: "v1", Workload: "reviews-v1", Service: "reviews-v1"},
+		canaryV: mesh.Version{Name: "v2", Workload: "reviews-v2", Service: "reviews-v2"},
+		adds:    "apps/reviews/overlays/production/kustomization.yaml",
+	},
+	{
+		dir: "gateway-api-http", canary: "bar", namespace: "bar", service: "bar-svc", reporter: "waypoint",
+		stable:  mesh.Version{Name: "v1", Workload: "bar-svc", Service: "bar-svc"},
+		canaryV: mesh.Version{Name: "v1", Workload: "bar-svc-canary", Service: "bar-svc-canary"},
+		adds:    "apps/bar/overlays/prod/kustomization.yaml",
+	},
+	{
+		dir: "gateway-api-grpc", canary: "bar", namespace: "grpc", service: "bar-svc", reporter: "waypoint",
+		stable:  mesh.Version{Name: "v1", Workload: "bar-svc", Service: "bar-svc"},
+		canaryV: mesh.Version{Name: "v1", Workload: "bar-svc-canary", Service: "bar-svc-canary"},
 	},
 }
 
@@ -134,7 +158,7 @@ func adoptMesh(t *testing.T, fx adoptFixture, health string) *testMesh {
 	m.Env = meshtest.Start(t, mesh.Options{
 		Start: adoptStart, Seed: 11, ScrapeInterval: 30 * time.Second,
 		Services: []mesh.Service{{
-			Namespace: fx.namespace, Name: fx.service, RPS: rps, Stable: stable, Canary: canary,
+			Namespace: fx.namespace, Name: fx.service, RPS: rps, Stable: stable, Canary: canary, Reporter: fx.reporter,
 			Weight: func(time.Time) int { m.mu.Lock(); defer m.mu.Unlock(); return m.weight },
 		}},
 	}, m.clock)
@@ -354,20 +378,36 @@ func (v *commitVerifier) verify(rev string) {
 	for _, d := range docs {
 		m := d.(map[string]any)
 		md := m["metadata"].(map[string]any)
-		if m["kind"] == "VirtualService" && md["name"] == b.VSName {
+		if m["kind"] == routeKind(b) && md["name"] == b.VSName {
 			vs = m
 		}
 	}
 	if vs == nil {
-		t.Fatalf("commit %.12s: VirtualService %s not built", rev, b.VSName)
+		t.Fatalf("commit %.12s: %s %s not built", rev, routeKind(b), b.VSName)
 	}
-	route := vs["spec"].(map[string]any)["http"].([]any)[b.Route].(map[string]any)["route"].([]any)
+	route := splitDests(vs, b)
 	weight := func(i int) any { return route[i].(map[string]any)["weight"] }
 	if got, want := weight(b.StableDest), 100-st.Weight; got != want {
 		t.Errorf("commit %.12s: stable weight %v, want %d", rev, got, want)
 	}
 	if got, want := weight(b.CanaryDest), st.Weight; got != want {
 		t.Errorf("commit %.12s: canary weight %v, want %d", rev, got, want)
+	}
+	// Every Gateway API resource validates against the CRDs of the
+	// gateway-api module, as the API server would check it.
+	for _, d := range docs {
+		m := d.(map[string]any)
+		if api, _ := m["apiVersion"].(string); !strings.HasPrefix(api, "gateway.networking.k8s.io/") {
+			continue
+		}
+		set, err := schema.GatewayAPI()
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems, err := set.Validate(jsonRoundTrip(t, m))
+		if err != nil || len(problems) > 0 {
+			t.Errorf("commit %.12s: %s %v does not validate against the Gateway API CRDs: %v %v", rev, m["kind"], m["metadata"].(map[string]any)["name"], err, problems)
+		}
 	}
 	if got := v.normalize(cli); !reflect.DeepEqual(got, v.initial) {
 		a, _ := yaml.Marshal(v.initial)
@@ -398,7 +438,7 @@ func (v *commitVerifier) normalize(data []byte) []any {
 		m := d.(map[string]any)
 		md := m["metadata"].(map[string]any)
 		switch {
-		case m["kind"] == "VirtualService" && md["name"] == b.VSName:
+		case m["kind"] == routeKind(b) && md["name"] == b.VSName:
 			if a, ok := md["annotations"].(map[string]any); ok {
 				for k := range a {
 					if strings.HasPrefix(k, "promoter.dev/") {
@@ -409,7 +449,7 @@ func (v *commitVerifier) normalize(data []byte) []any {
 					delete(md, "annotations")
 				}
 			}
-			route := m["spec"].(map[string]any)["http"].([]any)[b.Route].(map[string]any)["route"].([]any)
+			route := splitDests(m, b)
 			for _, i := range []int{b.StableDest, b.CanaryDest} {
 				delete(route[i].(map[string]any), "weight")
 			}
@@ -421,6 +461,39 @@ func (v *commitVerifier) normalize(data []byte) []any {
 		}
 	}
 	return docs
+}
+
+// routeKind is the kind of the split route.
+func routeKind(b *render.Base) string {
+	if b.Kind == "" {
+		return "VirtualService"
+	}
+	return b.Kind
+}
+
+// splitDests is the destinations (a Gateway API rule's backendRefs) of the
+// split route of the built route m.
+func splitDests(m map[string]any, b *render.Base) []any {
+	rules, dests := "http", "route"
+	if routeKind(b) != "VirtualService" {
+		rules, dests = "rules", "backendRefs"
+	}
+	return m["spec"].(map[string]any)[rules].([]any)[b.Route].(map[string]any)[dests].([]any)
+}
+
+// jsonRoundTrip gives a decoded YAML document the types of decoded JSON,
+// as the schema validator expects.
+func jsonRoundTrip(t *testing.T, m map[string]any) map[string]any {
+	t.Helper()
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func exists(p string) bool {
@@ -592,6 +665,35 @@ func TestInitHostSplitPromotes(t *testing.T) {
 	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
 }
 
+// TestInitHTTPRoutePromotes scaffolds the ambient shape (init --route
+// httproute), validates it, and runs it over a healthy canary, whose
+// metrics only the waypoint reports, to promotion; every commit builds as
+// the kustomize CLI builds it, validates against the Gateway API CRDs and
+// changes only the rule's weights, images and replicas.
+func TestInitHTTPRoutePromotes(t *testing.T) {
+	work := t.TempDir()
+	out, code := promoterCmd(t, "init", "--name", "shop", "--namespace", "shop", "--route", "httproute", "--runners", "none", "--dir", work)
+	if code != 0 {
+		t.Fatalf("init exited %d:\n%s", code, out)
+	}
+	out, code = promoterCmd(t, "validate", "--repo", work)
+	if code != 0 || !strings.Contains(out, "ok    shop (apps/shop/canary.yaml)") {
+		t.Fatalf("validate exited %d:\n%s", code, out)
+	}
+	srv := gittest.NewServer(t)
+	bare := srv.SeedDir(t, "gitops", "main", work)
+	fx := adoptFixture{
+		canary: "shop", namespace: "shop", service: "shop", reporter: "waypoint",
+		stable:  mesh.Version{Name: "v1", Workload: "shop-stable", Service: "shop-stable"},
+		canaryV: mesh.Version{Name: "v2", Workload: "shop-canary", Service: "shop-canary"},
+		// The scaffold merges each step's pull request.
+		firstRunCommits: 2,
+	}
+	v := newCommitVerifier(t, bare, fx)
+	m := adoptMesh(t, fx, "healthy")
+	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
+}
+
 // A canary whose version label matches no series holds, and the run says
 // which values the service reports and what to change.
 func TestRunNamesReportedVersions(t *testing.T) {
@@ -621,5 +723,66 @@ func TestRunNamesReportedVersions(t *testing.T) {
 		if !strings.Contains(out, fx.canary+": hold at ") || !strings.Contains(out, want) {
 			t.Fatalf("the run does not hold saying %q:\n%s", want, out)
 		}
+	}
+}
+
+// A rule moved in the base while the canary runs: the committed component
+// no longer builds (its test op of the rule's name fails), and the next
+// run re-renders it for the rule's new position, at the same stage.
+func TestAdoptGatewayMovedRule(t *testing.T) {
+	fx := fixture(t, "gateway-api-http")
+	remote, bare := adoptRepo(t, fx)
+	v := newCommitVerifier(t, bare, fx)
+	m := adoptMesh(t, fx, "healthy")
+	at := adoptStart.Add(time.Hour)
+	if _, err := m.advance(bare, at); err != nil {
+		t.Fatal(err)
+	}
+	out, code := promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
+	if code != 0 || !strings.HasPrefix(out, "bar: start 0% -> 10%") {
+		t.Fatalf("first run exited %d:\n%s", code, out)
+	}
+	v.verifyNew()
+
+	// A human adds a rule before the split rule.
+	const base = "apps/bar/base/kustomization.yaml"
+	data, err := os.ReadFile(filepath.Join("testdata/adopt/gateway-api-http", base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.Replace(string(data), "      - op: add\n        path: /spec/rules/3/name\n        value: default\n      - op: add\n        path: /spec/rules/3/backendRefs/-",
+		"      - op: add\n        path: /spec/rules/3\n        value: {name: health, matches: [{path: {type: Exact, value: /healthz}}], backendRefs: [{name: bar-svc, port: 8080}]}\n"+
+			"      - op: add\n        path: /spec/rules/4/name\n        value: default\n      - op: add\n        path: /spec/rules/4/backendRefs/-", 1)
+	if moved == string(data) {
+		t.Fatal("test bug: the base's patch did not change")
+	}
+	gittest.CommitFiles(t, bare, "main", "Add a health rule", map[string]string{base: moved})
+	human := gittest.Git(t, bare, "rev-parse", "main")
+	dir := v.export(human)
+	if _, err := render.Build(os.DirFS(dir), "apps/bar/overlays/prod", nil); err == nil || !strings.Contains(err.Error(), "testing value /spec/rules/3/name failed") {
+		t.Fatalf("the moved rule does not fail the committed component loudly: %v", err)
+	}
+	v.seen = human
+
+	at = at.Add(5 * time.Minute)
+	if _, err := m.advance(bare, at); err != nil {
+		t.Fatal(err)
+	}
+	out, code = promoterCmd(t, "run", "--repo", remote, "--prometheus", m.URL, "--now", at.Format(time.RFC3339))
+	if code != 0 {
+		t.Fatalf("the run after the move exited %d:\n%s", code, out)
+	}
+	tip := gittest.Git(t, bare, "rev-parse", "main")
+	if tip == human {
+		t.Fatalf("the run did not re-render the component:\n%s", out)
+	}
+	dir = v.export(tip)
+	cli := v.cliBuild(dir)
+	own, err := render.Build(os.DirFS(dir), "apps/bar/overlays/prod", nil)
+	if err != nil || !bytes.Equal(cli, own) {
+		t.Fatalf("the re-rendered commit builds differently with the kustomize CLI (%v)", err)
+	}
+	if !strings.Contains(string(cli), "    name: health\n  - backendRefs:\n    - name: bar-svc\n      port: 8080\n      weight: 90\n    - name: bar-svc-canary\n      port: 8080\n      weight: 10\n    name: default\n") {
+		t.Errorf("the re-rendered commit does not weigh rule default after the new rule:\n%s", cli)
 	}
 }

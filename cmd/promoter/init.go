@@ -21,7 +21,7 @@ func newInitCmd(g *globals) *cobra.Command {
 		force bool
 	)
 	cmd := &cobra.Command{
-		Use:   "init --name N --namespace NS [--dir PATH] [--image REF] [--split subset|host]",
+		Use:   "init --name N --namespace NS [--dir PATH] [--image REF] [--split subset|host] [--route virtualservice|httproute]",
 		Short: "Scaffold an application, its Canary spec, monitoring and the ways to run promoter",
 		Long: `init writes a complete application in the layout promoter manages, into --dir (default: the
 current directory):
@@ -40,6 +40,12 @@ CronJob whose ServiceAccount has no Kubernetes API access), .github/workflows/pr
 
 With --split host the weighted route splits between the Services N-stable and N-canary
 (one per version, each with its DestinationRule) instead of two subsets of the Service N.
+
+With --route httproute init writes the shape of Istio's ambient mode instead: the namespace
+labelled istio.io/dataplane-mode: ambient and istio.io/use-waypoint: waypoint, the waypoint
+Gateway, the Services N, N-stable and N-canary, and a Gateway API HTTPRoute attached to the
+Service N whose rule canary-route splits between N-stable and N-canary; the PodMonitor
+scrapes the waypoint, and the gates read its reporter="waypoint" metrics.
 
 Files already in --dir are kept; init refuses to replace any of them unless --force.
 Without --image the stable Deployment runs N:v1.0.0 and the canary N:v2.0.0, so the first
@@ -98,7 +104,8 @@ promoter run starts a canary; with --image both run that image until ` + "`promo
 	f.StringVar(&o.CanaryImage, "canary-image", "", "canary image (default: --image when given, else N:v2.0.0)")
 	f.BoolVar(&o.Cookie, "cookie", false, "add cookie-sticky routing: requests with the cookie canary=true go to the canary, which sets it")
 	f.StringSliceVar(&o.Regions, "geo", nil, "route requests whose x-region header is one of these regions to the canary (repeatable)")
-	f.StringVar(&o.Split, "split", scaffold.SplitSubset, "how the weighted route tells the versions apart: subset (one Service N, DestinationRule subsets stable and canary) or host (Services N-stable and N-canary, one per version)")
+	f.StringVar(&o.Split, "split", "", "how the weighted route tells the versions apart: subset (one Service N, DestinationRule subsets stable and canary) or host (Services N-stable and N-canary, one per version); default subset, host with --route httproute")
+	f.StringVar(&o.Route, "route", scaffold.RouteVirtualService, "the weighted route: virtualservice (Istio, sidecars) or httproute (Gateway API on Istio's ambient mode, with a waypoint)")
 	f.StringSliceVar(&o.Runners, "runners", scaffold.Runners, "ways to run promoter to write: "+strings.Join(scaffold.Runners, ",")+", or none")
 	f.StringVar(&o.GitURL, "git-url", "", "clone URL of this repository, for the CronJob, GitLab, Argo CD and Flux (default "+scaffold.DefaultGitURL+")")
 	f.StringVar(&o.PromoterImage, "promoter-image", "", "promoter image the CronJob runs (default: this release's, "+scaffold.PromoterImageRepo+":<version>; "+scaffold.DefaultPromoterImage+" for a development build)")

@@ -18,10 +18,11 @@ import (
 func newValidateCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate [CANARY...]",
-		Short: "Check specs, render every step, build the overlay and check it against the Istio schemas",
+		Short: "Check specs, render every step, build the overlay and check it against the Istio and Gateway API schemas",
 		Long: `validate reads every Canary spec of the repository (or the named ones), then for each canary
 builds its overlay as committed and as every step of its schedule would render it, and checks
-the built VirtualService and DestinationRule against the Istio CRD schemas. It reports every
+the built VirtualService and DestinationRule against the Istio CRD schemas (Gateway, HTTPRoute
+and GRPCRoute against the Gateway API's). It reports every
 problem, with file, line and field for spec problems, and exits 1 if there is any.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fsys, err := g.localFS()

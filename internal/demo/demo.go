@@ -123,7 +123,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if _, err := os.Stat(bare); err == nil {
 		return nil, fmt.Errorf("%s exists already: give --keep an empty directory", bare)
 	}
-	files, err := repositoryFiles()
+	files, err := repositoryFiles(sc)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 // The demo, as CI runs it: the healthy canary is promoted, the bad one is
 // rolled back by a revert, and every commit on the target branch builds.
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	var out bytes.Buffer
@@ -70,9 +71,57 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// The gateway-api scenario: shop is the ambient shape, an HTTPRoute whose
+// requests only a waypoint reports; its healthy canary is promoted, and
+// every commit of shop's component weighs the HTTPRoute's rule.
+func TestDemoGatewayAPI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	var out bytes.Buffer
+	res, err := Run(ctx, Options{Scenario: "gateway-api", Keep: dir, Out: &out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, app := range []string{"myapp", "shop"} {
+		if got := res.Final[app].Phase; got != promote.Succeeded {
+			t.Errorf("%s ended %s, want Succeeded:\n%s", app, got, out.String())
+		}
+	}
+	repo, err := gitops.Open(ctx, gitops.Options{Source: "file://" + filepath.Join(dir, "gitops.git"), TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	last := res.Commits[0]
+	snap, err := repo.At(ctx, last.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := spec.Load(ctx, snap.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Metadata.Name != "shop" {
+			continue
+		}
+		if c.Spec.RouteKind() != spec.KindHTTPRoute || c.Spec.Analysis.Reporter != spec.ReporterWaypoint {
+			t.Errorf("shop splits a %s read from reporter %q", c.Spec.RouteKind(), c.Spec.Analysis.Reporter)
+		}
+		st, err := render.ReadStage(c, snap.FS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.StableImage != "shop:v2.0.0" || st.Weight != 0 {
+			t.Errorf("shop's last stage %+v, want promoted", st.Stage)
+		}
+	}
+}
+
 func TestUnknownScenario(t *testing.T) {
 	_, err := Run(context.Background(), Options{Scenario: "nope"})
-	if err == nil || !strings.Contains(err.Error(), `unknown scenario "nope" (scenarios: default, latency, low-traffic, outage)`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown scenario "nope" (scenarios: default, latency, low-traffic, gateway-api, outage)`) {
 		t.Fatalf("got %v", err)
 	}
 }

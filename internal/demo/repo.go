@@ -11,8 +11,9 @@ import (
 
 // repositoryFiles are the demo repository: examples/repo (myapp) and a
 // second application, shop, as `promoter init --name shop --namespace shop
-// --runners none` writes it.
-func repositoryFiles() (gitops.Files, error) {
+// --runners none` writes it (with --route httproute when the scenario's
+// shop is an HTTPRoute application).
+func repositoryFiles(sc Scenario) (gitops.Files, error) {
 	files := gitops.Files{}
 	err := fs.WalkDir(examples.Repo(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -25,7 +26,13 @@ func repositoryFiles() (gitops.Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	shop, err := scaffold.Generate(scaffold.Options{Name: "shop", Namespace: "shop", Runners: []string{"none"}})
+	o := scaffold.Options{Name: "shop", Namespace: "shop", Runners: []string{"none"}}
+	for _, a := range sc.Apps {
+		if a.Name == "shop" && a.HTTPRoute {
+			o.Route = scaffold.RouteHTTPRoute
+		}
+	}
+	shop, err := scaffold.Generate(o)
 	if err != nil {
 		return nil, err
 	}

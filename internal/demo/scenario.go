@@ -20,6 +20,11 @@ type App struct {
 	Stable, Canary Behaviour
 	// Expect is the phase the canary must end in.
 	Expect promote.Phase
+	// HTTPRoute makes the application the ambient shape that `promoter
+	// init --route httproute` writes: a Gateway API HTTPRoute between the
+	// Services N-stable and N-canary, whose requests the namespace's
+	// waypoint reports (reporter="waypoint").
+	HTTPRoute bool
 }
 
 // Behaviour is how one version serves: its 5xx rate and lognormal latency,
@@ -82,8 +87,15 @@ func scenarios(start time.Time) []Scenario {
 		{Name: "default", Description: "myapp is healthy and is promoted to 100%; shop's canary fails 5x as often as stable and is rolled back by a revert", Apps: []App{good("myapp", "canary-demo"), bad}},
 		{Name: "latency", Description: "shop's canary is 1.5x slower than stable (p99 still under 500 ms): the sequential test on slow requests rolls it back", Apps: []App{good("myapp", "canary-demo"), slow}},
 		{Name: "low-traffic", Description: "shop serves one request every 20 s: its canary waits for enough requests and says why, instead of passing on no data", Apps: []App{good("myapp", "canary-demo"), quiet}},
+		{Name: "gateway-api", Description: "shop runs on Istio's ambient mode: an HTTPRoute splits its traffic and a waypoint reports it (reporter=\"waypoint\"); its healthy canary is promoted like myapp's", Apps: []App{good("myapp", "canary-demo"), ambient(good("shop", "shop"))}},
 		{Name: "outage", Description: "a shared outage hits stable and canary alike for 10 minutes: neither canary is rolled back, both are promoted", Apps: []App{outage(good("myapp", "canary-demo")), outage(good("shop", "shop"))}},
 	}
+}
+
+// ambient makes a the ambient shape.
+func ambient(a App) App {
+	a.HTTPRoute = true
+	return a
 }
 
 // ErrUnknownScenario is returned for a scenario name that does not exist.

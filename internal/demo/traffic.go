@@ -33,12 +33,18 @@ func startTraffic(ctx context.Context, sc Scenario, w *weights, seed int64, star
 	t := &traffic{store: store, now: start}
 	var services []mesh.Service
 	for _, a := range sc.Apps {
-		services = append(services, mesh.Service{
+		svc := mesh.Service{
 			Namespace: a.Namespace, Name: a.Name, RPS: a.RPS,
 			Stable: mesh.Version{Name: "v1", Workload: a.Name + "-stable", HealthAt: healthOf(a.Stable)},
 			Canary: mesh.Version{Name: "v2", Workload: a.Name + "-canary", HealthAt: healthOf(a.Canary)},
 			Weight: func(at time.Time) int { return w.at(a.Name, at) },
-		})
+		}
+		if a.HTTPRoute {
+			// The waypoint reports each backend Service's requests.
+			svc.Reporter = "waypoint"
+			svc.Stable.Service, svc.Canary.Service = a.Name+"-stable", a.Name+"-canary"
+		}
+		services = append(services, svc)
 	}
 	var err error
 	if t.mesh, err = mesh.New(mesh.Options{Store: store, Services: services, Start: start, ScrapeInterval: 30 * time.Second, Seed: uint64(seed)}); err != nil {

@@ -29,8 +29,10 @@
 //
 // # Queries
 //
-// The built-in gates read Istio's standard metrics with reporter="destination"
-// and ask for both versions at once (sum by pod and by destination_version,
+// The built-in gates read Istio's standard metrics of one reporter
+// (spec.analysis.reporter: "destination" for sidecars, "waypoint" for
+// ambient mode's waypoints, which report the requests Gateway API routes
+// split) and ask for both versions at once (sum by pod and by destination_version,
 // or destination_service_name for a split by host):
 // one range query for requests, one for 5xx responses, one for the latency
 // buckets, for every gate of the stage; the sequential test's grid starts

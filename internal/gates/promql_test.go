@@ -436,3 +436,56 @@ func TestMissingCanaryNamesReportedValues(t *testing.T) {
 		})
 	}
 }
+
+// A canary of a Gateway API route reads the waypoint's series by default:
+// the requests a sidecar also reports (reporter="destination") are not
+// counted twice, and the versions are still told apart by
+// destination_service_name, one query per metric family.
+func TestWaypointReporterQueries(t *testing.T) {
+	load := "load 15s\n"
+	for _, r := range []struct {
+		reporter, service string
+		inc               int
+	}{
+		{"waypoint", "web-stable", 9}, {"waypoint", "web-canary", 1},
+		{"destination", "web-stable", 90}, {"destination", "web-canary", 10},
+	} {
+		load += fmt.Sprintf("  istio_requests_total{reporter=%q,destination_service_namespace=\"shop\",destination_service_name=%q,response_code=\"200\",pod=\"p\"} 0+%dx240\n", r.reporter, r.service, r.inc)
+	}
+	c := &spec.Canary{}
+	c.Metadata.Name = "web"
+	c.Spec.Route = spec.RouteRef{Kind: spec.KindHTTPRoute, Name: "web", Namespace: "shop"}
+	c.Spec.Hosts = spec.Hosts{Stable: "web-stable", Canary: "web-canary"}
+	c.Spec.Deployments.Canary = "web-canary"
+	c.Normalize()
+	if c.Spec.Analysis.Reporter != spec.ReporterWaypoint {
+		t.Fatalf("reporter defaults to %q for an HTTPRoute, want waypoint", c.Spec.Analysis.Reporter)
+	}
+	sum := func(tg Target) map[string]float64 {
+		q := newEngineQuerier(t, load)
+		res, err := q.Query(context.Background(), Query{Expr: tg.RequestsQuery(5 * time.Minute), Time: epoch.Add(30 * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, s := range res {
+			out[s.Labels[LabelService]] += s.Points[0].V
+		}
+		return out
+	}
+	// 5 minutes are 20 scrapes of 15s.
+	if got := sum(TargetOf(c)); got["web-stable"] != 9*20 || got["web-canary"] != 1*20 || len(got) != 2 {
+		t.Errorf("waypoint counts %v, want web-stable 180 and web-canary 20", got)
+	}
+	c.Spec.Analysis.Reporter = spec.ReporterDestination
+	if got := sum(TargetOf(c)); got["web-stable"] != 90*20 || got["web-canary"] != 10*20 {
+		t.Errorf("destination counts %v, want web-stable 1800 and web-canary 200", got)
+	}
+	// A VirtualService keeps the sidecars' reporter.
+	vs := testCanary()
+	vs.Spec.Analysis.Reporter = ""
+	vs.Normalize()
+	if got := TargetOf(vs).RequestsQuery(time.Minute); !strings.Contains(got, `reporter="destination"`) {
+		t.Errorf("a VirtualService's query %s does not read reporter=\"destination\"", got)
+	}
+}

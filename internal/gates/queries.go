@@ -37,6 +37,9 @@ type Target struct {
 	// destination_version ("" means it) for a split by subset,
 	// destination_service_name for a split by host.
 	Label string
+	// Reporter is the reporter label of the series: destination ("" means
+	// it) for sidecars, waypoint for ambient mode's waypoint proxies.
+	Reporter string
 }
 
 // Labels of Istio's metrics that tell versions apart.
@@ -44,6 +47,13 @@ const (
 	LabelVersion = "destination_version"
 	LabelService = "destination_service_name"
 )
+
+func (t Target) reporter() string {
+	if t.Reporter == "" {
+		return spec.ReporterDestination
+	}
+	return t.Reporter
+}
 
 func (t Target) label() string {
 	if t.Label == "" {
@@ -54,7 +64,7 @@ func (t Target) label() string {
 
 // TargetOf returns the query target of a canary spec.
 func TargetOf(c *spec.Canary) Target {
-	ns := c.Spec.VirtualService.Namespace
+	ns := c.Spec.RouteNamespace()
 	if ns == "" {
 		ns = c.Metadata.Namespace
 	}
@@ -65,6 +75,7 @@ func TargetOf(c *spec.Canary) Target {
 		Workload:      c.Spec.Deployments.Canary,
 		StableVersion: c.Spec.Analysis.Versions.Stable,
 		CanaryVersion: c.Spec.Analysis.Versions.Canary,
+		Reporter:      c.Spec.Analysis.Reporter,
 	}
 	if c.Spec.HostSplit() {
 		// Each version is its own Service: its metrics carry its name.
@@ -97,7 +108,7 @@ func escapeLabel(v string) string {
 // selector returns the label matchers shared by every built-in query.
 func (t Target) selector() string {
 	var b strings.Builder
-	b.WriteString(`reporter="destination"`)
+	b.WriteString("reporter=" + quoteLabel(t.reporter()))
 	versions := regexp.QuoteMeta(t.StableVersion) + "|" + regexp.QuoteMeta(t.CanaryVersion)
 	if t.label() == LabelService {
 		// A split by host: the two versions are two services.
@@ -119,7 +130,7 @@ func (t Target) selector() string {
 // only when the canary has no series, to name the values that exist.
 func (t Target) ValuesQuery(window time.Duration) string {
 	var b strings.Builder
-	b.WriteString(`reporter="destination"`)
+	b.WriteString("reporter=" + quoteLabel(t.reporter()))
 	switch {
 	case t.label() == LabelService:
 		fmt.Fprintf(&b, ",destination_service_namespace=%s", quoteLabel(t.Namespace))

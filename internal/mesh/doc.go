@@ -20,7 +20,8 @@
 // # Series
 //
 // The counters are cumulative, start at zero at [Options.Start], and carry
-// Istio's labels: reporter="destination", destination_service_namespace,
+// Istio's labels: reporter ("destination", or "waypoint" for a service
+// whose traffic a waypoint routes: Service.Reporter), destination_service_namespace,
 // destination_service_name, destination_service (<name>.<ns>.svc.cluster.local),
 // destination_workload, destination_version, response_code and, when set,
 // source_workload. The duration histogram has _bucket (with le), _sum and

@@ -51,6 +51,10 @@ type Service struct {
 	Weight func(t time.Time) int
 	// SourceWorkload, when set, is the source_workload label value.
 	SourceWorkload string
+	// Reporter is the reporter label value: destination ("", a sidecar)
+	// or waypoint (ambient mode's waypoint proxy, which reports the
+	// requests a Gateway API route splits).
+	Reporter string
 }
 
 func (s Service) rpsAt(t time.Time) float64 {

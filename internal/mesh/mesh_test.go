@@ -174,3 +174,48 @@ func TestNewRejectsBadServices(t *testing.T) {
 		})
 	}
 }
+
+// A service whose traffic a waypoint routes reports as reporter="waypoint":
+// a waypoint target's queries see its traffic split by Service, a
+// sidecar's (reporter="destination") see none of it.
+func TestWaypointSeries(t *testing.T) {
+	env := meshtest.Start(t, mesh.Options{
+		Start: t0, Seed: 3,
+		Services: []mesh.Service{{
+			Namespace: "shop", Name: "cart", Reporter: "waypoint",
+			Stable: mesh.Version{Name: "v1", Service: "cart-stable", Health: mesh.Health{Median: 20 * time.Millisecond, Sigma: 0.3}},
+			Canary: mesh.Version{Name: "v1", Service: "cart-canary", Health: mesh.Health{Median: 20 * time.Millisecond, Sigma: 0.3}},
+			RPS:    50,
+			Weight: constant(25),
+		}},
+	}, func() time.Time { return t0 })
+	end := t0.Add(30 * time.Minute)
+	if err := env.Mesh.Advance(context.Background(), end); err != nil {
+		t.Fatal(err)
+	}
+	window := 25 * time.Minute
+	byService := func(tg gates.Target) map[string]float64 {
+		c, err := gates.NewClient(gates.ClientOptions{URL: env.URL, Retries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		series, err := c.Query(context.Background(), gates.Query{Expr: tg.RequestsQuery(window), Time: end})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, s := range series {
+			out[s.Labels[gates.LabelService]] += s.Points[0].V
+		}
+		return out
+	}
+	tg := gates.Target{Namespace: "shop", Label: gates.LabelService, StableVersion: "cart-stable", CanaryVersion: "cart-canary", Reporter: "waypoint"}
+	got := byService(tg)
+	total := got["cart-stable"] + got["cart-canary"]
+	near(t, "requests", total, 50*window.Seconds(), 0.03*50*window.Seconds())
+	near(t, "canary share", got["cart-canary"]/total, 0.25, 0.02)
+	tg.Reporter = "destination"
+	if got := byService(tg); len(got) != 0 {
+		t.Errorf("reporter=\"destination\" sees %v of a waypoint's traffic", got)
+	}
+}

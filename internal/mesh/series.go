@@ -83,7 +83,11 @@ func newVersionSeries(s Service, v Version) *versionSeries {
 		workload = s.Name + "-" + v.Name
 	}
 	base := labels.NewBuilder(labels.EmptyLabels())
-	base.Set("reporter", "destination")
+	reporter := s.Reporter
+	if reporter == "" {
+		reporter = "destination"
+	}
+	base.Set("reporter", reporter)
 	svc := s.Name
 	if v.Service != "" {
 		svc = v.Service

@@ -40,7 +40,7 @@ type Event struct {
 func (p *Promoter) notify(ctx context.Context, st *State, d Decision, report *gates.Report) {
 	c := st.Canary
 	ev := Event{
-		Canary: c.Metadata.Name, Namespace: c.Spec.VirtualService.Namespace, Service: c.Spec.Host,
+		Canary: c.Metadata.Name, Namespace: c.Spec.RouteNamespace(), Service: c.Spec.Host,
 		Action: d.Action, Phase: d.Phase, FromWeight: d.FromWeight, Weight: d.Weight,
 		CanaryRevision: d.CanaryRevision, StableRevision: d.StableRevision,
 		Reason: strings.Join(d.Reasons, "; "), Commit: d.Commit, PullRequest: d.PullRequest,
@@ -101,7 +101,7 @@ func (p *Promoter) callHook(ctx context.Context, c *spec.Canary, w spec.Webhook,
 		timeout = 60 * time.Second
 	}
 	payload := map[string]any{
-		"name": c.Metadata.Name, "namespace": c.Spec.VirtualService.Namespace,
+		"name": c.Metadata.Name, "namespace": c.Spec.RouteNamespace(),
 		"phase": w.Type, "metadata": w.Metadata, "checkedAt": now.UTC(),
 	}
 	return p.post(ctx, target, payload, timeout)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"slices"
 	"time"
 
@@ -186,7 +185,7 @@ func (s *State) attach(ctx context.Context, h history) error {
 			pin, err := gates.ParsePinned(v)
 			if err != nil {
 				return fmt.Errorf("%s: annotation %s: %w (promoter wrote it when the canary started; restore it or remove it to choose again)",
-					path.Join(render.ComponentDir(s.Canary), "virtualservice-state.yaml"), render.AnnotationSequentialTest, err)
+					render.StateFile(s.Canary), render.AnnotationSequentialTest, err)
 			}
 			s.Pinned = pin
 		}

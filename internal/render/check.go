@@ -31,9 +31,12 @@ func (e *CheckError) Unwrap() error { return ErrCheck }
 
 // Check builds the overlay of c with files written over repo and verifies
 // that the result is valid and applies st: every Istio VirtualService and
-// DestinationRule validates against its CRD schema; the split route sends
-// 100-w to stable and w to canary and its weights sum to 100; every other
-// route is exactly as in the base; the DestinationRule defines both subsets;
+// DestinationRule, and every Gateway API Gateway, HTTPRoute and GRPCRoute,
+// validates against its CRD schema; the split route (a Gateway API route's
+// split rule) sends 100-w to stable and w to canary and its weights sum to
+// 100; every other route (rule) is exactly as in the base; the
+// DestinationRule defines both subsets (both backends of a Gateway API
+// route are Services of the overlay);
 // images and replicas are those st pins (or the base's); the state
 // annotations are present. It returns the built manifests.
 func Check(c *spec.Canary, repo fs.FS, b *Base, files Files, st Stage) ([]byte, error) {
@@ -52,30 +55,32 @@ func Check(c *spec.Canary, repo fs.FS, b *Base, files Files, st Stage) ([]byte, 
 	}
 
 	for _, m := range ms {
-		if groupOf(m.APIVersion) == "networking.istio.io" && (m.Kind == "VirtualService" || m.Kind == "DestinationRule") {
+		if validated(m) {
 			if err := validateCRD(m); err != nil {
 				problems = append(problems, err.Error())
 			}
 		}
 	}
-	if err := checkSubsets(c, ms); err != nil {
+	if b.gateway() {
+		if err := checkBackendServices(c, ms, cmpOr(b.VSNamespace, c.Spec.RouteNamespace())); err != nil {
+			fail(err.field, "%s", err.msg)
+		}
+	} else if err := checkSubsets(c, ms); err != nil {
 		fail(subsetsField(c, err), "%v", err)
 	}
 
-	m, err := find(ms, "networking.istio.io", "VirtualService", b.VSName, b.VSNamespace)
+	nameField := c.Spec.RouteField("name")
+	m, err := find(ms, b.group(), b.kind(), b.VSName, b.VSNamespace)
 	if err != nil {
-		fail("spec.virtualService.name", "%v", err)
+		fail(nameField, "%v", err)
 		return nil, &CheckError{Canary: c.Metadata.Name, Problems: problems}
 	}
 	checkRoutes(c, b, m, st, fail)
 
-	var vs virtualService
-	if err := m.decode(&vs); err == nil {
-		for _, k := range sortedKeys(stateAnnotations(c, b, st)) {
-			want := stateAnnotations(c, b, st)[k]
-			if got := vs.Metadata.Annotations[k]; got != want {
-				fail("spec.virtualService.name", "VirtualService %s: annotation %s is %q, want %q", b.VSName, k, got, want)
-			}
+	for _, k := range sortedKeys(stateAnnotations(c, b, st)) {
+		want := stateAnnotations(c, b, st)[k]
+		if got := m.Metadata.Annotations[k]; got != want {
+			fail(nameField, "%s %s: annotation %s is %q, want %q", b.kind(), b.VSName, k, got, want)
 		}
 	}
 
@@ -94,6 +99,9 @@ func Check(c *spec.Canary, repo fs.FS, b *Base, files Files, st Stage) ([]byte, 
 
 // versionLabel names a destination of the split route in messages.
 func versionLabel(c *spec.Canary, subset, host string) string {
+	if c.Spec.GatewayRoute() {
+		return "backendRef " + host
+	}
 	if c.Spec.HostSplit() && subset == "" {
 		return "host " + host
 	}
@@ -142,46 +150,61 @@ func overridden(b *Base, k OverrideKind) bool {
 	return false
 }
 
+// validated reports whether Check validates m against a CRD schema:
+// Istio's VirtualServices and DestinationRules, and the Gateway API's
+// Gateways, HTTPRoutes and GRPCRoutes.
+func validated(m manifest) bool {
+	switch groupOf(m.APIVersion) {
+	case "networking.istio.io":
+		return m.Kind == "VirtualService" || m.Kind == "DestinationRule"
+	case spec.GatewayAPIGroup:
+		return m.Kind == "Gateway" || m.Kind == spec.KindHTTPRoute || m.Kind == spec.KindGRPCRoute
+	}
+	return false
+}
+
 func checkRoutes(c *spec.Canary, b *Base, m manifest, st Stage, fail func(string, string, ...any)) {
-	const field = "spec.virtualService.route"
-	var vs virtualService
-	if err := m.decode(&vs); err != nil {
-		fail(field, "VirtualService %s: %v", b.VSName, err)
+	field := c.Spec.RouteField("route")
+	kind, word := b.kind(), b.ruleWord()
+	vs, err := decodeRoute(m, kind)
+	if err != nil {
+		fail(field, "%s %s: %v", kind, b.VSName, err)
 		return
 	}
-	if b.Route >= len(vs.Spec.HTTP) {
-		fail(field, "VirtualService %s: the split route #%d is gone", b.VSName, b.Route)
+	if b.Route >= len(vs.Rules) {
+		fail(field, "%s %s: the split %s #%d is gone", kind, b.VSName, word, b.Route)
 		return
 	}
-	route := vs.Spec.HTTP[b.Route]
+	route := vs.Rules[b.Route]
 	if route.Name != b.RouteName {
-		fail(field, "VirtualService %s: route #%d is %q, want %q", b.VSName, b.Route, route.Name, b.RouteName)
+		fail(field, "%s %s: %s #%d is %q, want %q", kind, b.VSName, word, b.Route, route.Name, b.RouteName)
 	}
 	sum := 0
-	for i, d := range route.Route {
-		w := 0
-		if d.Weight != nil {
-			w = *d.Weight
-		} else if len(route.Route) == 1 {
-			w = 100
-		}
-		sum += w
+	for i, d := range route.Dests {
+		w := b.weightOf(d, len(route.Dests))
 		switch i {
 		case b.StableDest:
 			if w != 100-st.Weight {
-				fail(field, "route %s: %s has weight %d, want %d", routeLabel(b), versionLabel(c, c.Spec.Subsets.Stable, b.StableHost), w, 100-st.Weight)
+				fail(field, "%s %s: %s has weight %d, want %d", word, routeLabel(b), versionLabel(c, c.Spec.Subsets.Stable, b.StableHost), w, 100-st.Weight)
 			}
 		case b.CanaryDest:
 			if w != st.Weight {
-				fail(field, "route %s: %s has weight %d, want %d", routeLabel(b), versionLabel(c, c.Spec.Subsets.Canary, b.CanaryHost), w, st.Weight)
+				fail(field, "%s %s: %s has weight %d, want %d", word, routeLabel(b), versionLabel(c, c.Spec.Subsets.Canary, b.CanaryHost), w, st.Weight)
+			}
+		default:
+			if b.gateway() && w != 0 {
+				// Gateway API splits by the ratio of every backendRef's
+				// weight: a third backend takes its share.
+				fail(field, "%s %s: backendRef #%d (%s) has weight %d (a backendRef without weight has 1), so stable and canary do not get the committed shares; give it weight: 0 or move it to a rule of its own", word, routeLabel(b), i, d.Host, w)
 			}
 		}
+		sum += w
 	}
 	if sum != 100 {
-		fail(field, "route %s: weights sum to %d, not 100", routeLabel(b), sum)
+		fail(field, "%s %s: weights sum to %d, not 100", word, routeLabel(b), sum)
 	}
 	// Every other route must be exactly as the humans wrote it.
-	httpNode := lookup(m.node, "spec", "http")
+	httpNode := lookup(m.node, "spec", b.rulesKey())
 	if httpNode == nil || b.baseHTTP == nil {
 		return
 	}
@@ -190,11 +213,15 @@ func checkRoutes(c *spec.Canary, b *Base, m manifest, st Stage, fail func(string
 			continue
 		}
 		if got := encodeNode(httpNode.Content[i]); !bytes.Equal(got, b.baseHTTP[i]) {
-			fail(field, "VirtualService %s: route #%d changed although promoter only patches route %s", b.VSName, i, routeLabel(b))
+			fail(field, "%s %s: %s #%d changed although promoter only patches %s %s", kind, b.VSName, word, i, word, routeLabel(b))
 		}
 	}
 	if len(httpNode.Content) != len(b.baseHTTP) {
-		fail(field, "VirtualService %s: has %d HTTP routes, the base has %d", b.VSName, len(httpNode.Content), len(b.baseHTTP))
+		if b.gateway() {
+			fail(field, "%s %s: has %d rules, the base has %d", kind, b.VSName, len(httpNode.Content), len(b.baseHTTP))
+		} else {
+			fail(field, "%s %s: has %d HTTP routes, the base has %d", kind, b.VSName, len(httpNode.Content), len(b.baseHTTP))
+		}
 	}
 }
 

@@ -136,17 +136,22 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 		return nil, fmt.Errorf("canary %s: weight %d is outside 0..100", c.Metadata.Name, st.Weight)
 	}
 	dir := ComponentDir(c)
-	vsTarget := patchTarget{Group: "networking.istio.io", Kind: "VirtualService", Name: cmpOr(b.VSTarget, b.VSName)}
+	vsTarget := b.routeTarget()
 	cb := newComponent(dir)
 
-	// The split route's weights, guarded by tests of its name and subsets.
-	r := fmt.Sprintf("/spec/http/%d", b.Route)
+	// The split route's weights, guarded by tests of its name and its
+	// destinations (a Gateway API rule's backendRefs).
+	r := fmt.Sprintf("/spec/%s/%d", b.rulesKey(), b.Route)
 	var route []patchOp
 	if b.RouteName != "" {
 		route = append(route, patchOp{"test", r + "/name", b.RouteName})
 	}
-	dest := func(i int) string { return fmt.Sprintf("%s/route/%d", r, i) }
+	dest := func(i int) string { return fmt.Sprintf("%s/%s/%d", r, b.destsKey(), i) }
 	guard := func(i int, host, subset string) {
+		if b.gateway() {
+			route = append(route, patchOp{"test", dest(i) + "/name", host})
+			return
+		}
 		route = append(route, patchOp{"test", dest(i) + "/destination/host", host})
 		if subset != "" || !c.Spec.HostSplit() {
 			route = append(route, patchOp{"test", dest(i) + "/destination/subset", subset})
@@ -158,14 +163,14 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 		patchOp{"add", dest(b.StableDest) + "/weight", 100 - st.Weight},
 		patchOp{"add", dest(b.CanaryDest) + "/weight", st.Weight},
 	)
-	if err := cb.add(fileRoute, vsTarget, route); err != nil {
+	if err := cb.add(routeFileName(c), vsTarget, route); err != nil {
 		return nil, err
 	}
 
 	var state stateFile
-	state.APIVersion, state.Kind, state.Metadata.Name = b.VSAPIVersion, "VirtualService", cmpOr(b.VSTarget, b.VSName)
+	state.APIVersion, state.Kind, state.Metadata.Name = b.VSAPIVersion, b.kind(), cmpOr(b.VSTarget, b.VSName)
 	state.Metadata.Annotations = stateAnnotations(c, b, st)
-	if err := cb.add(fileState, vsTarget, state); err != nil {
+	if err := cb.add(stateFileName(c), vsTarget, state); err != nil {
 		return nil, err
 	}
 
@@ -214,6 +219,11 @@ func (cb *componentBuilder) finish(header string) (Files, error) {
 	}
 	cb.files[path.Join(cb.dir, fileKustomization)] = append([]byte(header), data...)
 	return cb.files, nil
+}
+
+// routeTarget selects the split route as promoter's component sees it.
+func (b *Base) routeTarget() patchTarget {
+	return patchTarget{Group: b.group(), Kind: b.kind(), Name: cmpOr(b.VSTarget, b.VSName)}
 }
 
 func (w Workload) patchTarget() patchTarget {

@@ -10,12 +10,18 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/promoter-dev/promoter/internal/render/schema"
+	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// validateCRD checks one built Istio resource against its CRD schema,
-// unknown fields included.
+// validateCRD checks one built Istio or Gateway API resource against its
+// CRD schema, unknown fields included.
 func validateCRD(m manifest) error {
 	schemas, err := schema.Istio()
+	project := "Istio"
+	if groupOf(m.APIVersion) == spec.GatewayAPIGroup {
+		schemas, err = schema.GatewayAPI()
+		project = "Gateway API"
+	}
 	if err != nil {
 		return err
 	}
@@ -35,10 +41,10 @@ func validateCRD(m manifest) error {
 	}
 	problems, err := schemas.Validate(obj)
 	if errors.Is(err, schema.ErrUnknownKind) {
-		return fmt.Errorf("%s %s: apiVersion %s is not served by Istio's CRDs", m.Kind, m.Metadata.Name, m.APIVersion)
+		return fmt.Errorf("%s %s: apiVersion %s is not served by %s's CRDs", m.Kind, m.Metadata.Name, m.APIVersion, project)
 	}
 	if err != nil || len(problems) == 0 {
 		return err
 	}
-	return fmt.Errorf("%s %s does not match the Istio %s schema:\n  %s", m.Kind, qualified(m.Metadata.Namespace, m.Metadata.Name), m.APIVersion, strings.Join(problems, "\n  "))
+	return fmt.Errorf("%s %s does not match the %s %s schema:\n  %s", m.Kind, qualified(m.Metadata.Namespace, m.Metadata.Name), project, m.APIVersion, strings.Join(problems, "\n  "))
 }

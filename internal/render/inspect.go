@@ -58,6 +58,11 @@ var emptyComponent = []byte("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind:
 // component sees them, and the names as finally built, which the checks
 // judge.
 type Base struct {
+	// Kind is the kind of the split route: VirtualService ("" means it),
+	// HTTPRoute or GRPCRoute. The VS* fields below name the route of
+	// either kind, Route indexes its rules (a VirtualService's HTTP routes)
+	// and StableDest and CanaryDest the rule's backendRefs (destinations).
+	Kind string
 	// VirtualService identity as built.
 	VSAPIVersion string
 	VSName       string
@@ -90,8 +95,8 @@ type Base struct {
 	// component that undo what it sets.
 	Overrides []Override
 
-	// baseHTTP holds each HTTP route of the base as encoded YAML, so that
-	// Check can prove the other routes are untouched.
+	// baseHTTP holds each HTTP route (Gateway API rule) of the base as
+	// encoded YAML, so that Check can prove the other routes are untouched.
 	baseHTTP [][]byte
 }
 
@@ -191,16 +196,16 @@ func Inspect(c *spec.Canary, repo fs.FS) (*Base, error) {
 // overlay adds it too late: after promoter's component.
 func explainPatched(c *spec.Canary, repo fs.FS, file string, data []byte, err error) error {
 	var be *BaseError
-	if !errors.As(err, &be) || (be.Field != "spec.subsets.canary" && be.Field != "spec.subsets.stable") {
+	if !errors.As(err, &be) || (be.Field != "spec.subsets.canary" && be.Field != "spec.subsets.stable" && (!c.Spec.GatewayRoute() || !strings.HasPrefix(be.Field, "spec.hosts"))) {
 		return err
 	}
-	line, field := attribute(repo, path.Dir(file), data, ComponentRef(c), "VirtualService", c.Spec.VirtualService.Name, "")
+	line, field := attribute(repo, path.Dir(file), data, ComponentRef(c), c.Spec.RouteKind(), c.Spec.RouteName(), "")
 	if field == "" {
 		return err
 	}
 	out := *be
 	out.Msg = strings.TrimSuffix(out.Msg, "; add one with weight: 0")
-	out.Msg += fmt.Sprintf(" when promoter's component runs; %s:%d: %s changes the VirtualService after it (kustomize applies an overlay's own patches after its components): put the destination in the base's VirtualService, or in a component listed before %s", file, line, field, ComponentRef(c))
+	out.Msg += fmt.Sprintf(" when promoter's component runs; %s:%d: %s changes the %s after it (kustomize applies an overlay's own patches after its components): put the destination in the base's %s, or in a component listed before %s", file, line, field, c.Spec.RouteKind(), c.Spec.RouteKind(), ComponentRef(c))
 	return &out
 }
 
@@ -221,6 +226,32 @@ func inspect(c *spec.Canary, ms []manifest, rename *naming) (*Base, error) {
 	fail := func(field, format string, args ...any) error {
 		return &BaseError{Canary: c.Metadata.Name, File: c.Source.File, Line: c.Source.LineOf(field), Field: field, Msg: fmt.Sprintf(format, args...)}
 	}
+	var (
+		b   *Base
+		err error
+	)
+	if s.GatewayRoute() {
+		b, err = inspectGateway(c, ms, rename, fail)
+	} else {
+		b, err = inspectVirtualService(c, ms, rename, fail)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ns := s.RouteNamespace()
+	if b.Stable, err = workload(ms, s.Deployments.Stable, ns, s.Deployments.Container, rename); err != nil {
+		return nil, fail(workloadField(err, "spec.deployments.stable"), "%v", err)
+	}
+	if b.Canary, err = workload(ms, s.Deployments.Canary, ns, s.Deployments.Container, rename); err != nil {
+		return nil, fail(workloadField(err, "spec.deployments.canary"), "%v", err)
+	}
+	return b, nil
+}
+
+// inspectVirtualService locates the split route of the VirtualService in
+// ms, its stable and canary destinations and their subsets.
+func inspectVirtualService(c *spec.Canary, ms []manifest, rename *naming, fail func(field, format string, args ...any) error) (*Base, error) {
+	s := &c.Spec
 	m, err := findAs(ms, "networking.istio.io", "VirtualService", s.VirtualService.Name, s.VirtualService.Namespace, rename)
 	if err != nil {
 		return nil, fail("spec.virtualService.name", "%v", err)
@@ -291,12 +322,6 @@ func inspect(c *spec.Canary, ms []manifest, rename *naming) (*Base, error) {
 		return nil, fail(subsetsField(c, err), "%v", err)
 	}
 	b.StableVersion, b.CanaryVersion = subsetVersion(c, ms, b.StableHost, b.StableSubset), subsetVersion(c, ms, b.CanaryHost, b.CanarySubset)
-	if b.Stable, err = workload(ms, s.Deployments.Stable, s.VirtualService.Namespace, s.Deployments.Container, rename); err != nil {
-		return nil, fail(workloadField(err, "spec.deployments.stable"), "%v", err)
-	}
-	if b.Canary, err = workload(ms, s.Deployments.Canary, s.VirtualService.Namespace, s.Deployments.Container, rename); err != nil {
-		return nil, fail(workloadField(err, "spec.deployments.canary"), "%v", err)
-	}
 	return b, nil
 }
 

@@ -80,16 +80,16 @@ func probeComponent(c *spec.Canary, b *Base) (Files, error) {
 		sf.Metadata.Annotations = map[string]string{probeAnnotation + "-" + id: "marked"}
 		return sf
 	}
-	vsTarget := patchTarget{Group: "networking.istio.io", Kind: "VirtualService", Name: b.VSTarget}
+	vsTarget := b.routeTarget()
 	canary, stable := b.Canary.patchTarget(), b.Stable.patchTarget()
-	r := fmt.Sprintf("/spec/http/%d/route", b.Route)
+	r := fmt.Sprintf("/spec/%s/%d/%s", b.rulesKey(), b.Route, b.destsKey())
 	ct := fmt.Sprintf("/spec/template/spec/containers/%d", b.Canary.Container)
 	steps := []struct {
 		name   string
 		target patchTarget
 		v      any
 	}{
-		{"probe-vs.yaml", vsTarget, mark(b.VSAPIVersion, "VirtualService", b.VSTarget, "vs")},
+		{"probe-vs.yaml", vsTarget, mark(b.VSAPIVersion, b.kind(), b.VSTarget, "vs")},
 		{"probe-route.yaml", vsTarget, []patchOp{
 			{"add", fmt.Sprintf("%s/%d/weight", r, b.StableDest), probeStableWeight},
 			{"add", fmt.Sprintf("%s/%d/weight", r, b.CanaryDest), probeCanaryWeight},
@@ -187,7 +187,7 @@ func (b *Base) finalProbed(c *spec.Canary, ms []manifest, repo fs.FS, overlay []
 	}
 	marked := map[string]manifest{}
 	targets := map[string]string{"vs": b.VSTarget, "stable": b.Stable.Target, "canary": b.Canary.Target}
-	fields := map[string]string{"vs": "spec.virtualService.name", "stable": "spec.deployments.stable", "canary": "spec.deployments.canary"}
+	fields := map[string]string{"vs": c.Spec.RouteField("name"), "stable": "spec.deployments.stable", "canary": "spec.deployments.canary"}
 	for _, id := range []string{"vs", "stable", "canary"} {
 		var hit []string
 		for _, m := range ms {
@@ -203,15 +203,15 @@ func (b *Base) finalProbed(c *spec.Canary, ms []manifest, repo fs.FS, overlay []
 	}
 	vsm, ok := marked["vs"]
 	if !ok {
-		return fail("spec.virtualService.name", "VirtualService %s is not in the overlay as built (%s drops or replaces it)", b.VSTarget, b.Overlay)
+		return fail(c.Spec.RouteField("name"), "%s %s is not in the overlay as built (%s drops or replaces it)", b.kind(), b.VSTarget, b.Overlay)
 	}
-	var vs virtualService
-	if err := vsm.decode(&vs); err != nil {
-		return fail("spec.virtualService.name", "VirtualService %s: %v", vsm.Metadata.Name, err)
+	vs, err := decodeRoute(vsm, b.kind())
+	if err != nil {
+		return fail(c.Spec.RouteField("name"), "%s %s: %v", b.kind(), vsm.Metadata.Name, err)
 	}
-	b.VSAPIVersion, b.VSName, b.VSNamespace = vs.APIVersion, vs.Metadata.Name, vs.Metadata.Namespace
+	b.VSAPIVersion, b.VSName, b.VSNamespace = vs.APIVersion, vs.Name, vs.Namespace
 	b.baseHTTP = nil
-	if h := lookup(vsm.node, "spec", "http"); h != nil {
+	if h := lookup(vsm.node, "spec", b.rulesKey()); h != nil {
 		for _, r := range h.Content {
 			b.baseHTTP = append(b.baseHTTP, encodeNode(r))
 		}
@@ -222,21 +222,21 @@ func (b *Base) finalProbed(c *spec.Canary, ms []manifest, repo fs.FS, overlay []
 	override := func(k OverrideKind, line int, field, msg string) Override {
 		return Override{Kind: k, File: b.Overlay, Line: line, Field: field, Msg: msg}
 	}
-	routeOK := b.Route < len(vs.Spec.HTTP)
+	routeOK := b.Route < len(vs.Rules)
 	if routeOK {
-		rt := vs.Spec.HTTP[b.Route]
+		rt := vs.Rules[b.Route]
 		dest := func(i int, host, subset string, weight int) bool {
-			return i < len(rt.Route) && rt.Route[i].Destination.Host == host && rt.Route[i].Destination.Subset == subset &&
-				rt.Route[i].Weight != nil && *rt.Route[i].Weight == weight
+			return i < len(rt.Dests) && rt.Dests[i].Host == host && rt.Dests[i].Subset == subset &&
+				rt.Dests[i].Weight != nil && *rt.Dests[i].Weight == weight
 		}
 		routeOK = rt.Name == b.RouteName && dest(b.StableDest, b.StableHost, b.StableSubset, probeStableWeight) &&
 			dest(b.CanaryDest, b.CanaryHost, b.CanarySubset, probeCanaryWeight)
 	}
 	if !routeOK {
-		line, field := at("VirtualService", b.VSTarget, "")
+		line, field := at(b.kind(), b.VSTarget, "")
 		b.Overrides = append(b.Overrides, override(OverrideRoute, line, field, fmt.Sprintf(
-			"changes route %s of VirtualService %s after promoter's component sets its weights; move the route's destinations into the base's VirtualService (or a component listed before %s) and leave the weights to promoter",
-			routeLabel(b), b.VSName, ComponentRef(c))))
+			"changes %s %s of %s %s after promoter's component sets its weights; move the %s's %s into the base's %s (or a component listed before %s) and leave the weights to promoter",
+			b.ruleWord(), routeLabel(b), b.kind(), b.VSName, b.ruleWord(), b.destWords(), b.kind(), ComponentRef(c))))
 	}
 
 	for _, w := range []struct {
@@ -419,7 +419,7 @@ func (b *Base) selectTargets(ms []manifest) bool {
 		}
 	}
 	for _, m := range ms {
-		if m.Kind == "VirtualService" && m.Metadata.Name != b.VSTarget && strings.Contains(m.Metadata.Name, b.VSTarget) {
+		if m.Kind == b.kind() && m.Metadata.Name != b.VSTarget && strings.Contains(m.Metadata.Name, b.VSTarget) {
 			ambiguous = true
 		}
 	}

@@ -31,7 +31,7 @@ type Committed struct {
 // errors: promoter does not guess what a hand edit meant.
 func ReadStage(c *spec.Canary, repo fs.FS) (*Committed, error) {
 	dir := ComponentDir(c)
-	data, err := fs.ReadFile(repo, path.Join(dir, fileState))
+	data, err := fs.ReadFile(repo, path.Join(dir, stateFileName(c)))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, kerr := fs.Stat(repo, path.Join(dir, fileKustomization)); kerr == nil {
 			// A component that a human created, or that an older version
@@ -45,11 +45,11 @@ func ReadStage(c *spec.Canary, repo fs.FS) (*Committed, error) {
 	}
 	var sf stateFile
 	if err := yaml.Unmarshal(data, &sf); err != nil {
-		return nil, fmt.Errorf("%s: %w", path.Join(dir, fileState), err)
+		return nil, fmt.Errorf("%s: %w", path.Join(dir, stateFileName(c)), err)
 	}
 	a := sf.Metadata.Annotations
 	bad := func(key string, err error) error {
-		return fmt.Errorf("%s: annotation %s: %w", path.Join(dir, fileState), key, err)
+		return fmt.Errorf("%s: annotation %s: %w", path.Join(dir, stateFileName(c)), key, err)
 	}
 	out := &Committed{CanaryRevision: a[AnnotationCanaryRevision]}
 	out.SequentialTest = a[AnnotationSequentialTest]

@@ -152,3 +152,100 @@ func qualified(namespace, name string) string {
 	}
 	return namespace + "/" + name
 }
+
+// gatewayRoute is a Gateway API HTTPRoute or GRPCRoute
+// (gateway.networking.k8s.io/v1): the two share the shape of rules and
+// backendRefs that promoter reads.
+type gatewayRoute struct {
+	object `yaml:",inline"`
+	Spec   struct {
+		Rules []gatewayRule `yaml:"rules"`
+	} `yaml:"spec"`
+}
+
+type gatewayRule struct {
+	Name        string              `yaml:"name,omitempty"`
+	BackendRefs []gatewayBackendRef `yaml:"backendRefs,omitempty"`
+}
+
+type gatewayBackendRef struct {
+	Group     *string `yaml:"group,omitempty"`
+	Kind      *string `yaml:"kind,omitempty"`
+	Name      string  `yaml:"name"`
+	Namespace string  `yaml:"namespace,omitempty"`
+	Weight    *int    `yaml:"weight,omitempty"`
+}
+
+// isService reports whether the backendRef names a core Service (the
+// default when group and kind are not given).
+func (r gatewayBackendRef) isService() bool {
+	return (r.Group == nil || *r.Group == "") && (r.Kind == nil || *r.Kind == "Service")
+}
+
+// label names the backendRef in messages: "Service podinfo", "ServiceImport
+// multicluster.x-k8s.io/podinfo".
+func (r gatewayBackendRef) label() string {
+	if r.isService() {
+		return "Service " + r.Name
+	}
+	kind, group := "Service", ""
+	if r.Kind != nil {
+		kind = *r.Kind
+	}
+	if r.Group != nil {
+		group = *r.Group + "/"
+	}
+	return kind + " " + group + r.Name
+}
+
+// routeView is the split route of either kind as promoter compares it:
+// its rules (a VirtualService's HTTP routes) and their destinations (its
+// route destinations, or a Gateway API rule's backendRefs).
+type routeView struct {
+	APIVersion, Name, Namespace string
+	Annotations                 map[string]string
+	Rules                       []ruleView
+}
+
+type ruleView struct {
+	Name  string
+	Dests []destView
+}
+
+type destView struct {
+	Host, Subset string
+	// Service is false for a backendRef to anything but a core Service.
+	Service bool
+	Weight  *int
+}
+
+// decodeRoute reads a built VirtualService, HTTPRoute or GRPCRoute.
+func decodeRoute(m manifest, kind string) (routeView, error) {
+	v := routeView{APIVersion: m.APIVersion, Name: m.Metadata.Name, Namespace: m.Metadata.Namespace, Annotations: m.Metadata.Annotations}
+	if kind == "VirtualService" {
+		var vs virtualService
+		if err := m.decode(&vs); err != nil {
+			return v, err
+		}
+		for _, r := range vs.Spec.HTTP {
+			rv := ruleView{Name: r.Name}
+			for _, d := range r.Route {
+				rv.Dests = append(rv.Dests, destView{Host: d.Destination.Host, Subset: d.Destination.Subset, Service: true, Weight: d.Weight})
+			}
+			v.Rules = append(v.Rules, rv)
+		}
+		return v, nil
+	}
+	var gr gatewayRoute
+	if err := m.decode(&gr); err != nil {
+		return v, err
+	}
+	for _, r := range gr.Spec.Rules {
+		rv := ruleView{Name: r.Name}
+		for _, d := range r.BackendRefs {
+			rv.Dests = append(rv.Dests, destView{Host: d.Name, Service: d.isService(), Weight: d.Weight})
+		}
+		v.Rules = append(v.Rules, rv)
+	}
+	return v, nil
+}

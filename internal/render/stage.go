@@ -10,8 +10,11 @@
 // build instead of hitting the wrong route or container when the base is
 // edited:
 //
-//   - virtualservice-route.yaml: the weights of the split route;
-//   - virtualservice-state.yaml: the promoter.dev/* annotations that record
+//   - virtualservice-route.yaml: the weights of the split route
+//     (httproute-rule.yaml or grpcroute-rule.yaml: of the split rule of a
+//     Gateway API route);
+//   - virtualservice-state.yaml (httproute-state.yaml,
+//     grpcroute-state.yaml): the promoter.dev/* annotations that record
 //     the stage, visible in the cluster too;
 //   - deployment-canary.yaml and deployment-stable.yaml: images and the
 //     canary's replicas, when the stage pins them.
@@ -21,7 +24,8 @@
 // Nothing here does I/O beyond reading the fs.FS it is handed. [Inspect]
 // builds the overlay without promoter's component, [Component] renders the
 // files of a [Stage], and [Check] builds the overlay with those files and
-// verifies the result against the Istio CRD schemas and the canary's spec.
+// verifies the result against the Istio (or Gateway API) CRD schemas and
+// the canary's spec.
 package render
 
 import (
@@ -31,7 +35,8 @@ import (
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// Annotations on the VirtualService that record the stage.
+// Annotations on the split route (VirtualService, HTTPRoute or GRPCRoute)
+// that record the stage.
 const (
 	AnnotationCanary             = "promoter.dev/canary"
 	AnnotationStep               = "promoter.dev/step"

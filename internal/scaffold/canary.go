@@ -29,6 +29,10 @@ func newCanary(o *Options) *spec.Canary {
 		s.Host, s.Subsets = "", spec.Subsets{}
 		s.Hosts = spec.Hosts{Stable: o.stableName(), Canary: o.canaryName()}
 	}
+	if o.ambient() {
+		s.VirtualService = spec.VirtualServiceRef{}
+		s.Route = spec.RouteRef{Kind: spec.KindHTTPRoute, Name: o.Name, Namespace: o.Namespace, Rule: splitRoute}
+	}
 	s.Deployments = spec.Deployments{Stable: o.stableName(), Canary: o.canaryName(), Container: o.Name}
 	for _, st := range []struct {
 		weight int
@@ -88,6 +92,9 @@ func encodeCanary(o *Options, c *spec.Canary) ([]byte, error) {
 	}
 	if o.hostSplit() {
 		drop(&n, "spec", "host", "subsets")
+	}
+	if o.ambient() {
+		drop(&n, "spec", "virtualService")
 	}
 	for _, p := range []string{"spec.subsets", "spec.hosts", "spec.deployments", "spec.analysis.versions", "spec.pullRequests.labels"} {
 		flow(p)

@@ -27,12 +27,19 @@ func addMonitoring(o *Options, add func(string, any, string, Comments) error) er
 		v      any
 		header string
 	}
+	istioFrom := "the sidecars"
+	if o.ambient() {
+		istioFrom = "the waypoint"
+	}
 	files := []file{
-		{"servicemonitor.yaml", serviceMonitor(o), "Scrapes the application's own /metrics on both versions. Istio's request metrics,\nwhich the alerts and promoter's gates read, come from the sidecars (podmonitor.yaml)."},
+		{"servicemonitor.yaml", serviceMonitor(o), "Scrapes the application's own /metrics on both versions. Istio's request metrics,\nwhich the alerts and promoter's gates read, come from " + istioFrom + " (podmonitor.yaml)."},
 		{"prometheusrule.yaml", prometheusRule(o), "Alerts on the canary version, from Istio's request metrics."},
 		{"dashboard.yaml", dashboard, "The canary dashboard, loaded by Grafana's dashboard sidecar (label grafana_dashboard)."},
 	}
-	if o.Scrape == ScrapePodMonitor {
+	if o.ambient() {
+		files = append([]file{{"podmonitor.yaml", waypointPodMonitor(o),
+			"Scrapes the namespace's waypoint (port 15020, /stats/prometheus): in ambient mode it\nreports istio_requests_total and istio_request_duration_milliseconds with\nreporter=\"waypoint\", which promoter's gates and the alerts read."}}, files...)
+	} else if o.Scrape == ScrapePodMonitor {
 		files = append([]file{{"podmonitor.yaml", sidecarPodMonitor(o),
 			"Scrapes the Istio sidecars of both versions (Envoy's /stats/prometheus on port 15090):\nistio_requests_total and istio_request_duration_milliseconds, which promoter's gates\nand the alerts read, exist only once this is scraped."}}, files...)
 	}
@@ -144,7 +151,7 @@ func prometheusRule(o *Options) *monitoringv1.PrometheusRule {
 					Labels: labels("warning"),
 					Annotations: map[string]string{
 						"summary":     fmt.Sprintf("Canary of %s/%s is running but receives no requests", o.Namespace, o.Name),
-						"description": "No request reached the canary for 10m although it has available replicas. Expected while promoter holds it at 0%; otherwise check the VirtualService.",
+						"description": "No request reached the canary for 10m although it has available replicas. Expected while promoter holds it at 0%; otherwise check the " + o.routeKindName() + ".",
 					},
 				},
 			},

@@ -52,10 +52,15 @@ func TestPrometheusRule(t *testing.T) {
 					// Every alert is about this application's canary.
 					text := e.String()
 					service := `destination_service_name="` + o.Name + `"`
-					if o.Split == SplitHost {
+					reporter := `reporter="destination"`
+					if o.Split == SplitHost || o.Route == RouteHTTPRoute {
 						service = `destination_service_name=~"` + o.Name + `-stable|` + o.Name + `-canary"`
 					}
-					for _, want := range []string{`destination_workload_namespace="` + o.Namespace + `"`, service, `destination_version="v2"`} {
+					if o.Route == RouteHTTPRoute {
+						// In ambient mode the waypoint reports the requests.
+						reporter = `reporter="waypoint"`
+					}
+					for _, want := range []string{`destination_workload_namespace="` + o.Namespace + `"`, service, `destination_version="v2"`, reporter} {
 						if !strings.Contains(text, want) {
 							t.Errorf("%s: %s does not select %s", r.Alert, text, want)
 						}

@@ -37,6 +37,15 @@ const (
 	SplitHost   = "host"   // two hosts: the Services N-stable and N-canary
 )
 
+// Route kinds: which resource splits the traffic.
+const (
+	// RouteVirtualService is an Istio VirtualService, applied by sidecars.
+	RouteVirtualService = "virtualservice"
+	// RouteHTTPRoute is a Gateway API HTTPRoute on Istio's ambient mode:
+	// the namespace's waypoint applies it and reports the metrics.
+	RouteHTTPRoute = "httproute"
+)
+
 // Runners lists every runner, in the order they are documented.
 var Runners = []string{RunnerCronJob, RunnerGitHub, RunnerGitLab, RunnerArgoCD, RunnerFlux}
 
@@ -84,6 +93,10 @@ type Options struct {
 	// Regions adds, for each region, a route that sends requests whose
 	// x-region header is that region to the canary.
 	Regions []string
+	// Route is the kind of the weighted route: [RouteVirtualService]
+	// (default) or [RouteHTTPRoute], the ambient shape: a namespace in
+	// ambient mode with a waypoint, and an HTTPRoute that splits by host.
+	Route string
 	// Split is how the weighted route tells the versions apart:
 	// [SplitSubset] (default), one host with the DestinationRule subsets
 	// stable and canary, or [SplitHost], two destination hosts, the
@@ -133,6 +146,29 @@ func (o *Options) Complete() error {
 			errs = append(errs, fmt.Errorf("region %q: use letters, digits, '-', '_' and '.'", r))
 		}
 	}
+	switch o.Route {
+	case "":
+		o.Route = RouteVirtualService
+	case RouteVirtualService:
+	case RouteHTTPRoute:
+		// A Gateway API route's backendRefs are Services: it splits by
+		// host.
+		switch o.Split {
+		case "":
+			o.Split = SplitHost
+		case SplitHost:
+		default:
+			errs = append(errs, fmt.Errorf("split %q: an HTTPRoute splits between two Services: use --split %s (the default with --route %s)", o.Split, SplitHost, RouteHTTPRoute))
+		}
+		if o.Cookie {
+			errs = append(errs, fmt.Errorf("cookie: the canary cookie needs a regular-expression header match, which Gateway API does not promise; use --route %s", RouteVirtualService))
+		}
+		if o.Scrape == ScrapeAnnotations {
+			errs = append(errs, fmt.Errorf("scrape %q: in ambient mode the waypoint reports the metrics, and a PodMonitor scrapes it; leave --scrape out", o.Scrape))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("route %q: unknown (known: %s, %s)", o.Route, RouteVirtualService, RouteHTTPRoute))
+	}
 	switch o.Split {
 	case "":
 		o.Split = SplitSubset
@@ -179,6 +215,17 @@ func (o *Options) Complete() error {
 func (o *Options) runs(r string) bool { return slices.Contains(o.Runners, r) }
 
 func (o *Options) hostSplit() bool { return o.Split == SplitHost }
+
+// routeKindName is the kind of the weighted route.
+func (o *Options) routeKindName() string {
+	if o.ambient() {
+		return "HTTPRoute"
+	}
+	return "VirtualService"
+}
+
+// ambient reports the ambient shape: an HTTPRoute applied by a waypoint.
+func (o *Options) ambient() bool { return o.Route == RouteHTTPRoute }
 
 // Names derived from the application's name.
 func (o *Options) stableName() string { return o.Name + "-stable" }

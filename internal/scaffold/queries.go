@@ -12,12 +12,17 @@ import (
 // selector is the label matcher of the application's requests; extra
 // matchers are appended.
 func (o *Options) selector(extra ...string) string {
-	s := `reporter="destination", destination_workload_namespace=` + strconv.Quote(o.Namespace) +
+	reporter := `reporter="destination"`
+	if o.ambient() {
+		// In ambient mode the waypoint reports the requests.
+		reporter = `reporter="waypoint"`
+	}
+	s := reporter + `, destination_workload_namespace=` + strconv.Quote(o.Namespace) +
 		`, destination_service_name=` + strconv.Quote(o.Name)
 	if o.hostSplit() {
 		// The weighted route sends requests to the Services N-stable and
 		// N-canary; the pods' version labels still tell the versions apart.
-		s = `reporter="destination", destination_workload_namespace=` + strconv.Quote(o.Namespace) +
+		s = reporter + `, destination_workload_namespace=` + strconv.Quote(o.Namespace) +
 			`, destination_service_name=~` + strconv.Quote(o.stableName()+"|"+o.canaryName())
 	}
 	for _, e := range extra {

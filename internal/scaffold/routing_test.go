@@ -66,6 +66,9 @@ func TestOptionsErrors(t *testing.T) {
 		"none and more":  {Name: "a", Namespace: "a", Runners: []string{"none", "flux"}},
 		"image spaces":   {Name: "a", Namespace: "a", Image: "a b"},
 		"unknown split":  {Name: "a", Namespace: "a", Split: "weight"},
+		"unknown route":  {Name: "a", Namespace: "a", Route: "ingress"},
+		"route subsets":  {Name: "a", Namespace: "a", Route: RouteHTTPRoute, Split: SplitSubset},
+		"route cookie":   {Name: "a", Namespace: "a", Route: RouteHTTPRoute, Cookie: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Generate(o); err == nil {

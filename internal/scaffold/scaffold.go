@@ -112,6 +112,20 @@ func addBase(o *Options, add func(string, any, string, Comments) error) error {
 	if o.hostSplit() {
 		resources[3].v, resources[4].v, resources[4].comments = versionServices(o), hostDestinationRules(o), nil
 	}
+	if o.ambient() {
+		route, routeComments := newHTTPRoute(o)
+		resources = []struct {
+			file     string
+			v        any
+			comments Comments
+		}{
+			{"namespace.yaml", ambientNamespace(o), nil},
+			{"waypoint.yaml", waypoint(o), nil},
+			resources[1], resources[2],
+			{"service.yaml", versionServices(o), nil},
+			{"httproute.yaml", route, routeComments},
+		}
+	}
 	var names []string
 	for _, r := range resources {
 		if err := add(path.Join(dir, r.file), r.v, "", r.comments); err != nil {

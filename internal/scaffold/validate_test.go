@@ -16,10 +16,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	kustomize "sigs.k8s.io/kustomize/api/types"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/render/schema"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
@@ -32,6 +34,7 @@ func optionCases() map[string]Options {
 		"canary-image":  {Name: "web", Namespace: "web", Image: "web:1", CanaryImage: "web:2", Runners: []string{RunnerCronJob, RunnerFlux}},
 		"host-split":    {Name: "shop", Namespace: "shop", Split: SplitHost, Cookie: true, Regions: []string{"eu"}, Runners: []string{RunnerCronJob}},
 		"custom-runner": {Name: "a", Namespace: "b", GitURL: "ssh://git@git.example.com/ops.git", Branch: "prod", PrometheusURL: "https://mimir.example.com/prometheus", Runners: Runners},
+		"ambient":       {Name: "shop", Namespace: "shop", Route: RouteHTTPRoute, Regions: []string{"eu", "us-west-1"}, Runners: Runners},
 	}
 }
 
@@ -126,6 +129,13 @@ func TestManifestsValidate(t *testing.T) {
 						err = errors.Join(strict(doc, &monitoringv1.PrometheusRule{}), validateOperator(t, doc))
 					case "networking.istio.io/v1 VirtualService", "networking.istio.io/v1 DestinationRule", "networking.istio.io/v1alpha3 EnvoyFilter":
 						err = validateIstio(t, doc)
+					case "gateway.networking.k8s.io/v1 Gateway":
+						err = errors.Join(strict(doc, &gatewayv1.Gateway{}), validateAgainst(t, schema.GatewayAPI, doc))
+					case "gateway.networking.k8s.io/v1 HTTPRoute":
+						err = strict(doc, &gatewayv1.HTTPRoute{})
+						if !strings.Contains(p, "/promoter/") { // the component's state patch is not a whole resource
+							err = errors.Join(err, validateAgainst(t, schema.GatewayAPI, doc))
+						}
 					case "kustomize.config.k8s.io/v1beta1 Kustomization", "kustomize.config.k8s.io/v1alpha1 Component":
 						err = strict(doc, &kustomize.Kustomization{})
 					case "argoproj.io/v1alpha1 Application", "source.toolkit.fluxcd.io/v1 GitRepository", "kustomize.toolkit.fluxcd.io/v1 Kustomization":
@@ -141,11 +151,23 @@ func TestManifestsValidate(t *testing.T) {
 					}
 				}
 			}
-			for _, want := range []string{
+			wants := []string{
 				"v1 Namespace", "apps/v1 Deployment", "v1 Service", "networking.istio.io/v1 DestinationRule",
 				"networking.istio.io/v1 VirtualService", "networking.istio.io/v1alpha3 EnvoyFilter",
 				"monitoring.coreos.com/v1 ServiceMonitor", "monitoring.coreos.com/v1 PrometheusRule", "v1 ConfigMap",
-			} {
+			}
+			if o.Route == RouteHTTPRoute {
+				wants = []string{
+					"v1 Namespace", "apps/v1 Deployment", "v1 Service", "gateway.networking.k8s.io/v1 Gateway", "gateway.networking.k8s.io/v1 HTTPRoute",
+					"monitoring.coreos.com/v1 PodMonitor", "monitoring.coreos.com/v1 ServiceMonitor", "monitoring.coreos.com/v1 PrometheusRule", "v1 ConfigMap",
+				}
+				for _, no := range []string{"networking.istio.io/v1 VirtualService", "networking.istio.io/v1 DestinationRule", "networking.istio.io/v1alpha3 EnvoyFilter"} {
+					if kinds[no] > 0 {
+						t.Errorf("the ambient scaffold writes a %s", no)
+					}
+				}
+			}
+			for _, want := range wants {
 				if kinds[want] == 0 {
 					t.Errorf("no %s written", want)
 				}

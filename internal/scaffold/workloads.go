@@ -38,6 +38,18 @@ func deployment(o *Options, name, version, image string, replicas int32) *appsv1
 			PeriodSeconds:       period,
 		}
 	}
+	annotations := map[string]string{
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   "8080",
+		"prometheus.io/path":   "/metrics",
+		// The sidecar gets the version as APP_VERSION, which the
+		// access log of envoyfilter-accesslog.yaml records.
+		"proxy.istio.io/config": `{"proxyMetadata": {"APP_VERSION": "` + version + `"}}`,
+	}
+	if o.ambient() {
+		// No sidecar in ambient mode.
+		delete(annotations, "proxy.istio.io/config")
+	}
 	return &appsv1.Deployment{
 		TypeMeta: typeMeta("apps/v1", "Deployment"),
 		ObjectMeta: metav1.ObjectMeta{
@@ -48,15 +60,8 @@ func deployment(o *Options, name, version, image string, replicas int32) *appsv1
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
-					Labels: labels,
-					Annotations: map[string]string{
-						"prometheus.io/scrape": "true",
-						"prometheus.io/port":   "8080",
-						"prometheus.io/path":   "/metrics",
-						// The sidecar gets the version as APP_VERSION, which the
-						// access log of envoyfilter-accesslog.yaml records.
-						"proxy.istio.io/config": `{"proxyMetadata": {"APP_VERSION": "` + version + `"}}`,
-					},
+					Labels:      labels,
+					Annotations: annotations,
 				},
 				Spec: corev1.PodSpec{
 					Containers: []corev1.Container{{

@@ -393,3 +393,87 @@ func TestDiscoverLargeRepo(t *testing.T) {
 		t.Fatalf("found %d spec files, want 1000", len(files))
 	}
 }
+
+// httpRouteSpec is the valid spec's route moved to a Gateway API HTTPRoute.
+func httpRouteSpec(t *testing.T) string {
+	t.Helper()
+	return strings.Replace(edit(t, "  virtualService:\n    name: myapp-routing\n    namespace: canary-demo\n    route: canary-route\n  host: myapp\n  subsets: {stable: stable, canary: canary}\n",
+		"  route:\n    kind: HTTPRoute\n    name: myapp\n    namespace: canary-demo\n    rule: split\n  hosts: {stable: myapp-stable, canary: myapp-canary}\n"),
+		"    versions: {stable: v1, canary: v2}\n", "", 1)
+}
+
+func TestGatewayRouteSpec(t *testing.T) {
+	cs, err := Parse(strings.NewReader(httpRouteSpec(t)), "canary.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cs[0]
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	s := &c.Spec
+	if s.RouteKind() != KindHTTPRoute || !s.GatewayRoute() || s.RouteName() != "myapp" || s.RouteNamespace() != "canary-demo" {
+		t.Errorf("route %s %s/%s, gateway %v", s.RouteKind(), s.RouteNamespace(), s.RouteName(), s.GatewayRoute())
+	}
+	if s.Analysis.Reporter != ReporterWaypoint {
+		t.Errorf("reporter defaults to %q, want waypoint", s.Analysis.Reporter)
+	}
+	if v := s.Analysis.Versions; v.Stable != "myapp-stable" || v.Canary != "myapp-canary" {
+		t.Errorf("versions default to %+v, want the Services", v)
+	}
+	if s.RouteField("route") != "spec.route.rule" || s.RouteField("name") != "spec.route.name" {
+		t.Errorf("fields %s, %s", s.RouteField("route"), s.RouteField("name"))
+	}
+	vs, err := Parse(strings.NewReader(valid), "canary.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs[0].Normalize()
+	if vs[0].Spec.RouteKind() != KindVirtualService || vs[0].Spec.Analysis.Reporter != ReporterDestination || vs[0].Spec.RouteField("rule") != "spec.virtualService.route" {
+		t.Errorf("a VirtualService spec: kind %s, reporter %s", vs[0].Spec.RouteKind(), vs[0].Spec.Analysis.Reporter)
+	}
+}
+
+func TestMalformedGatewayRouteSpecs(t *testing.T) {
+	const f = "apps/myapp/canary.yaml"
+	src := httpRouteSpec(t)
+	ed := func(old, new string) string {
+		if !strings.Contains(src, old) {
+			t.Fatalf("test bug: %q is not in the spec", old)
+		}
+		return strings.Replace(src, old, new, 1)
+	}
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{"unknown kind", ed("kind: HTTPRoute", "kind: TCPRoute"),
+			[]string{f + `:8: spec.route.kind: "TCPRoute" must be HTTPRoute or GRPCRoute`}},
+		{"VirtualService kind", ed("kind: HTTPRoute", "kind: VirtualService"),
+			[]string{f + ":8: spec.route.kind: a VirtualService is named by spec.virtualService; spec.route names a Gateway API route: HTTPRoute or GRPCRoute"}},
+		{"no hosts", ed("  hosts: {stable: myapp-stable, canary: myapp-canary}\n", ""),
+			[]string{f + ":5: spec.hosts: required for a Gateway API route: the Services of the stable and canary backendRefs of HTTPRoute myapp (spec.hosts.stable, spec.hosts.canary)"}},
+		{"subsets", ed("  hosts: {", "  subsets: {stable: a, canary: b}\n  hosts: {"),
+			[]string{f + ":12: spec.subsets: a Gateway API route's backendRefs have no subsets: remove spec.subsets and name the two Services in spec.hosts"}},
+		{"host", ed("  hosts: {", "  host: myapp\n  hosts: {"),
+			[]string{f + ":12: spec.host: a Gateway API route splits between two Services: name them in spec.hosts.stable and spec.hosts.canary instead"}},
+		{"both route kinds", ed("  hosts: {", "  virtualService: {name: x, namespace: canary-demo}\n  hosts: {"),
+			[]string{f + ":12: spec.virtualService: give either spec.virtualService or spec.route, not both"}},
+		{"host with a domain", ed("stable: myapp-stable,", "stable: myapp-stable.canary-demo.svc.cluster.local,"),
+			[]string{f + `:12: spec.hosts.stable: "myapp-stable.canary-demo.svc.cluster.local" must be the name of a Service in canary-demo (a DNS label), as the route's backendRefs name it`}},
+		{"bad reporter", ed("    minRequests: 1000\n", "    minRequests: 1000\n    reporter: ztunnel\n"),
+			[]string{f + `:22: spec.analysis.reporter: "ztunnel" must be destination (sidecars), waypoint (ambient mode's waypoints) or source`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := parseAndValidate(tt.src)
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if got := err.Error(); got != strings.Join(tt.want, "\n") {
+				t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}

@@ -32,8 +32,9 @@ const (
 	Kind       = "Canary"
 )
 
-// Canary is one canary: which VirtualService route to split, the weight
-// schedule, and the gates that decide each step.
+// Canary is one canary: which route to split (a VirtualService's, or a
+// Gateway API HTTPRoute's or GRPCRoute's), the weight schedule, and the
+// gates that decide each step.
 type Canary struct {
 	APIVersion string   `yaml:"apiVersion"`
 	Kind       string   `yaml:"kind"`
@@ -90,6 +91,10 @@ type Spec struct {
 	// components list holds the promoter-owned component.
 	Overlay        string            `yaml:"overlay"`
 	VirtualService VirtualServiceRef `yaml:"virtualService"`
+	// Route, when set, names a Gateway API route to split instead of a
+	// VirtualService: its kind says which. The split is then one by host
+	// (spec.hosts names the two Services of the rule's backendRefs).
+	Route RouteRef `yaml:"route,omitempty"`
 	// Host is the destination host of both subsets in the split route.
 	Host    string  `yaml:"host"`
 	Subsets Subsets `yaml:"subsets"`
@@ -112,6 +117,80 @@ type VirtualServiceRef struct {
 	// Route is the name of the HTTP route to split. Empty means the one route
 	// without a match block.
 	Route string `yaml:"route,omitempty"`
+}
+
+// Route kinds. VirtualService is the default: the kind of a spec without
+// spec.route.
+const (
+	KindVirtualService = "VirtualService"
+	KindHTTPRoute      = "HTTPRoute"
+	KindGRPCRoute      = "GRPCRoute"
+)
+
+// GatewayAPIGroup is the API group of HTTPRoute and GRPCRoute.
+const GatewayAPIGroup = "gateway.networking.k8s.io"
+
+// RouteRef names a Gateway API route (gateway.networking.k8s.io/v1) and
+// the rule of it to split.
+type RouteRef struct {
+	// Kind is HTTPRoute or GRPCRoute.
+	Kind      string `yaml:"kind"`
+	Name      string `yaml:"name"`
+	Namespace string `yaml:"namespace"`
+	// Rule is the name of the rule to split. Empty means the one rule
+	// whose backendRefs name both Services of spec.hosts.
+	Rule string `yaml:"rule,omitempty"`
+}
+
+// IsZero reports whether no field of the reference is given.
+func (r RouteRef) IsZero() bool { return r == RouteRef{} }
+
+// RouteKind is the kind of the route the canary splits: VirtualService
+// unless spec.route names a Gateway API route.
+func (s *Spec) RouteKind() string {
+	if s.Route.IsZero() {
+		return KindVirtualService
+	}
+	return s.Route.Kind
+}
+
+// GatewayRoute reports whether the canary splits a Gateway API route.
+func (s *Spec) GatewayRoute() bool { return !s.Route.IsZero() }
+
+// RouteName is the name of the route resource the canary splits.
+func (s *Spec) RouteName() string {
+	if s.GatewayRoute() {
+		return s.Route.Name
+	}
+	return s.VirtualService.Name
+}
+
+// RouteNamespace is the namespace of the route resource, where the
+// Deployments and Services are too.
+func (s *Spec) RouteNamespace() string {
+	if s.GatewayRoute() {
+		return s.Route.Namespace
+	}
+	return s.VirtualService.Namespace
+}
+
+// RouteField is the spec field that names the route's name, namespace or
+// split rule ("rule" for a Gateway API route is "route" of a
+// VirtualService): "spec.route.name", "spec.virtualService.route".
+func (s *Spec) RouteField(which string) string {
+	if s.GatewayRoute() {
+		if which == "route" {
+			which = "rule"
+		}
+		return "spec.route." + which
+	}
+	if which == "rule" {
+		which = "route"
+	}
+	if which == "" {
+		return "spec.virtualService"
+	}
+	return "spec.virtualService." + which
 }
 
 // Hosts names the destination hosts of the two versions in a split by host.
@@ -183,7 +262,12 @@ type Analysis struct {
 	// PromoteWhen is "gates" (default: every gate passes after the pause) or
 	// "evidence" (the sequential test also certifies the canary is not much
 	// worse than stable).
-	PromoteWhen string     `yaml:"promoteWhen,omitempty"`
+	PromoteWhen string `yaml:"promoteWhen,omitempty"`
+	// Reporter is the reporter label of the Istio metrics the gates read:
+	// destination (sidecars) or waypoint (ambient mode's waypoint
+	// proxies). Default: waypoint for a Gateway API route, destination
+	// for a VirtualService.
+	Reporter    string     `yaml:"reporter,omitempty"`
 	Versions    Versions   `yaml:"versions"`
 	Gates       []Gate     `yaml:"gates,omitempty"`
 	RollbackOn  []Gate     `yaml:"rollbackOn,omitempty"`
@@ -193,6 +277,13 @@ type Analysis struct {
 	StepWeights []int      `yaml:"stepWeights,omitempty"`
 	Templates   []Template `yaml:"templates,omitempty"`
 }
+
+// Reporters of Istio's standard metrics.
+const (
+	ReporterDestination = "destination"
+	ReporterWaypoint    = "waypoint"
+	ReporterSource      = "source"
+)
 
 // Versions are the destination_version label values of the two versions in
 // Istio's metrics.

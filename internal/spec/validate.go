@@ -48,6 +48,14 @@ func (c *Canary) Normalize() {
 	if a.PromoteWhen == "" {
 		a.PromoteWhen = "gates"
 	}
+	if a.Reporter == "" {
+		// Ambient mode's waypoints, which Gateway API routes configure,
+		// report as waypoint; sidecars as destination.
+		a.Reporter = ReporterDestination
+		if s.GatewayRoute() {
+			a.Reporter = ReporterWaypoint
+		}
+	}
 	stable, canary := s.Subsets.Stable, s.Subsets.Canary
 	if s.HostSplit() {
 		// A split by host tells the versions apart by
@@ -204,14 +212,18 @@ func (c *Canary) Validate() error {
 	case !inside(s.Overlay):
 		v.add("spec.overlay", "%q leaves the repository", s.Overlay)
 	}
-	v.required("spec.virtualService.name", s.VirtualService.Name)
-	v.required("spec.virtualService.namespace", s.VirtualService.Namespace)
+	if s.GatewayRoute() {
+		v.gatewayRoute(c)
+	} else {
+		v.required("spec.virtualService.name", s.VirtualService.Name)
+		v.required("spec.virtualService.namespace", s.VirtualService.Namespace)
+	}
 	// Kubernetes refuses these names, so Istio never sees them.
-	if ns := s.VirtualService.Namespace; ns != "" && (len(ns) > 63 || !dnsLabel.MatchString(ns)) {
-		v.add("spec.virtualService.namespace", "%q must be a DNS label (lower case letters, digits and '-', at most 63)", ns)
+	if ns := s.RouteNamespace(); ns != "" && (len(ns) > 63 || !dnsLabel.MatchString(ns)) {
+		v.add(s.RouteField("namespace"), "%q must be a DNS label (lower case letters, digits and '-', at most 63)", ns)
 	}
 	for field, name := range map[string]string{
-		"spec.virtualService.name": s.VirtualService.Name, "spec.deployments.stable": s.Deployments.Stable, "spec.deployments.canary": s.Deployments.Canary,
+		s.RouteField("name"): s.RouteName(), "spec.deployments.stable": s.Deployments.Stable, "spec.deployments.canary": s.Deployments.Canary,
 	} {
 		if name != "" && (len(name) > 253 || !dnsSubdomain.MatchString(name)) {
 			v.add(field, "%q must be a DNS subdomain (lower case letters, digits, '-' and '.', at most 253)", name)
@@ -226,7 +238,7 @@ func (c *Canary) Validate() error {
 		if (s.Subsets.Stable == "") != (s.Subsets.Canary == "") {
 			v.add("spec.subsets", "give both subsets or neither")
 		}
-	} else {
+	} else if !s.GatewayRoute() {
 		v.required("spec.host", s.Host)
 		v.requiredHint("spec.subsets.stable", s.Subsets.Stable)
 		v.requiredHint("spec.subsets.canary", s.Subsets.Canary)
@@ -259,6 +271,11 @@ func (c *Canary) Validate() error {
 	}
 	if a.PromoteWhen != "gates" && a.PromoteWhen != "evidence" {
 		v.add("spec.analysis.promoteWhen", "%q must be gates or evidence", a.PromoteWhen)
+	}
+	switch a.Reporter {
+	case ReporterDestination, ReporterWaypoint, ReporterSource:
+	default:
+		v.add("spec.analysis.reporter", "%q must be destination (sidecars), waypoint (ambient mode's waypoints) or source", a.Reporter)
 	}
 	for i := range a.Gates {
 		v.gate(fmt.Sprintf("spec.analysis.gates[%d]", i), &a.Gates[i], false)
@@ -298,6 +315,41 @@ func (c *Canary) Validate() error {
 		return nil
 	}
 	return &ValidationError{Problems: v.problems}
+}
+
+// gatewayRoute checks spec.route: a Gateway API route splits between two
+// Services, named by spec.hosts, and has neither a VirtualService nor
+// subsets.
+func (v *validator) gatewayRoute(c *Canary) {
+	s := &c.Spec
+	switch s.Route.Kind {
+	case KindHTTPRoute, KindGRPCRoute:
+	case "":
+		v.add("spec.route.kind", "required: HTTPRoute or GRPCRoute")
+	case KindVirtualService:
+		v.add("spec.route.kind", "a VirtualService is named by spec.virtualService; spec.route names a Gateway API route: HTTPRoute or GRPCRoute")
+	default:
+		v.add("spec.route.kind", "%q must be HTTPRoute or GRPCRoute", s.Route.Kind)
+	}
+	v.required("spec.route.name", s.Route.Name)
+	v.required("spec.route.namespace", s.Route.Namespace)
+	if s.VirtualService != (VirtualServiceRef{}) {
+		v.add("spec.virtualService", "give either spec.virtualService or spec.route, not both")
+	}
+	if s.Host != "" {
+		v.add("spec.host", "a Gateway API route splits between two Services: name them in spec.hosts.stable and spec.hosts.canary instead")
+	}
+	if s.Subsets.Stable != "" || s.Subsets.Canary != "" {
+		v.add("spec.subsets", "a Gateway API route's backendRefs have no subsets: remove spec.subsets and name the two Services in spec.hosts")
+	}
+	if !s.HostSplit() {
+		v.add("spec.hosts", "required for a Gateway API route: the Services of the stable and canary backendRefs of %s %s (spec.hosts.stable, spec.hosts.canary)", s.Route.Kind, s.Route.Name)
+	}
+	for _, h := range []struct{ field, name string }{{"spec.hosts.stable", s.Hosts.Stable}, {"spec.hosts.canary", s.Hosts.Canary}} {
+		if h.name != "" && (len(h.name) > 63 || !dnsLabel.MatchString(h.name)) {
+			v.add(h.field, "%q must be the name of a Service in %s (a DNS label), as the route's backendRefs name it", h.name, s.Route.Namespace)
+		}
+	}
 }
 
 func (v *validator) steps(c *Canary) {

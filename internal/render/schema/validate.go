@@ -67,6 +67,9 @@ func Parse(streams ...[]byte) (Set, error) {
 // Istio is the Set of the embedded Istio networking CRDs, parsed once.
 var Istio = sync.OnceValues(func() (Set, error) { return Parse(IstioNetworking) })
 
+// GatewayAPI is the Set of the embedded Gateway API CRDs, parsed once.
+var GatewayAPI = sync.OnceValues(func() (Set, error) { return Parse(GatewayAPIRoutes) })
+
 // ErrUnknownKind is returned by Validate for a resource no schema serves.
 var ErrUnknownKind = errors.New("no CRD serves this apiVersion and kind")
 
