@@ -162,7 +162,6 @@ func mustJSON(t *testing.T, v any) string {
 	return string(data)
 }
 
-
 // TestFeatureFlagJSONKeepsOrder: the re-encoded document keeps the order
 // of the flags and of their fields, and numbers as written.
 func TestFeatureFlagJSONKeepsOrder(t *testing.T) {
