@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -103,11 +104,17 @@ func inspectFlag(c *spec.Canary, ms []manifest, rename *naming, repo fs.FS) (*Fl
 			}
 		}
 	}
-	where := func() string {
-		if file, line := locateData(repo, c.Spec.Overlay, m.Metadata.Name, ff.Key); file != "" {
-			return fmt.Sprintf("%s:%d: ", file, line)
+	// where is the ConfigMap's file and the line of its data key, or, for
+	// a problem at line jsonLine of a block scalar, that line of the file.
+	where := func(jsonLine int) string {
+		file, line, block := locateData(repo, c.Spec.Overlay, m.Metadata.Name, ff.Key)
+		if file == "" {
+			return ""
 		}
-		return ""
+		if block && jsonLine > 0 {
+			line += jsonLine
+		}
+		return fmt.Sprintf("%s:%d: ", file, line)
 	}
 	if value == nil || value.Kind != yaml.ScalarNode {
 		return nil, fail("spec.featureFlag.key", "ConfigMap %s has no data key %s (keys: %s)", m.Metadata.Name, ff.Key, listOrNone(keys))
@@ -117,23 +124,24 @@ func inspectFlag(c *spec.Canary, ms []manifest, rename *naming, repo fs.FS) (*Fl
 	var nf *flagNotFoundError
 	switch {
 	case errors.As(err, &je):
-		return nil, fail("spec.featureFlag.key", "%sConfigMap %s: data.%s is not a JSON object of flags: %v", where(), m.Metadata.Name, ff.Key, je)
+		return nil, fail("spec.featureFlag.key", "%sConfigMap %s: data.%s is not a JSON object of flags: %v", where(je.Line), m.Metadata.Name, ff.Key, je)
 	case errors.As(err, &nf):
-		return nil, fail("spec.featureFlag.name", "%sConfigMap %s: data.%s %v", where(), m.Metadata.Name, ff.Key, nf)
+		return nil, fail("spec.featureFlag.name", "%sConfigMap %s: data.%s %v", where(0), m.Metadata.Name, ff.Key, nf)
 	case err != nil:
-		return nil, fail("spec.featureFlag.name", "%sConfigMap %s: data.%s: %v", where(), m.Metadata.Name, ff.Key, err)
+		return nil, fail("spec.featureFlag.name", "%sConfigMap %s: data.%s: %v", where(0), m.Metadata.Name, ff.Key, err)
 	}
 	return &Flag{Target: m.Metadata.Name, Name: m.Metadata.Name, Namespace: m.Metadata.Namespace, Key: ff.Key, Authored: value.Value, doc: doc}, nil
 }
 
 // locateData finds the file and line of the data key of the ConfigMap
 // name among the kustomization roots overlay reaches ("" when none of
-// their YAML files defines it, as for a generated ConfigMap). It is only
-// called to explain an error.
-func locateData(repo fs.FS, overlay, name, key string) (string, int) {
+// their YAML files defines it, as for a generated ConfigMap), and whether
+// its value is a block scalar (whose content starts on the next line). It
+// is only called to explain an error.
+func locateData(repo fs.FS, overlay, name, key string) (string, int, bool) {
 	c := &copier{repo: sandbox.New(repo), mem: filesys.MakeFsInMemory(), refused: map[string]error{}}
 	if err := c.copyRoots(overlay); err != nil {
-		return "", 0
+		return "", 0, false
 	}
 	var files []string
 	for _, dir := range c.copied {
@@ -173,14 +181,15 @@ func locateData(repo fs.FS, overlay, name, key string) (string, int) {
 			if d := lookup(root, "data"); d != nil && d.Kind == yaml.MappingNode {
 				for i := 0; i+1 < len(d.Content); i += 2 {
 					if d.Content[i].Value == key {
-						return p, d.Content[i].Line
+						v := d.Content[i+1]
+						return p, d.Content[i].Line, v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
 					}
 				}
 			}
-			return p, root.Line
+			return p, root.Line, false
 		}
 	}
-	return "", 0
+	return "", 0, false
 }
 
 // checkFlag verifies the built ConfigMap of the canary's feature flag: the
@@ -208,13 +217,21 @@ func checkFlag(c *spec.Canary, b *Base, ms []manifest, st Stage, fail func(field
 		}
 		return
 	}
+	built, err := parseFlags([]byte(got), f.doc.name)
+	if err != nil {
+		fail("spec.featureFlag.name", "ConfigMap %s: data.%s as built: %v", f.Name, f.Key, err)
+		return
+	}
+	if g := built.percentage(); g != strconv.Itoa(p) {
+		fail("spec.featureFlag.name", "ConfigMap %s: flag %q has %s %s, want %d", f.Name, f.doc.name, flagField, cmpOr(g, "(none)"), p)
+	}
 	want, err := f.doc.with(p)
 	if err != nil {
 		fail("spec.featureFlag.name", "%v", err)
 		return
 	}
-	if !sameJSON([]byte(got), want) {
-		fail("spec.featureFlag.name", "ConfigMap %s: data.%s does not set flag %q to %s %d with the rest as written", f.Name, f.Key, f.doc.name, flagField, p)
+	if mine, err := built.with(p); err != nil || !sameJSON(mine, want) {
+		fail("spec.featureFlag.name", "ConfigMap %s: data.%s differs from the base's in more than flag %q's %s", f.Name, f.Key, f.doc.name, flagField)
 	}
 }
 

@@ -47,20 +47,18 @@ data:
     }
 `
 
-// withFlag is the example repository with the feature-flags ConfigMap in
-// its base and the canary tied to flag new-checkout by featureFlag
-// (edited by edit, when given).
+// withFlag is the example repository with configMap as its feature-flags
+// ConfigMap and featureFlag as the canary's spec.featureFlag.
 func withFlag(t *testing.T, configMap, featureFlag string) (*spec.Canary, fstest.MapFS) {
 	t.Helper()
 	_, repo := loadExample(t)
 	repo["apps/myapp/base/feature-flags.yaml"] = &fstest.MapFile{Data: []byte(configMap)}
-	k := string(repo["apps/myapp/base/kustomization.yaml"].Data)
-	repo["apps/myapp/base/kustomization.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(k, "resources:\n", "resources:\n  - feature-flags.yaml\n", 1))}
 	s := string(repo["apps/myapp/canary.yaml"].Data)
-	if !strings.Contains(s, "\n  steps:\n") {
-		t.Fatal("test bug: the example spec has no steps")
+	const tie = "  featureFlag: {name: myapp-canary}\n"
+	if !strings.Contains(s, tie) {
+		t.Fatal("test bug: the example spec does not tie flag myapp-canary")
 	}
-	repo["apps/myapp/canary.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(s, "\n  steps:\n", "\n  featureFlag: "+featureFlag+"\n  steps:\n", 1))}
+	repo["apps/myapp/canary.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(s, tie, "  featureFlag: "+featureFlag+"\n", 1))}
 	cs, err := spec.Load(context.Background(), repo)
 	if err != nil {
 		t.Fatal(err)
@@ -216,17 +214,17 @@ func TestFeatureFlagProblems(t *testing.T) {
 		name, configMap, featureFlag, want string
 	}{
 		{"flag missing", flagsConfigMap, "{name: old-checkout}",
-			f + `:16: spec.featureFlag.name: ` + cm + `:7: ConfigMap feature-flags: data.flags.json has no flag "old-checkout" (flags: dark-mode, new-checkout)`},
+			f + `:45: spec.featureFlag.name: ` + cm + `:7: ConfigMap feature-flags: data.flags.json has no flag "old-checkout" (flags: dark-mode, new-checkout)`},
 		{"ConfigMap missing", flagsConfigMap, "{name: new-checkout, configMap: flags}",
-			f + `:16: spec.featureFlag.configMap: ConfigMap canary-demo/flags not found in the overlay (ConfigMaps as built: canary-demo/feature-flags, canary-demo/myapp-canary-dashboard); add the ConfigMap to the overlay (promoter init writes feature-flags) or name yours in spec.featureFlag.configMap`},
+			f + `:45: spec.featureFlag.configMap: ConfigMap canary-demo/flags not found in the overlay (ConfigMaps as built: canary-demo/feature-flags, canary-demo/myapp-canary-dashboard); add the ConfigMap to the overlay (promoter init writes feature-flags) or name yours in spec.featureFlag.configMap`},
 		{"key missing", flagsConfigMap, "{name: new-checkout, key: flags.yaml}",
-			f + `:16: spec.featureFlag.key: ConfigMap feature-flags has no data key flags.yaml (keys: flags.json)`},
+			f + `:45: spec.featureFlag.key: ConfigMap feature-flags has no data key flags.yaml (keys: flags.json)`},
 		{"not JSON", strings.Replace(flagsConfigMap, `"owner": "web"},`, `"owner": "web"}`, 1), "{name: new-checkout}",
-			f + `:16: spec.featureFlag.key: ` + cm + `:7: ConfigMap feature-flags: data.flags.json is not a JSON object of flags: line 3, column 3: invalid character '"' after object key:value pair`},
+			f + `:45: spec.featureFlag.key: ` + cm + `:10: ConfigMap feature-flags: data.flags.json is not a JSON object of flags: line 3, column 3: invalid character '"' after object key:value pair`},
 		{"not an object", strings.Replace(flagsConfigMap, "  flags.json: |\n    {\n", "  flags.json: |\n    [{\n", 1), "{name: new-checkout}",
-			f + `:16: spec.featureFlag.key: ` + cm + `:7: ConfigMap feature-flags: data.flags.json is not a JSON object of flags: line 1, column 2: want a JSON object of flags, found an array`},
+			f + `:45: spec.featureFlag.key: ` + cm + `:8: ConfigMap feature-flags: data.flags.json is not a JSON object of flags: line 1, column 2: want a JSON object of flags, found an array`},
 		{"percentage not a number", strings.Replace(flagsConfigMap, `"rollout_percentage": 0,`, `"rollout_percentage": "ten",`, 1), "{name: new-checkout}",
-			f + `:16: spec.featureFlag.name: ` + cm + `:7: ConfigMap feature-flags: data.flags.json: flag "new-checkout": rollout_percentage is "ten", want a number from 0 to 100`},
+			f + `:45: spec.featureFlag.name: ` + cm + `:7: ConfigMap feature-flags: data.flags.json: flag "new-checkout": rollout_percentage is "ten", want a number from 0 to 100`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
