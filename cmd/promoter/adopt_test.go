@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,6 +257,11 @@ type commitVerifier struct {
 	c       *spec.Canary
 	initial []any
 	last    *render.Committed
+	// flags is the tied feature flag's rollout_percentage in each
+	// verified commit's build, in order (with spec.featureFlag).
+	flags []string
+	// authoredFlag is the flag's rollout_percentage as the humans wrote it.
+	authoredFlag string
 }
 
 func newCommitVerifier(t *testing.T, bare string, fx adoptFixture) *commitVerifier {
@@ -287,8 +295,44 @@ func newCommitVerifier(t *testing.T, bare string, fx adoptFixture) *commitVerifi
 			t.Fatal(err)
 		}
 	}
-	v.initial = v.normalize(v.cliBuild(dir))
+	initial := v.cliBuild(dir)
+	v.initial = v.normalize(initial)
+	if v.c.Spec.FeatureFlag != nil {
+		v.authoredFlag = v.flagPercentage(decodeDocs(t, initial))
+	}
 	return v
+}
+
+// flagPercentage is the tied flag's rollout_percentage in built docs (its
+// JSON text), failing the test when the ConfigMap or the flag is missing.
+func (v *commitVerifier) flagPercentage(docs []any) string {
+	v.t.Helper()
+	ff := v.c.Spec.FeatureFlag
+	for _, d := range docs {
+		m := d.(map[string]any)
+		if m["kind"] != "ConfigMap" || m["metadata"].(map[string]any)["name"] != ff.ConfigMap {
+			continue
+		}
+		flags := decodeJSON(v.t, m["data"].(map[string]any)[ff.Key].(string))
+		flag, ok := flags[ff.Name].(map[string]any)
+		if !ok {
+			v.t.Fatalf("built ConfigMap %s has no flag %s", ff.ConfigMap, ff.Name)
+		}
+		return fmt.Sprint(flag["rollout_percentage"])
+	}
+	v.t.Fatalf("no ConfigMap %s built", ff.ConfigMap)
+	return ""
+}
+
+func decodeJSON(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var out map[string]any
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+	return out
 }
 
 func (v *commitVerifier) export(rev string) string {
@@ -369,6 +413,19 @@ func (v *commitVerifier) verify(rev string) {
 	if got, want := weight(b.CanaryDest), st.Weight; got != want {
 		t.Errorf("commit %.12s: canary weight %v, want %d", rev, got, want)
 	}
+	// The tied feature flag follows the weight (100 once promoted) and
+	// is as written before the first step and after a rollback.
+	if v.c.Spec.FeatureFlag != nil {
+		got := v.flagPercentage(docs)
+		want := v.authoredFlag
+		if p, ok := render.FlagPercentage(v.c, st.Stage); ok {
+			want = strconv.Itoa(p)
+		}
+		if got != want {
+			t.Errorf("commit %.12s: flag %s has rollout_percentage %s, want %s", rev, v.c.Spec.FeatureFlag.Name, got, want)
+		}
+		v.flags = append(v.flags, got)
+	}
 	if got := v.normalize(cli); !reflect.DeepEqual(got, v.initial) {
 		a, _ := yaml.Marshal(v.initial)
 		g, _ := yaml.Marshal(got)
@@ -413,6 +470,15 @@ func (v *commitVerifier) normalize(data []byte) []any {
 			for _, i := range []int{b.StableDest, b.CanaryDest} {
 				delete(route[i].(map[string]any), "weight")
 			}
+		case m["kind"] == "ConfigMap" && b.Flag != nil && md["name"] == b.Flag.Name:
+			// The flag's rollout_percentage; every other byte of the
+			// JSON is compared as data.
+			data := m["data"].(map[string]any)
+			flags := decodeJSON(v.t, data[b.Flag.Key].(string))
+			if flag, ok := flags[v.c.Spec.FeatureFlag.Name].(map[string]any); ok {
+				delete(flag, "rollout_percentage")
+			}
+			data[b.Flag.Key] = flags
 		case m["kind"] == "Deployment" && (md["name"] == b.Canary.Name || md["name"] == b.Stable.Name):
 			s := m["spec"].(map[string]any)
 			delete(s, "replicas")
@@ -590,6 +656,51 @@ func TestInitHostSplitPromotes(t *testing.T) {
 	m := adoptMesh(t, fx, "healthy")
 	// The scaffold's pauses are multiples of 30 minutes.
 	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
+	// The scaffold ties its feature flag to the canary: in the built
+	// ConfigMap of every commit (krusty and the kustomize CLI alike) its
+	// rollout_percentage was the weight, then 100.
+	if got, want := strings.Join(slices.Compact(v.flags), " "), "5 10 25 50 75 100"; got != want {
+		t.Errorf("the feature flag's rollout_percentage went %s over the commits, want %s", got, want)
+	}
+}
+
+// TestInitFeatureFlagRollsBack scaffolds an application whose feature
+// flag is written at 3%, runs a bad canary until it is rolled back, and
+// checks that the flag followed the weight and then returned to 3 in the
+// built ConfigMap.
+func TestInitFeatureFlagRollsBack(t *testing.T) {
+	work := t.TempDir()
+	out, code := promoterCmd(t, "init", "--name", "shop", "--namespace", "shop", "--runners", "none", "--dir", work)
+	if code != 0 {
+		t.Fatalf("init exited %d:\n%s", code, out)
+	}
+	p := filepath.Join(work, "apps/shop/base/feature-flags.yaml")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"rollout_percentage": 0,`) {
+		t.Fatalf("init's flag is not at 0%%:\n%s", data)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(data), `"rollout_percentage": 0,`, `"rollout_percentage": 3,`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := gittest.NewServer(t)
+	bare := srv.SeedDir(t, "gitops", "main", work)
+	fx := adoptFixture{
+		canary: "shop", namespace: "shop", service: "shop",
+		stable:  mesh.Version{Name: "v1", Workload: "shop-stable"},
+		canaryV: mesh.Version{Name: "v2", Workload: "shop-canary"},
+	}
+	v := newCommitVerifier(t, bare, fx)
+	m := adoptMesh(t, fx, "bad")
+	adoptUntilRollback(t, fx, srv.RepoURL("gitops"), bare, m, v, "", nil)
+	if got, want := strings.Join(slices.Compact(v.flags), " "), "5 3"; got != want {
+		t.Errorf("the feature flag's rollout_percentage went %s over the commits, want %s (the weight, then as written)", got, want)
+	}
+	if v.authoredFlag != "3" {
+		t.Errorf("authored rollout_percentage %s, want 3", v.authoredFlag)
+	}
 }
 
 // A canary whose version label matches no series holds, and the run says
