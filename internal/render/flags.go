@@ -92,6 +92,11 @@ func inspectFlag(c *spec.Canary, ms []manifest, rename *naming, repo fs.FS) (*Fl
 	}
 	m, err := findAs(ms, "", "ConfigMap", ff.ConfigMap, c.Spec.VirtualService.Namespace, rename)
 	if err != nil {
+		for _, o := range ms {
+			if o.Kind == "ConfigMap" && strings.HasPrefix(o.Metadata.Name, ff.ConfigMap+"-") && generatedHash(strings.TrimPrefix(o.Metadata.Name, ff.ConfigMap+"-")) {
+				return nil, fail("spec.featureFlag.configMap", "ConfigMap %s is generated with a content hash in its name (%s), which every change of the flags would rename: set options: {disableNameSuffixHash: true} on its configMapGenerator entry (or generatorOptions.disableNameSuffixHash: true)", ff.ConfigMap, o.Metadata.Name)
+			}
+		}
 		return nil, fail("spec.featureFlag.configMap", "%v; add the ConfigMap to the overlay (promoter init writes %s) or name yours in spec.featureFlag.configMap", err, spec.DefaultFlagConfigMap)
 	}
 	var keys []string
@@ -131,6 +136,20 @@ func inspectFlag(c *spec.Canary, ms []manifest, rename *naming, repo fs.FS) (*Fl
 		return nil, fail("spec.featureFlag.name", "%sConfigMap %s: data.%s: %v", where(0), m.Metadata.Name, ff.Key, err)
 	}
 	return &Flag{Target: m.Metadata.Name, Name: m.Metadata.Name, Namespace: m.Metadata.Namespace, Key: ff.Key, Authored: value.Value, doc: doc}, nil
+}
+
+// generatedHash reports whether s looks like the name suffix kustomize's
+// generators add: ten characters of its hash alphabet.
+func generatedHash(s string) bool {
+	if len(s) != 10 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("bcdfghkmt2456789", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // locateData finds the file and line of the data key of the ConfigMap

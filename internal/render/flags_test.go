@@ -308,3 +308,28 @@ func TestFeatureFlagSameOutputAsKustomizeCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestFeatureFlagGeneratedConfigMap: a ConfigMap from a configMapGenerator
+// with kustomize's content hash in its name is refused with what to set.
+func TestFeatureFlagGeneratedConfigMap(t *testing.T) {
+	c, repo := withFlag(t, flagsConfigMap, "{name: new-checkout}")
+	delete(repo, "apps/myapp/base/feature-flags.yaml")
+	k := "apps/myapp/base/kustomization.yaml"
+	data := strings.Replace(string(repo[k].Data), "  - feature-flags.yaml\n", "", 1)
+	repo[k] = &fstest.MapFile{Data: []byte(data + "configMapGenerator:\n  - name: feature-flags\n    namespace: canary-demo\n    files: [flags.json]\n")}
+	repo["apps/myapp/base/flags.json"] = &fstest.MapFile{Data: []byte(flagsJSON)}
+	_, err := Render(c, repo, Stage{Step: 1, Weight: 5})
+	want := "apps/myapp/canary.yaml:45: spec.featureFlag.configMap: ConfigMap feature-flags is generated with a content hash in its name (feature-flags-"
+	if !errors.Is(err, ErrBase) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "disableNameSuffixHash: true") {
+		t.Fatalf("got %v, want an error containing %q and the option to set", err, want)
+	}
+	// With the hash disabled, the generated ConfigMap's flag follows.
+	repo[k] = &fstest.MapFile{Data: []byte(data + "configMapGenerator:\n  - name: feature-flags\n    namespace: canary-demo\n    files: [flags.json]\n    options: {disableNameSuffixHash: true}\n")}
+	res, err := Render(c, repo, Stage{Step: 2, Weight: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := decodeFlags(t, builtFlags(t, res.Manifests))["new-checkout"]["rollout_percentage"]; p != json.Number("10") {
+		t.Errorf("rollout_percentage %v, want 10", p)
+	}
+}
