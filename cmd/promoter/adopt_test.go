@@ -148,8 +148,10 @@ func adoptMesh(t *testing.T, fx adoptFixture, health string) *testMesh {
 // simulated minutes over a healthy canary to promotion, and checks every
 // commit promoter pushes.
 func TestAdoptPromotes(t *testing.T) {
+	t.Parallel()
 	for _, fx := range adoptFixtures {
 		t.Run(fx.dir, func(t *testing.T) {
+			t.Parallel()
 			remote, bare := adoptRepo(t, fx)
 			v := newCommitVerifier(t, bare, fx)
 			m := adoptMesh(t, fx, "healthy")
@@ -194,8 +196,10 @@ func adoptUntilPromoted(t *testing.T, fx adoptFixture, remote, bare string, m *t
 // TestAdoptRollsBack drives each fixture over a bad canary to a revert:
 // exit 3, 100% stable.
 func TestAdoptRollsBack(t *testing.T) {
+	t.Parallel()
 	for _, fx := range adoptFixtures {
 		t.Run(fx.dir, func(t *testing.T) {
+			t.Parallel()
 			remote, bare := adoptRepo(t, fx)
 			v := newCommitVerifier(t, bare, fx)
 			m := adoptMesh(t, fx, "bad")
@@ -262,11 +266,14 @@ type commitVerifier struct {
 	flags []string
 	// authoredFlag is the flag's rollout_percentage as the humans wrote it.
 	authoredFlag string
+	// trees are the trees verified already: a pull request's merge
+	// commit has its head's tree, which builds the same.
+	trees map[string]bool
 }
 
 func newCommitVerifier(t *testing.T, bare string, fx adoptFixture) *commitVerifier {
 	t.Helper()
-	v := &commitVerifier{t: t, bare: bare, fx: fx, cli: kustomizetest.CLI(t)}
+	v := &commitVerifier{t: t, bare: bare, fx: fx, cli: kustomizetest.CLI(t), trees: map[string]bool{}}
 	v.seen = gittest.Git(t, bare, "rev-parse", "main")
 	dir := v.export(v.seen)
 	cs, err := spec.Load(context.Background(), os.DirFS(dir))
@@ -367,6 +374,11 @@ func (v *commitVerifier) verifyNew() int {
 	}
 	revs := strings.Fields(gittest.Git(v.t, v.bare, "rev-list", "--reverse", v.seen+".."+tip))
 	for _, rev := range revs {
+		tree := gittest.Git(v.t, v.bare, "rev-parse", rev+"^{tree}")
+		if v.trees[tree] {
+			continue
+		}
+		v.trees[tree] = true
 		v.verify(rev)
 	}
 	v.seen = tip
@@ -509,6 +521,7 @@ func fixture(t *testing.T, dir string) adoptFixture {
 // that undo what it sets are refused by validate, before the first
 // commit, with the field's file:line and what to change.
 func TestAdoptRefusesOverrides(t *testing.T) {
+	t.Parallel()
 	const file = "apps/backend/overlays/production/kustomization.yaml"
 	head := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: podinfo\nresources:\n  - ../../base\n"
 	tests := []struct {
@@ -588,6 +601,7 @@ func TestAdoptRefusesOverrides(t *testing.T) {
 // does not block its rollback: the revert lands 100% stable, says the
 // replicas stay as pinned, and the run exits 3.
 func TestAdoptPinnedReplicasRollBack(t *testing.T) {
+	t.Parallel()
 	fx := fixture(t, "podinfo-backend")
 	remote, bare := adoptRepo(t, fx)
 	v := newCommitVerifier(t, bare, fx)
@@ -622,6 +636,7 @@ func TestAdoptPinnedReplicasRollBack(t *testing.T) {
 // healthy canary to promotion; every commit builds as the kustomize CLI
 // builds it and changes only the route's weights, images and replicas.
 func TestInitHostSplitPromotes(t *testing.T) {
+	t.Parallel()
 	work := t.TempDir()
 	out, code := promoterCmd(t, "init", "--name", "shop", "--namespace", "shop", "--split", "host", "--runners", "none", "--dir", work)
 	if code != 0 {
@@ -669,6 +684,7 @@ func TestInitHostSplitPromotes(t *testing.T) {
 // checks that the flag followed the weight and then returned to 3 in the
 // built ConfigMap.
 func TestInitFeatureFlagRollsBack(t *testing.T) {
+	t.Parallel()
 	work := t.TempDir()
 	out, code := promoterCmd(t, "init", "--name", "shop", "--namespace", "shop", "--runners", "none", "--dir", work)
 	if code != 0 {
@@ -706,6 +722,7 @@ func TestInitFeatureFlagRollsBack(t *testing.T) {
 // A canary whose version label matches no series holds, and the run says
 // which values the service reports and what to change.
 func TestRunNamesReportedVersions(t *testing.T) {
+	t.Parallel()
 	fx := fixture(t, "argo-rollouts-subset")
 	// analysis.versions defaults to v1 and v2 (the subsets' labels), but
 	// the canary's pods report v3.
