@@ -13,7 +13,6 @@ import (
 // each with the gate report and a promoter/gates status, merged by promoter
 // and its branch deleted; reruns never open a second pull request.
 func TestHealthyThroughGitHub(t *testing.T) {
-	t.Parallel()
 	const token = "ghs_e2e_token"
 	srv, bare, gh := githubFixture(t, token)
 
