@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,8 +171,10 @@ func adoptMesh(t *testing.T, fx adoptFixture, health string) *testMesh {
 // simulated minutes over a healthy canary to promotion, and checks every
 // commit promoter pushes.
 func TestAdoptPromotes(t *testing.T) {
+	t.Parallel()
 	for _, fx := range adoptFixtures {
 		t.Run(fx.dir, func(t *testing.T) {
+			t.Parallel()
 			remote, bare := adoptRepo(t, fx)
 			v := newCommitVerifier(t, bare, fx)
 			m := adoptMesh(t, fx, "healthy")
@@ -215,8 +219,10 @@ func adoptUntilPromoted(t *testing.T, fx adoptFixture, remote, bare string, m *t
 // TestAdoptRollsBack drives each fixture over a bad canary to a revert:
 // exit 3, 100% stable.
 func TestAdoptRollsBack(t *testing.T) {
+	t.Parallel()
 	for _, fx := range adoptFixtures {
 		t.Run(fx.dir, func(t *testing.T) {
+			t.Parallel()
 			remote, bare := adoptRepo(t, fx)
 			v := newCommitVerifier(t, bare, fx)
 			m := adoptMesh(t, fx, "bad")
@@ -278,11 +284,19 @@ type commitVerifier struct {
 	c       *spec.Canary
 	initial []any
 	last    *render.Committed
+	// flags is the tied feature flag's rollout_percentage in each
+	// verified commit's build, in order (with spec.featureFlag).
+	flags []string
+	// authoredFlag is the flag's rollout_percentage as the humans wrote it.
+	authoredFlag string
+	// trees are the trees verified already: a pull request's merge
+	// commit has its head's tree, which builds the same.
+	trees map[string]bool
 }
 
 func newCommitVerifier(t *testing.T, bare string, fx adoptFixture) *commitVerifier {
 	t.Helper()
-	v := &commitVerifier{t: t, bare: bare, fx: fx, cli: kustomizetest.CLI(t)}
+	v := &commitVerifier{t: t, bare: bare, fx: fx, cli: kustomizetest.CLI(t), trees: map[string]bool{}}
 	v.seen = gittest.Git(t, bare, "rev-parse", "main")
 	dir := v.export(v.seen)
 	cs, err := spec.Load(context.Background(), os.DirFS(dir))
@@ -311,8 +325,44 @@ func newCommitVerifier(t *testing.T, bare string, fx adoptFixture) *commitVerifi
 			t.Fatal(err)
 		}
 	}
-	v.initial = v.normalize(v.cliBuild(dir))
+	initial := v.cliBuild(dir)
+	v.initial = v.normalize(initial)
+	if v.c.Spec.FeatureFlag != nil {
+		v.authoredFlag = v.flagPercentage(decodeDocs(t, initial))
+	}
 	return v
+}
+
+// flagPercentage is the tied flag's rollout_percentage in built docs (its
+// JSON text), failing the test when the ConfigMap or the flag is missing.
+func (v *commitVerifier) flagPercentage(docs []any) string {
+	v.t.Helper()
+	ff := v.c.Spec.FeatureFlag
+	for _, d := range docs {
+		m := d.(map[string]any)
+		if m["kind"] != "ConfigMap" || m["metadata"].(map[string]any)["name"] != ff.ConfigMap {
+			continue
+		}
+		flags := decodeJSON(v.t, m["data"].(map[string]any)[ff.Key].(string))
+		flag, ok := flags[ff.Name].(map[string]any)
+		if !ok {
+			v.t.Fatalf("built ConfigMap %s has no flag %s", ff.ConfigMap, ff.Name)
+		}
+		return fmt.Sprint(flag["rollout_percentage"])
+	}
+	v.t.Fatalf("no ConfigMap %s built", ff.ConfigMap)
+	return ""
+}
+
+func decodeJSON(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var out map[string]any
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+	return out
 }
 
 func (v *commitVerifier) export(rev string) string {
@@ -347,6 +397,11 @@ func (v *commitVerifier) verifyNew() int {
 	}
 	revs := strings.Fields(gittest.Git(v.t, v.bare, "rev-list", "--reverse", v.seen+".."+tip))
 	for _, rev := range revs {
+		tree := gittest.Git(v.t, v.bare, "rev-parse", rev+"^{tree}")
+		if v.trees[tree] {
+			continue
+		}
+		v.trees[tree] = true
 		v.verify(rev)
 	}
 	v.seen = tip
@@ -409,6 +464,19 @@ func (v *commitVerifier) verify(rev string) {
 			t.Errorf("commit %.12s: %s %v does not validate against the Gateway API CRDs: %v %v", rev, m["kind"], m["metadata"].(map[string]any)["name"], err, problems)
 		}
 	}
+	// The tied feature flag follows the weight (100 once promoted) and
+	// is as written before the first step and after a rollback.
+	if v.c.Spec.FeatureFlag != nil {
+		got := v.flagPercentage(docs)
+		want := v.authoredFlag
+		if p, ok := render.FlagPercentage(v.c, st.Stage); ok {
+			want = strconv.Itoa(p)
+		}
+		if got != want {
+			t.Errorf("commit %.12s: flag %s has rollout_percentage %s, want %s", rev, v.c.Spec.FeatureFlag.Name, got, want)
+		}
+		v.flags = append(v.flags, got)
+	}
 	if got := v.normalize(cli); !reflect.DeepEqual(got, v.initial) {
 		a, _ := yaml.Marshal(v.initial)
 		g, _ := yaml.Marshal(got)
@@ -453,6 +521,15 @@ func (v *commitVerifier) normalize(data []byte) []any {
 			for _, i := range []int{b.StableDest, b.CanaryDest} {
 				delete(route[i].(map[string]any), "weight")
 			}
+		case m["kind"] == "ConfigMap" && b.Flag != nil && md["name"] == b.Flag.Name:
+			// The flag's rollout_percentage; every other byte of the
+			// JSON is compared as data.
+			data := m["data"].(map[string]any)
+			flags := decodeJSON(v.t, data[b.Flag.Key].(string))
+			if flag, ok := flags[v.c.Spec.FeatureFlag.Name].(map[string]any); ok {
+				delete(flag, "rollout_percentage")
+			}
+			data[b.Flag.Key] = flags
 		case m["kind"] == "Deployment" && (md["name"] == b.Canary.Name || md["name"] == b.Stable.Name):
 			s := m["spec"].(map[string]any)
 			delete(s, "replicas")
@@ -516,6 +593,7 @@ func fixture(t *testing.T, dir string) adoptFixture {
 // that undo what it sets are refused by validate, before the first
 // commit, with the field's file:line and what to change.
 func TestAdoptRefusesOverrides(t *testing.T) {
+	t.Parallel()
 	const file = "apps/backend/overlays/production/kustomization.yaml"
 	head := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: podinfo\nresources:\n  - ../../base\n"
 	tests := []struct {
@@ -595,6 +673,7 @@ func TestAdoptRefusesOverrides(t *testing.T) {
 // does not block its rollback: the revert lands 100% stable, says the
 // replicas stay as pinned, and the run exits 3.
 func TestAdoptPinnedReplicasRollBack(t *testing.T) {
+	t.Parallel()
 	fx := fixture(t, "podinfo-backend")
 	remote, bare := adoptRepo(t, fx)
 	v := newCommitVerifier(t, bare, fx)
@@ -629,6 +708,7 @@ func TestAdoptPinnedReplicasRollBack(t *testing.T) {
 // healthy canary to promotion; every commit builds as the kustomize CLI
 // builds it and changes only the route's weights, images and replicas.
 func TestInitHostSplitPromotes(t *testing.T) {
+	t.Parallel()
 	work := t.TempDir()
 	out, code := promoterCmd(t, "init", "--name", "shop", "--namespace", "shop", "--split", "host", "--runners", "none", "--dir", work)
 	if code != 0 {
@@ -663,6 +743,52 @@ func TestInitHostSplitPromotes(t *testing.T) {
 	m := adoptMesh(t, fx, "healthy")
 	// The scaffold's pauses are multiples of 30 minutes.
 	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
+	// The scaffold ties its feature flag to the canary: in the built
+	// ConfigMap of every commit (krusty and the kustomize CLI alike) its
+	// rollout_percentage was the weight, then 100.
+	if got, want := strings.Join(slices.Compact(v.flags), " "), "5 10 25 50 75 100"; got != want {
+		t.Errorf("the feature flag's rollout_percentage went %s over the commits, want %s", got, want)
+	}
+}
+
+// TestInitFeatureFlagRollsBack scaffolds an application whose feature
+// flag is written at 3%, runs a bad canary until it is rolled back, and
+// checks that the flag followed the weight and then returned to 3 in the
+// built ConfigMap.
+func TestInitFeatureFlagRollsBack(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	out, code := promoterCmd(t, "init", "--name", "shop", "--namespace", "shop", "--runners", "none", "--dir", work)
+	if code != 0 {
+		t.Fatalf("init exited %d:\n%s", code, out)
+	}
+	p := filepath.Join(work, "apps/shop/base/feature-flags.yaml")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"rollout_percentage": 0,`) {
+		t.Fatalf("init's flag is not at 0%%:\n%s", data)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(data), `"rollout_percentage": 0,`, `"rollout_percentage": 3,`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := gittest.NewServer(t)
+	bare := srv.SeedDir(t, "gitops", "main", work)
+	fx := adoptFixture{
+		canary: "shop", namespace: "shop", service: "shop",
+		stable:  mesh.Version{Name: "v1", Workload: "shop-stable"},
+		canaryV: mesh.Version{Name: "v2", Workload: "shop-canary"},
+	}
+	v := newCommitVerifier(t, bare, fx)
+	m := adoptMesh(t, fx, "bad")
+	adoptUntilRollback(t, fx, srv.RepoURL("gitops"), bare, m, v, "", nil)
+	if got, want := strings.Join(slices.Compact(v.flags), " "), "5 3"; got != want {
+		t.Errorf("the feature flag's rollout_percentage went %s over the commits, want %s (the weight, then as written)", got, want)
+	}
+	if v.authoredFlag != "3" {
+		t.Errorf("authored rollout_percentage %s, want 3", v.authoredFlag)
+	}
 }
 
 // TestInitHTTPRoutePromotes scaffolds the ambient shape (init --route
@@ -697,6 +823,7 @@ func TestInitHTTPRoutePromotes(t *testing.T) {
 // A canary whose version label matches no series holds, and the run says
 // which values the service reports and what to change.
 func TestRunNamesReportedVersions(t *testing.T) {
+	t.Parallel()
 	fx := fixture(t, "argo-rollouts-subset")
 	// analysis.versions defaults to v1 and v2 (the subsets' labels), but
 	// the canary's pods report v3.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -17,17 +18,21 @@ import (
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// Kill `promoter run` 50 times in the middle of landing a step: at a
-// random moment, right after the pull request branch is pushed, after its
-// status is set, and right after the merge (before the branch is deleted).
-// After each kill a clean run converges to what an uninterrupted run would
-// have done: the step lands exactly once. Between canaries `promoter start`
-// begins a new attempt, so every kill interrupts real work. At the end every
-// commit of the target branch builds.
+// Kill `promoter run` in the middle of landing a step, 12 times (50 with
+// PROMOTER_TEST_FULL=1, as `make test-full` runs it): at a random moment,
+// right after the pull request branch is pushed, after its status is set,
+// and right after the merge (before the branch is deleted), each kill point
+// in turn. After each kill a clean run converges to what an uninterrupted
+// run would have done: the step lands exactly once. Between canaries
+// `promoter start` begins a new attempt, so every kill interrupts real
+// work; 12 iterations take one canary through all six steps and the next
+// through six more. At the end every commit of the target branch builds.
 func TestCrashInjection(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kills 50 processes")
+		t.Skip("kills 12 processes")
 	}
+	t.Parallel()
+	iterations := repetitions(12, 50)
 	if _, err := exec.LookPath("promoter"); err != nil {
 		t.Fatalf("promoter is not on PATH: %v", err)
 	}
@@ -89,7 +94,7 @@ func TestCrashInjection(t *testing.T) {
 	pauses := []time.Duration{0, 30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour, 2 * time.Hour}
 	at := start.Add(time.Hour)
 	step, image, kills := 0, 2, 0
-	for i := range 50 {
+	for i := range iterations {
 		if step == len(pauses) {
 			// Promoted: start a new canary of a new image.
 			image++
@@ -117,11 +122,20 @@ func TestCrashInjection(t *testing.T) {
 		}
 		step++
 	}
-	t.Logf("50 iterations, %d runs killed before they finished", kills)
-	if kills < 25 {
-		t.Errorf("only %d of 50 runs were killed before they finished", kills)
+	t.Logf("%d iterations, %d runs killed before they finished", iterations, kills)
+	if kills < iterations/2 {
+		t.Errorf("only %d of %d runs were killed before they finished", kills, iterations)
 	}
 	assertEveryCommitBuilds(t, srv.RepoURL("repo"))
+}
+
+// repetitions is how often a repeated test repeats: n, or full when
+// PROMOTER_TEST_FULL is set (make test-full).
+func repetitions(n, full int) int {
+	if os.Getenv("PROMOTER_TEST_FULL") != "" {
+		return full
+	}
+	return n
 }
 
 // killPoint says when to kill a run.

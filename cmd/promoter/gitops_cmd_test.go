@@ -116,6 +116,7 @@ func virtualService(t *testing.T, url string) (map[string]string, [2]int) {
 }
 
 func TestStartThenRollback(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"direct", "auto-merge"} {
 		t.Run(mode, func(t *testing.T) {
 			srv := gittest.NewServer(t)
@@ -175,6 +176,7 @@ func TestStartThenRollback(t *testing.T) {
 }
 
 func TestStartReviewModeOpensOnePullRequest(t *testing.T) {
+	t.Parallel()
 	srv := gittest.NewServer(t)
 	bare := seedExample(t, srv, "review")
 	url := srv.RepoURL("repo")
@@ -196,6 +198,7 @@ func TestStartReviewModeOpensOnePullRequest(t *testing.T) {
 // Eight rollbacks race on one HTTP remote: one revert lands, the others
 // find it done, none fails.
 func TestConcurrentRollbacks(t *testing.T) {
+	t.Parallel()
 	srv := gittest.NewServer(t)
 	bare := seedExample(t, srv, "direct")
 	url := srv.RepoURL("repo")

@@ -62,10 +62,16 @@ func TestSIGTERMEndsAStuckPass(t *testing.T) {
 		t.Fatalf("the test binary's promoter-main is not on PATH: %v", err)
 	}
 	release := make(chan struct{})
+	// arrived gets a value when a clone reaches the server.
+	arrived := make(chan struct{}, 8)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush()
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -74,6 +80,9 @@ func TestSIGTERMEndsAStuckPass(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	for _, args := range [][]string{{"watch", "--interval", "1h"}, {"run"}} {
+		for len(arrived) > 0 { // what the previous command's requests left
+			<-arrived
+		}
 		cmd := exec.Command(bin, append([]string{"--repo", srv.URL + "/repo.git"}, args...)...)
 		cmd.Env = append(os.Environ(), "PROMOTER_SHUTDOWN_GRACE=2s", "TMPDIR="+t.TempDir())
 		var stderr bytes.Buffer
@@ -81,7 +90,14 @@ func TestSIGTERMEndsAStuckPass(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(1500 * time.Millisecond) // the clone is under way, and stuck
+		// The clone is under way, and stuck (however long a loaded
+		// machine takes to get there).
+		select {
+		case <-arrived:
+		case <-time.After(2 * time.Minute):
+			cmd.Process.Kill()
+			t.Fatalf("%v: the clone did not reach the server in 2m", args)
+		}
 		start := time.Now()
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)

@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 // TestScripts runs the end-to-end scripts in testdata/*.txtar. Each script
 // starts with a copy of examples/repo in $WORK/example.
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,

@@ -22,11 +22,16 @@ type Files map[string][]byte
 type Snapshot struct {
 	Commit Commit
 	tree   *object.Tree
+	// dirs are the subtrees its FS decoded, shared by every FS of the
+	// snapshot.
+	dirs *treeCache
 }
 
 // FS is the repository at the snapshot's commit as a read-only [fs.FS]
 // (also [fs.ReadFileFS], [fs.ReadDirFS] and [fs.StatFS]).
-func (s *Snapshot) FS() fs.FS { return &treeFS{root: s.tree, when: s.Commit.CommitTime} }
+func (s *Snapshot) FS() fs.FS {
+	return &treeFS{root: s.tree, when: s.Commit.CommitTime, dirs: s.dirs}
+}
 
 // ReadDir returns every file under dir (recursively), keyed by
 // repository-relative path. A missing dir is an empty result, not an error.
@@ -118,7 +123,7 @@ func (r *Repo) snapshot(c Commit) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tree of %s: %w", c.Short(), err)
 	}
-	return &Snapshot{Commit: c, tree: tree}, nil
+	return &Snapshot{Commit: c, tree: tree, dirs: newTreeCache()}, nil
 }
 
 func (r *Repo) commit(h plumbing.Hash) (Commit, error) {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -22,6 +23,52 @@ import (
 type treeFS struct {
 	root *object.Tree
 	when time.Time
+	// dirs caches decoded subtrees (nil: none are cached).
+	dirs *treeCache
+}
+
+// treeCache holds the subtrees of one commit's tree by path, each decoded
+// once: a lookup otherwise decodes every tree on its path from the object
+// store, and a build stats each component of every path it reads.
+type treeCache struct {
+	mu   sync.Mutex
+	dirs map[string]*object.Tree
+}
+
+func newTreeCache() *treeCache { return &treeCache{dirs: map[string]*object.Tree{}} }
+
+// dir returns the tree of directory p ("." is the root), or an error
+// wrapping fs.ErrNotExist when p is not a directory of the tree.
+func (t *treeFS) dir(p string) (*object.Tree, error) {
+	if p == "." {
+		return t.root, nil
+	}
+	if t.dirs != nil {
+		t.dirs.mu.Lock()
+		tr, ok := t.dirs.dirs[p]
+		t.dirs.mu.Unlock()
+		if ok {
+			return tr, nil
+		}
+	}
+	parent, err := t.dir(path.Dir(p))
+	if err != nil {
+		return nil, err
+	}
+	e, err := parent.FindEntry(path.Base(p))
+	if err != nil || e.Mode != filemode.Dir {
+		return nil, fs.ErrNotExist
+	}
+	tr, err := parent.Tree(path.Base(p))
+	if err != nil {
+		return nil, err
+	}
+	if t.dirs != nil {
+		t.dirs.mu.Lock()
+		t.dirs.dirs[p] = tr
+		t.dirs.mu.Unlock()
+	}
+	return tr, nil
 }
 
 // ListFiles lists the files of the tree in one walk (spec.FileLister).
@@ -69,12 +116,19 @@ func (t *treeFS) lookup(op, name string) (*object.TreeEntry, *object.Tree, error
 	if name == "." {
 		return nil, t.root, nil
 	}
-	e, err := t.root.FindEntry(name)
+	parent, err := t.dir(path.Dir(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	e, err := parent.FindEntry(path.Base(name))
 	if err != nil {
 		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 	}
 	if e.Mode == filemode.Dir {
-		sub, err := t.root.Tree(name)
+		sub, err := t.dir(name)
 		if err != nil {
 			return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
 		}
@@ -118,7 +172,7 @@ func (t *treeFS) ReadFile(name string) ([]byte, error) {
 const maxBlobBytes = 64 << 20
 
 func (t *treeFS) blob(name string, h plumbing.Hash) ([]byte, error) {
-	f, err := t.root.File(name)
+	f, err := t.file(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
@@ -131,6 +185,19 @@ func (t *treeFS) blob(name string, h plumbing.Hash) ([]byte, error) {
 	}
 	defer rd.Close()
 	return io.ReadAll(rd)
+}
+
+// file is the blob of the file name, found through the cached trees.
+func (t *treeFS) file(name string) (*object.File, error) {
+	parent, err := t.dir(path.Dir(name))
+	if err != nil {
+		return nil, object.ErrFileNotFound
+	}
+	e, err := parent.FindEntry(path.Base(name))
+	if err != nil {
+		return nil, object.ErrFileNotFound
+	}
+	return parent.TreeEntryFile(e)
 }
 
 // Lstat implements fs.ReadLinkFS. It does not follow symlinks (nor does
@@ -157,7 +224,7 @@ func (t *treeFS) ReadLink(name string) (string, error) {
 	if dir != nil || e.Mode != filemode.Symlink {
 		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
 	}
-	f, err := t.root.File(name)
+	f, err := t.file(name)
 	if err != nil {
 		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
 	}
@@ -188,7 +255,7 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 		return t.info(path.Base(name), filemode.Dir, 0), nil
 	}
 	var size int64
-	if obj, err := t.root.File(name); err == nil {
+	if obj, err := t.file(name); err == nil {
 		size = obj.Size
 	}
 	return t.info(e.Name, e.Mode, size), nil

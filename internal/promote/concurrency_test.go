@@ -14,8 +14,10 @@ import (
 // Eight runs at once on one repository: every due canary advances exactly
 // once, nothing is lost, and no pull request branch is left behind.
 func TestConcurrentRuns(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"direct", "auto-merge"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			names := []string{"alpha", "beta", "gamma"}
 			h := newHarness(t, exampleFiles(t, mode, names...))

@@ -90,6 +90,9 @@ func Check(c *spec.Canary, repo fs.FS, b *Base, files Files, st Stage) ([]byte, 
 	}
 	checkWorkload(ms, b.Canary, "spec.deployments.canary", cmpOr(st.CanaryImage, b.Canary.Image), st.CanaryReplicas, canaryFail)
 	checkWorkload(ms, b.Stable, "spec.deployments.stable", cmpOr(st.StableImage, b.Stable.Image), nil, fail)
+	if !(st.Rollback != nil && overridden(b, OverrideFlag)) {
+		checkFlag(c, b, ms, st, fail)
+	}
 
 	if len(problems) > 0 {
 		return nil, &CheckError{Canary: c.Metadata.Name, Problems: problems}

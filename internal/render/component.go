@@ -64,6 +64,8 @@ func RenderOn(c *spec.Canary, repo fs.FS, b *Base, st Stage) (*Result, error) {
 				warnings = append(warnings, fmt.Sprintf("the canary Deployment %s keeps %d replicas as the overlay pins them (%s)", b.Canary.Name, o.Pinned, o.String()))
 			case OverrideImage:
 				warnings = append(warnings, fmt.Sprintf("the overlay sets the canary's image (%s)", o.String()))
+			case OverrideFlag:
+				warnings = append(warnings, fmt.Sprintf("the overlay sets the feature flag's ConfigMap (%s)", o.String()))
 			}
 		}
 	}
@@ -181,6 +183,15 @@ func Component(c *spec.Canary, b *Base, st Stage) (Files, error) {
 	}
 	if ops := workloadOps(b.Stable, st.StableImage, nil); ops != nil {
 		if err := cb.add(fileStablePatch, b.Stable.patchTarget(), ops); err != nil {
+			return nil, err
+		}
+	}
+	ops, err := flagOps(c, b, st)
+	if err != nil {
+		return nil, err
+	}
+	if ops != nil {
+		if err := cb.add(fileFlag, b.Flag.patchTarget(), ops); err != nil {
 			return nil, err
 		}
 	}

@@ -95,6 +95,9 @@ type Base struct {
 	// component that undo what it sets.
 	Overrides []Override
 
+	// Flag is the ConfigMap of spec.featureFlag (nil without one).
+	Flag *Flag
+
 	// baseHTTP holds each HTTP route (Gateway API rule) of the base as
 	// encoded YAML, so that Check can prove the other routes are untouched.
 	baseHTTP [][]byte
@@ -160,6 +163,9 @@ func Inspect(c *spec.Canary, repo fs.FS) (*Base, error) {
 		if b, err = inspect(c, preMs, nil); err != nil {
 			return nil, err
 		}
+		if b.Flag, err = inspectFlag(c, preMs, nil, repo); err != nil {
+			return nil, err
+		}
 		b.Overlay, b.Listed = file, !changed
 		if !b.selectTargets(preMs) {
 			return b, nil
@@ -171,6 +177,9 @@ func Inspect(c *spec.Canary, repo fs.FS) (*Base, error) {
 		}
 		if b, err = inspect(c, preMs, overlayNaming(data)); err != nil {
 			return nil, explainPatched(c, repo, file, data, err)
+		}
+		if b.Flag, err = inspectFlag(c, preMs, overlayNaming(data), repo); err != nil {
+			return nil, err
 		}
 		b.Overlay, b.Listed = file, !changed
 		b.selectTargets(preMs)

@@ -84,11 +84,12 @@ func probeComponent(c *spec.Canary, b *Base) (Files, error) {
 	canary, stable := b.Canary.patchTarget(), b.Stable.patchTarget()
 	r := fmt.Sprintf("/spec/%s/%d/%s", b.rulesKey(), b.Route, b.destsKey())
 	ct := fmt.Sprintf("/spec/template/spec/containers/%d", b.Canary.Container)
-	steps := []struct {
+	type probeStep struct {
 		name   string
 		target patchTarget
 		v      any
-	}{
+	}
+	steps := []probeStep{
 		{"probe-vs.yaml", vsTarget, mark(b.VSAPIVersion, b.kind(), b.VSTarget, "vs")},
 		{"probe-route.yaml", vsTarget, []patchOp{
 			{"add", fmt.Sprintf("%s/%d/weight", r, b.StableDest), probeStableWeight},
@@ -101,6 +102,12 @@ func probeComponent(c *spec.Canary, b *Base) (Files, error) {
 			{"add", "/spec/replicas", probeCanaryReplicas},
 		}},
 		{"probe-stable.yaml", stable, mark("apps/v1", "Deployment", b.Stable.Target, "stable")},
+	}
+	if f := b.Flag; f != nil {
+		steps = append(steps,
+			probeStep{"probe-flag.yaml", f.patchTarget(), mark("v1", "ConfigMap", f.Target, "flag")},
+			probeStep{"probe-flag-ops.yaml", f.patchTarget(), []patchOp{{"add", "/data/" + pointerToken(f.Key), probeFlagValue}}},
+		)
 	}
 	for _, s := range steps {
 		if err := cb.add(s.name, s.target, s.v); err != nil {
@@ -132,6 +139,7 @@ const (
 	OverrideImage    OverrideKind = "image"
 	OverrideReplicas OverrideKind = "replicas"
 	OverrideRoute    OverrideKind = "route"
+	OverrideFlag     OverrideKind = "feature flag"
 )
 
 // Override is a field of the overlay, applied by kustomize after
@@ -237,6 +245,10 @@ func (b *Base) finalProbed(c *spec.Canary, ms []manifest, repo fs.FS, overlay []
 		b.Overrides = append(b.Overrides, override(OverrideRoute, line, field, fmt.Sprintf(
 			"changes %s %s of %s %s after promoter's component sets its weights; move the %s's %s into the base's %s (or a component listed before %s) and leave the weights to promoter",
 			b.ruleWord(), routeLabel(b), b.kind(), b.VSName, b.ruleWord(), b.destWords(), b.kind(), ComponentRef(c))))
+	}
+
+	if err := b.probedFlag(c, ms, at, override); err != nil {
+		return err
 	}
 
 	for _, w := range []struct {

@@ -253,6 +253,7 @@ func TestCheckCatchesWrongOutput(t *testing.T) {
 		`apps/myapp/canary.yaml:10: spec.virtualService.name: VirtualService myapp-routing: annotation promoter.dev/weight is "10", want "25"`,
 		`apps/myapp/canary.yaml:15: spec.deployments.canary: Deployment myapp-canary: container myapp has image "myapp:v2.0.0", want "myapp:v9"`,
 		"apps/myapp/canary.yaml:15: spec.deployments.canaryReplicas: Deployment myapp-canary: 1 replicas, want 0",
+		`apps/myapp/canary.yaml:45: spec.featureFlag.name: ConfigMap feature-flags: flag "myapp-canary" has rollout_percentage 10, want 25`,
 	}
 	if got := strings.Join(ce.Problems, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("problems\n%s\nwant\n%s", got, strings.Join(want, "\n"))

@@ -17,7 +17,12 @@
 //     grpcroute-state.yaml): the promoter.dev/* annotations that record
 //     the stage, visible in the cluster too;
 //   - deployment-canary.yaml and deployment-stable.yaml: images and the
-//     canary's replicas, when the stage pins them.
+//     canary's replicas, when the stage pins them;
+//   - configmap-feature-flag.yaml: with spec.featureFlag, the flags JSON
+//     of its ConfigMap with the flag's rollout_percentage set to the
+//     canary's weight (100 once promoted), guarded by a test of the JSON
+//     as written; absent before the first step and after a rollback, so
+//     the written value applies (see [FlagPercentage]).
 //
 // # Purity
 //

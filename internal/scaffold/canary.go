@@ -60,6 +60,7 @@ func newCanary(o *Options) *spec.Canary {
 	}
 	s.PullRequests = spec.PullRequests{Mode: spec.ModeAutoMerge, MergeMethod: "merge", Labels: []string{"canary"}}
 	s.Notify = []spec.Notifier{{Type: "slack", URLFrom: "env:SLACK_WEBHOOK_URL"}}
+	s.FeatureFlag = &spec.FeatureFlag{Name: o.flagName()}
 	return c
 }
 
@@ -96,8 +97,11 @@ func encodeCanary(o *Options, c *spec.Canary) ([]byte, error) {
 	if o.ambient() {
 		drop(&n, "spec", "virtualService")
 	}
-	for _, p := range []string{"spec.subsets", "spec.hosts", "spec.deployments", "spec.analysis.versions", "spec.pullRequests.labels"} {
+	for _, p := range []string{"spec.subsets", "spec.hosts", "spec.deployments", "spec.analysis.versions", "spec.pullRequests.labels", "spec.featureFlag"} {
 		flow(p)
+	}
+	if k, _, err := nodeAt(&n, "spec.featureFlag"); err == nil {
+		k.HeadComment = "The flag of base/feature-flags.yaml whose rollout_percentage promoter keeps equal\nto the canary's weight (100 once promoted; as written before a canary and after a rollback)."
 	}
 	// Durations as people write them: 30m, not 30m0s.
 	if _, steps, err := nodeAt(&n, "spec.steps"); err == nil {

@@ -96,6 +96,10 @@ func renderComponent(files Files, specFile string) (Files, error) {
 func addBase(o *Options, add func(string, any, string, Comments) error) error {
 	dir := o.baseDir()
 	vs, vsComments := newVirtualService(o)
+	flags, err := featureFlags(o)
+	if err != nil {
+		return err
+	}
 	resources := []struct {
 		file     string
 		v        any
@@ -108,6 +112,7 @@ func addBase(o *Options, add func(string, any, string, Comments) error) error {
 		{"destinationrule.yaml", newDestinationRule(o), destinationRuleComments},
 		{"virtualservice.yaml", vs, vsComments},
 		{"envoyfilter-accesslog.yaml", newEnvoyFilter(o), nil},
+		{"feature-flags.yaml", flags, nil},
 	}
 	if o.hostSplit() {
 		resources[3].v, resources[4].v, resources[4].comments = versionServices(o), hostDestinationRules(o), nil

@@ -194,6 +194,14 @@ func TestMalformedSpecs(t *testing.T) {
 			[]string{f + ":11: found a tab character that violates indentation"}},
 		{"unclosed flow list", edit(t, "  host: myapp\n", "  host: [myapp\n"),
 			[]string{f + ":11: did not find expected ',' or ']'"}},
+		{"feature flag without name", edit(t, "  pullRequests:\n", "  featureFlag: {configMap: flags}\n  pullRequests:\n"),
+			[]string{f + ":32: spec.featureFlag.name: required"}},
+		{"feature flag configMap not a name", edit(t, "  pullRequests:\n", "  featureFlag: {name: checkout, configMap: Feature_Flags}\n  pullRequests:\n"),
+			[]string{f + `:32: spec.featureFlag.configMap: "Feature_Flags" must be a DNS subdomain (lower case letters, digits, '-' and '.', at most 253)`}},
+		{"feature flag key not a ConfigMap key", edit(t, "  pullRequests:\n", "  featureFlag:\n    name: checkout\n    key: flags/all.json\n  pullRequests:\n"),
+			[]string{f + `:34: spec.featureFlag.key: "flags/all.json" is not a ConfigMap data key (letters, digits, '-', '_' and '.')`}},
+		{"feature flag unknown field", edit(t, "  pullRequests:\n", "  featureFlag: {name: checkout, nmae: x}\n  pullRequests:\n"),
+			[]string{f + `:32: spec.featureFlag.nmae: unknown field (did you mean "name"?)`}},
 		{"several problems at once", edit(t, "{weight: 25, pause: 2h}", "{weight: 120, pause: 2x}"),
 			[]string{
 				f + `:17: spec.steps[2].pause: "2x" is not a duration (use Go durations such as 30s, 5m, 1h30m)`,
@@ -475,5 +483,33 @@ func TestMalformedGatewayRouteSpecs(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestFeatureFlagDefaults: a featureFlag with only a name reads the
+// feature-flags ConfigMap's flags.json; no featureFlag stays nil.
+func TestFeatureFlagDefaults(t *testing.T) {
+	load := func(src string) *Canary {
+		t.Helper()
+		cs, err := Parse(strings.NewReader(src), "canary.yaml")
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("parse: %v (%d canaries)", err, len(cs))
+		}
+		cs[0].Normalize()
+		if err := cs[0].Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return cs[0]
+	}
+	if c := load(valid); c.Spec.FeatureFlag != nil {
+		t.Errorf("featureFlag %+v without the field", c.Spec.FeatureFlag)
+	}
+	c := load(edit(t, "  pullRequests:\n", "  featureFlag: {name: new-checkout}\n  pullRequests:\n"))
+	if got, want := *c.Spec.FeatureFlag, (FeatureFlag{Name: "new-checkout", ConfigMap: "feature-flags", Key: "flags.json"}); got != want {
+		t.Errorf("featureFlag %+v, want %+v", got, want)
+	}
+	c = load(edit(t, "  pullRequests:\n", "  featureFlag: {name: a, configMap: flags, key: all.json}\n  pullRequests:\n"))
+	if got, want := *c.Spec.FeatureFlag, (FeatureFlag{Name: "a", ConfigMap: "flags", Key: "all.json"}); got != want {
+		t.Errorf("featureFlag %+v, want %+v", got, want)
 	}
 }

@@ -108,6 +108,34 @@ type Spec struct {
 	Webhooks     []Webhook    `yaml:"webhooks,omitempty"`
 	PullRequests PullRequests `yaml:"pullRequests"`
 	Notify       []Notifier   `yaml:"notify,omitempty"`
+	// FeatureFlag, when set, ties a flag of a feature-flags ConfigMap to
+	// the canary: promoter keeps its rollout_percentage equal to the
+	// canary's weight.
+	FeatureFlag *FeatureFlag `yaml:"featureFlag,omitempty"`
+}
+
+// Defaults of FeatureFlag.
+const (
+	DefaultFlagConfigMap = "feature-flags"
+	DefaultFlagKey       = "flags.json"
+)
+
+// FeatureFlag names a flag in the JSON document held under a key of a
+// ConfigMap of the overlay: an object of flags, each an object with
+// (among any other fields) "enabled" and "rollout_percentage". While the
+// canary progresses, promoter's component sets the flag's
+// rollout_percentage to the canary's weight, 100 once promoted; before a
+// canary starts and after a rollback the value written in the ConfigMap
+// applies.
+type FeatureFlag struct {
+	// Name is the flag's key in the JSON object.
+	Name string `yaml:"name"`
+	// ConfigMap is the ConfigMap's name (default feature-flags), in the
+	// namespace of spec.virtualService.
+	ConfigMap string `yaml:"configMap,omitempty"`
+	// Key is the ConfigMap's data key holding the JSON (default
+	// flags.json).
+	Key string `yaml:"key,omitempty"`
 }
 
 // VirtualServiceRef names the VirtualService and the HTTP route to split.

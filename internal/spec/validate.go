@@ -68,6 +68,14 @@ func (c *Canary) Normalize() {
 	if a.Versions.Canary == "" {
 		a.Versions.Canary, a.Versions.Defaulted = canary, true
 	}
+	if f := s.FeatureFlag; f != nil {
+		if f.ConfigMap == "" {
+			f.ConfigMap = DefaultFlagConfigMap
+		}
+		if f.Key == "" {
+			f.Key = DefaultFlagKey
+		}
+	}
 	if s.PullRequests.Mode == "" {
 		s.PullRequests.Mode = ModeAutoMerge
 	}
@@ -187,6 +195,9 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // dnsSubdomain is a Kubernetes object name (RFC 1123 subdomain).
 var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
+// configMapKey is what Kubernetes accepts as a ConfigMap data key.
+var configMapKey = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+
 // Validate reports every problem of a normalised spec at once, as a
 // *ValidationError; nil when the spec is valid.
 func (c *Canary) Validate() error {
@@ -256,6 +267,15 @@ func (c *Canary) Validate() error {
 		v.add("spec.deployments.canaryReplicas", "%d is negative", s.Deployments.CanaryReplicas)
 	}
 
+	if f := s.FeatureFlag; f != nil {
+		v.required("spec.featureFlag.name", f.Name)
+		if f.ConfigMap != "" && (len(f.ConfigMap) > 253 || !dnsSubdomain.MatchString(f.ConfigMap)) {
+			v.add("spec.featureFlag.configMap", "%q must be a DNS subdomain (lower case letters, digits, '-' and '.', at most 253)", f.ConfigMap)
+		}
+		if f.Key != "" && (len(f.Key) > 253 || !configMapKey.MatchString(f.Key)) {
+			v.add("spec.featureFlag.key", "%q is not a ConfigMap data key (letters, digits, '-', '_' and '.')", f.Key)
+		}
+	}
 	v.steps(c)
 	v.duration("spec.analysis.interval", a.Interval, true)
 	v.nonNegativeDuration("spec.analysis.lag", a.Lag)
