@@ -70,7 +70,12 @@ func (f *LocalForge) UpdatePullRequest(ctx context.Context, pr *PullRequest, bod
 // merge is by file: the paths the branch changed since the merge base are
 // taken from the branch; a path the target also changed in the meantime is
 // a conflict (re-render the branch on the new base).
-func (f *LocalForge) MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error) {
+func (f *LocalForge) MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (Merge, error) {
+	merged, err := f.merge(ctx, pr, method, msg)
+	return Merge{Merged: merged}, err
+}
+
+func (f *LocalForge) merge(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error) {
 	r := f.Repo
 	for attempt := 1; ; attempt++ {
 		target, err := r.Fetch(ctx)

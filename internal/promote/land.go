@@ -158,8 +158,8 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 	if err != nil {
 		return false, err
 	}
-	if !merged {
-		out.waitReason = "not mergeable yet: required checks or reviews pending"
+	if !merged.Merged {
+		out.waitReason = "not mergeable yet: " + merged.Wait
 		return false, nil
 	}
 	if err := forge.DeleteBranch(ctx, head); err != nil {
