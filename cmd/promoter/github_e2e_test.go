@@ -11,10 +11,15 @@ import (
 
 // The healthy path through the GitHub forge: one pull request per step,
 // each with the gate report and a promoter/gates status, merged by promoter
-// and its branch deleted; reruns never open a second pull request.
+// and its branch deleted; reruns never open a second pull request. GitHub
+// takes two reads to compute each pull request's mergeability, as it does
+// in the background after a pull request opens: the step still lands in
+// the run that opened it. Every request and answer is checked against
+// GitHub's description (the fake fails the test otherwise).
 func TestHealthyThroughGitHub(t *testing.T) {
 	const token = "ghs_e2e_token"
 	srv, bare, gh := githubFixture(t, token)
+	gh.SetMergeableNullPolls(2)
 
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	env := startMesh(t, start, healthyVersion, 20, 3, 30*time.Second)

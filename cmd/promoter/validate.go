@@ -21,8 +21,10 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Short: "Check specs, render every step, build the overlay and check it against the Istio schemas",
 		Long: `validate reads every Canary spec of the repository (or the named ones), then for each canary
 builds its overlay as committed and as every step of its schedule would render it, and checks
-the built VirtualService and DestinationRule against the Istio CRD schemas. It reports every
-problem, with file, line and field for spec problems, and exits 1 if there is any.`,
+the built VirtualService and DestinationRule against the Istio CRD schemas. With GITHUB_TOKEN set
+and a GitHub repository to ask (the checkout's remote, --github-repo or GITHUB_REPOSITORY), it
+also refuses an auto-merge canary whose pullRequests.mergeMethod the repository does not allow.
+It reports every problem, with file, line and field for spec problems, and exits 1 if there is any.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fsys, err := g.localFS()
 			if err != nil {
@@ -44,6 +46,10 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 			}
 			var results []result
 			failed := loadErr != nil
+			var methods func(*spec.Canary) error
+			if len(cs) > 0 {
+				methods = g.mergeMethodCheck(cmd.Context())
+			}
 			for _, c := range cs {
 				r := result{Name: c.Metadata.Name, File: c.Source.File, Valid: true, Problems: []string{}}
 				for _, st := range c.Spec.Steps {
@@ -54,6 +60,12 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 				if err != nil {
 					r.Valid, failed = false, true
 					r.Problems = append(r.Problems, err.Error())
+				}
+				if methods != nil {
+					if err := methods(c); err != nil {
+						r.Valid, failed = false, true
+						r.Problems = append(r.Problems, err.Error())
+					}
 				}
 				results = append(results, r)
 			}

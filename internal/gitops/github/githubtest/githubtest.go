@@ -124,6 +124,7 @@ type Server struct {
 	deleteOnMerge                        bool
 	denyActions                          bool
 	nullPolls                            int
+	allState                             string
 	mergeQueue                           map[string]string // base branch -> queue merge method
 }
 
@@ -272,6 +273,14 @@ func (s *Server) SetMergeableState(n int, state string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pulls[n-1].MergeableState = state
+}
+
+// SetMergeableStateAll pins the mergeable_state of every pull request
+// that has none pinned, those opened later included ("" computes it).
+func (s *Server) SetMergeableStateAll(state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.allState = state
 }
 
 // SetMergeableNullPolls makes GitHub take time to compute mergeability:
@@ -425,6 +434,9 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) *Pull {
 func (s *Server) mergeableState(p *Pull) string {
 	if p.MergeableState != "" {
 		return p.MergeableState
+	}
+	if s.allState != "" {
+		return s.allState
 	}
 	if p.Draft {
 		return "draft"
