@@ -345,3 +345,44 @@ func TestWaitingRunWritesNothing(t *testing.T) {
 		t.Errorf("deleting a missing branch wrote: %v", what)
 	}
 }
+
+// The GraphQL side is held to GitHub's GraphQL schema: a field GitHub does
+// not have in a request, or a wrong type in an answer, is caught.
+func TestGraphQLHeldToGitHubsSchema(t *testing.T) {
+	srv, f, _, head := setup(t)
+	var mu sync.Mutex
+	var got []string
+	srv.OnViolation = func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, msg)
+	}
+	srv.RequireMergeQueue("main", "MERGE")
+	pr := openPR(t, f, head)
+	if m, err := f.MergePullRequest(context.Background(), pr, gitops.MergeCommit, stepMsg); err != nil || !strings.Contains(m.Wait, "enqueued") || len(got) != 0 {
+		t.Fatalf("enqueue = %+v, %v; violations %v", m, err, got)
+	}
+	srv.Tamper = func(op string, status int, body any) any {
+		if op == "graphql" {
+			e := body.(map[string]any)["data"].(map[string]any)["repository"].(map[string]any)["pullRequest"].(map[string]any)["mergeQueueEntry"].(map[string]any)
+			e["state"] = "WAITING" // not a MergeQueueEntryState
+		}
+		return body
+	}
+	f.MergePullRequest(context.Background(), pr, gitops.MergeCommit, stepMsg)
+	if len(got) == 0 || !strings.Contains(got[0], "WAITING is not a value of MergeQueueEntryState") {
+		t.Errorf("a state GitHub does not have was not caught: %v", got)
+	}
+	got = nil
+	srv.Tamper = nil
+	req, _ := http.NewRequest("POST", strings.TrimSuffix(srv.BaseURL, "v3/")+"graphql", strings.NewReader(`{"query":"query { repository(owner: \"acme\", name: \"gitops\") { pullRequest(number: 1) { queuePosition } } }"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(got) == 0 || !strings.Contains(got[0], "queuePosition") {
+		t.Errorf("a field GitHub does not have was not caught: %v", got)
+	}
+}

@@ -356,8 +356,8 @@ const queueQuery = `query($owner: String!, $repo: String!, $number: Int!) {
   }
 }`
 
-const enqueueMutation = `mutation($pullRequestId: ID!) {
-  enqueuePullRequest(input: {pullRequestId: $pullRequestId}) { mergeQueueEntry { state position } }
+const enqueueMutation = `mutation($pullRequestId: ID!, $expectedHeadOid: GitObjectID) {
+  enqueuePullRequest(input: {pullRequestId: $pullRequestId, expectedHeadOid: $expectedHeadOid}) { mergeQueueEntry { state position } }
 }`
 
 // enqueue puts cur in its base's merge queue, unless it is there already;
@@ -388,7 +388,7 @@ func (f *Forge) enqueue(ctx context.Context, cur *gh.PullRequest) (gitops.Merge,
 			MergeQueueEntry *queueEntry `json:"mergeQueueEntry"`
 		} `json:"enqueuePullRequest"`
 	}
-	if err := f.graphQL(ctx, "enqueue the pull request", enqueueMutation, map[string]any{"pullRequestId": cur.GetNodeID()}, &m); err != nil {
+	if err := f.graphQL(ctx, "enqueue the pull request", enqueueMutation, map[string]any{"pullRequestId": cur.GetNodeID(), "expectedHeadOid": cur.GetHead().GetSHA()}, &m); err != nil {
 		return gitops.Merge{}, err
 	}
 	e := m.EnqueuePullRequest.MergeQueueEntry

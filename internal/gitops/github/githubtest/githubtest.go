@@ -13,8 +13,10 @@
 // an answer that does not match the schema of its status, fails the test
 // (or goes to [Server.OnViolation]). The answers are built from the
 // description's own examples with the fake's data in them, so they carry
-// every required field. The GraphQL endpoint is outside the REST
-// description and is not checked.
+// every required field. GraphQL requests are validated against GitHub's
+// GraphQL schema (testdata/github-schema.graphql, the fields promoter
+// selects, from the npm package @octokit/graphql-schema), and answers
+// against the selection and the schema's types.
 //
 // # Checks
 //
@@ -51,6 +53,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/promoter-dev/promoter/internal/gitops/gittest"
 )
@@ -134,6 +138,9 @@ func New(t testing.TB, bare, owner, repo, token string) *Server {
 	if err != nil {
 		t.Fatalf("githubtest: GitHub's description: %v", err)
 	}
+	if _, err := loadGraphQL(); err != nil {
+		t.Fatalf("githubtest: GitHub's GraphQL schema: %v", err)
+	}
 	s := &Server{Owner: owner, Repo: repo, Token: token, Bare: bare, t: t, api: a,
 		allowMerge: true, allowSquash: true, allowRebase: true, mergeQueue: map[string]string{}}
 	mux := http.NewServeMux()
@@ -170,10 +177,17 @@ func New(t testing.TB, bare, owner, repo, token string) *Server {
 		s.mu.Lock()
 		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Authorization: r.Header.Get("Authorization"), Body: string(body), Operation: opID})
 		s.mu.Unlock()
-		if opID == "" {
+		var gqlOp *ast.OperationDefinition
+		switch {
+		case opID == "":
 			s.violation(fmt.Sprintf("%s %s: no operation of GitHub's description (or of the fake) has this path", r.Method, rel))
-		} else if op != nil {
+		case op != nil:
 			if err := s.api.checkRequest(op, body); err != nil {
+				s.violation(err.Error())
+			}
+		default:
+			var err error
+			if gqlOp, err = checkGraphQLRequest(body); err != nil {
 				s.violation(err.Error())
 			}
 		}
@@ -198,8 +212,13 @@ func New(t testing.TB, bare, owner, repo, token string) *Server {
 				out, _ = json.Marshal(s.Tamper(opID, rec.Code, v))
 			}
 		}
-		if op != nil {
+		switch {
+		case op != nil:
 			if err := s.api.checkResponse(op, rec.Code, out); err != nil {
+				s.violation(err.Error())
+			}
+		case gqlOp != nil && rec.Code == http.StatusOK:
+			if err := checkGraphQLAnswer(gqlOp, out); err != nil {
 				s.violation(err.Error())
 			}
 		}

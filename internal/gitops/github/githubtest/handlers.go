@@ -489,6 +489,8 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 			gqlErr("Pull request's base branch does not require a merge queue")
 		case s.mergeableState(p) == "dirty":
 			gqlErr("Pull request is not mergeable")
+		case in.Variables["expectedHeadOid"] != nil && in.Variables["expectedHeadOid"] != s.sha(p.Head):
+			gqlErr("The head of the pull request has changed")
 		default:
 			p.Queued = true
 			writeJSON(w, http.StatusOK, obj{"data": obj{"enqueuePullRequest": obj{"mergeQueueEntry": entry(p)}}})
@@ -500,7 +502,11 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p := s.pulls[int(n)-1]
-		writeJSON(w, http.StatusOK, obj{"data": obj{"repository": obj{"pullRequest": obj{"state": strings.ToUpper(p.State), "merged": p.Merged, "mergeQueueEntry": entry(p)}}}})
+		state := strings.ToUpper(p.State)
+		if p.Merged {
+			state = "MERGED"
+		}
+		writeJSON(w, http.StatusOK, obj{"data": obj{"repository": obj{"pullRequest": obj{"state": state, "merged": p.Merged, "mergeQueueEntry": entry(p)}}}})
 	default:
 		gqlErr("the fake serves enqueuePullRequest and mergeQueueEntry only")
 	}
