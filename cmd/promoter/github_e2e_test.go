@@ -62,6 +62,27 @@ func TestHealthyThroughGitHub(t *testing.T) {
 		}
 	}
 
+	// Each merge read the pull request until GitHub had computed it; no
+	// request was refused (a branch deleted twice used to be a 422 per step).
+	gets, deletes := 0, 0
+	for _, r := range gh.Requests() {
+		switch {
+		case r.Operation == "pulls/get":
+			gets++
+		case r.Method == "DELETE":
+			deletes++
+		}
+		if r.Status >= 400 && !(r.Operation == "git/get-ref" && r.Status == 404) { // a branch already gone is read, not deleted
+			t.Errorf("%s %s answered %d", r.Method, r.Path, r.Status)
+		}
+	}
+	t.Logf("%d requests, %d deletions of branches, over %d steps", len(gh.Requests()), deletes, len(steps))
+	if deletes != len(steps) {
+		t.Errorf("%d branch deletions, want one per merged step (%d)", deletes, len(steps))
+	}
+	if gets < 3*len(steps) {
+		t.Errorf("%d reads of pull requests for %d merges, want at least three each (two while mergeable is null)", gets, len(steps))
+	}
 	pulls := gh.Pulls()
 	if len(pulls) != len(steps) {
 		t.Fatalf("%d pull requests, want one per step (%d): %+v", len(pulls), len(steps), pulls)

@@ -66,6 +66,8 @@ type Request struct {
 	// Operation is the operationId of GitHub's description the request
 	// matched ("graphql" for the GraphQL endpoint, "" for none).
 	Operation string
+	// Status is the HTTP status of the answer.
+	Status int
 }
 
 // Pull is a pull request the server holds.
@@ -176,6 +178,7 @@ func New(t testing.TB, bare, owner, repo, token string) *Server {
 		}
 		s.mu.Lock()
 		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Authorization: r.Header.Get("Authorization"), Body: string(body), Operation: opID})
+		recorded := len(s.requests) - 1
 		s.mu.Unlock()
 		var gqlOp *ast.OperationDefinition
 		switch {
@@ -222,6 +225,9 @@ func New(t testing.TB, bare, owner, repo, token string) *Server {
 				s.violation(err.Error())
 			}
 		}
+		s.mu.Lock()
+		s.requests[recorded].Status = rec.Code
+		s.mu.Unlock()
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
 		}
