@@ -41,10 +41,11 @@ func TestGitHubMergeMethodRefusedEndsTheRun(t *testing.T) {
 	gh.SetMergeMethods(false, true, true)
 	for i, at := range []time.Time{start.Add(time.Hour), start.Add(time.Hour + 5*time.Minute)} {
 		code, out, errs := runAt(at)
-		if code != exitError || !strings.Contains(out, "refused: the repository does not allow merge merges") ||
+		if code != exitError || !strings.Contains(out, "refused: the repository does not allow merge commits") ||
 			!strings.Contains(out, "hint: the repository allows squash, rebase: set spec.pullRequests.mergeMethod: squash") {
 			t.Fatalf("run %d: exit %d, want 1 with the refusal and the hint:\n%s%s", i+1, code, out, errs)
 		}
+		t.Logf("run %d: exit %d\n%s", i+1, code, out)
 	}
 	for _, p := range gh.Pulls() {
 		if p.Merged {
@@ -55,7 +56,7 @@ func TestGitHubMergeMethodRefusedEndsTheRun(t *testing.T) {
 	gittest.Git(t, "", "clone", "-q", bare, work)
 	code, out, errs := run("--repo", work, "validate")
 	if code != exitError || !strings.Contains(out, "apps/myapp/canary.yaml:") ||
-		!strings.Contains(out, "spec.pullRequests.mergeMethod: merge merges are not allowed on acme/gitops, which allows squash, rebase") {
+		!strings.Contains(out, "spec.pullRequests.mergeMethod: merge is not allowed on acme/gitops, which allows squash, rebase") {
 		t.Fatalf("validate: exit %d, want 1 naming file, line and field:\n%s%s", code, out, errs)
 	}
 	gh.SetMergeMethods(true, true, true)

@@ -62,8 +62,8 @@ func (g *globals) mergeMethodCheck(ctx context.Context) func(c *spec.Canary) err
 			names = []string{"none"}
 		}
 		const field = "spec.pullRequests.mergeMethod"
-		return fmt.Errorf("%s:%d: %s: %s merges are not allowed on %s/%s, which allows %s: set mergeMethod to one of those, or allow %s merges in the repository's Settings > General > Pull Requests",
-			c.Source.File, c.Source.LineOf(field), field, pr.MergeMethod, owner, name, strings.Join(names, ", "), pr.MergeMethod)
+		return fmt.Errorf("%s:%d: %s: %s is not allowed on %s/%s, which allows %s: set mergeMethod to one of those, or allow %s in the repository's Settings > General > Pull Requests",
+			c.Source.File, c.Source.LineOf(field), field, pr.MergeMethod, owner, name, strings.Join(names, ", "), github.MethodNoun(gitops.MergeMethod(pr.MergeMethod)))
 	}
 }
 

@@ -142,17 +142,29 @@ func pathEscape(branch string) string {
 	return strings.Join(parts, "/")
 }
 
+// MethodNoun names a merge method as GitHub's settings do: merge
+// commits, squash merging, rebase merging.
+func MethodNoun(m gitops.MergeMethod) string {
+	switch m {
+	case gitops.MergeSquash:
+		return "squash merging"
+	case gitops.MergeRebase:
+		return "rebase merging"
+	}
+	return "merge commits"
+}
+
 // methodHint says what to set pullRequests.mergeMethod to.
 func methodHint(method gitops.MergeMethod, allowed []gitops.MergeMethod) string {
 	if len(allowed) == 0 {
-		return fmt.Sprintf("set spec.pullRequests.mergeMethod to a method the repository allows (its Settings > General > Pull Requests), or allow %s merges there", method)
+		return fmt.Sprintf("set spec.pullRequests.mergeMethod to a method the repository allows (its Settings > General > Pull Requests), or allow %s there", MethodNoun(method))
 	}
 	names := make([]string, len(allowed))
 	for i, m := range allowed {
 		names[i] = string(m)
 	}
-	return fmt.Sprintf("the repository allows %s: set spec.pullRequests.mergeMethod: %s, or allow %s merges in its Settings > General > Pull Requests",
-		strings.Join(names, ", "), allowed[0], method)
+	return fmt.Sprintf("the repository allows %s: set spec.pullRequests.mergeMethod: %s, or allow %s in its Settings > General > Pull Requests",
+		strings.Join(names, ", "), allowed[0], MethodNoun(method))
 }
 
 // MergePullRequest merges pr, or says why it waits or is refused (see the
@@ -162,6 +174,13 @@ func (f *Forge) MergePullRequest(ctx context.Context, pr *gitops.PullRequest, me
 		method = gitops.MergeCommit
 	}
 	what := fmt.Sprintf("github: merge pull request #%d", pr.Number)
+	cur, err := f.mergeable(ctx, pr.Number)
+	if err != nil {
+		return gitops.Merge{}, err
+	}
+	if cur.GetMerged() {
+		return gitops.Merge{Merged: true}, nil
+	}
 	settings, err := f.repoSettings(ctx)
 	if err != nil {
 		// Not fatal: the merge itself says whether the method is allowed.
@@ -170,14 +189,7 @@ func (f *Forge) MergePullRequest(ctx context.Context, pr *gitops.PullRequest, me
 	}
 	if !settings.allows(method) {
 		return gitops.Merge{}, &gitops.RefusedError{What: what,
-			Reason: fmt.Sprintf("the repository does not allow %s merges", method), Hint: methodHint(method, settings.allowed())}
-	}
-	cur, err := f.mergeable(ctx, pr.Number)
-	if err != nil {
-		return gitops.Merge{}, err
-	}
-	if cur.GetMerged() {
-		return gitops.Merge{Merged: true}, nil
+			Reason: "the repository does not allow " + MethodNoun(method), Hint: methodHint(method, settings.allowed())}
 	}
 	if cur.GetState() != "open" {
 		return gitops.Merge{}, fmt.Errorf("github: pull request #%d is %s", pr.Number, cur.GetState())
