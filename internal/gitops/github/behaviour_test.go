@@ -386,3 +386,39 @@ func TestGraphQLHeldToGitHubsSchema(t *testing.T) {
 		t.Errorf("a field GitHub does not have was not caught: %v", got)
 	}
 }
+
+// A pull request the queue dropped because it now conflicts is
+// re-rendered (ErrConflict), not enqueued again.
+func TestDequeuedConflictIsRederived(t *testing.T) {
+	srv, f, _, head := setup(t)
+	srv.RequireMergeQueue("main", "MERGE")
+	pr := openPR(t, f, head)
+	if m, err := f.MergePullRequest(context.Background(), pr, gitops.MergeCommit, stepMsg); err != nil || !strings.Contains(m.Wait, "enqueued") {
+		t.Fatalf("enqueue = %+v, %v", m, err)
+	}
+	srv.Dequeue(1)
+	srv.SetMergeableState(1, "dirty")
+	if _, err := f.MergePullRequest(context.Background(), pr, gitops.MergeCommit, stepMsg); !errors.Is(err, gitops.ErrConflict) {
+		t.Fatalf("merge of a dequeued, conflicting pull request = %v, want ErrConflict", err)
+	}
+	if q := srv.Queue(); len(q) != 0 {
+		t.Errorf("queue %v, want it left empty", q)
+	}
+}
+
+// A token without the permission, and a base that moved under the merge.
+func TestTokenPermissionsAndAMovedBase(t *testing.T) {
+	ctx := context.Background()
+	srv, f, _, head := setup(t)
+	srv.FailNext("POST", "/pulls", http.StatusForbidden, nil, `{"message":"Resource not accessible by integration","documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}`)
+	_, err := f.OpenPullRequest(ctx, gitops.NewPullRequest{Head: "promoter/myapp/step-1", Base: "main", Title: "t"})
+	var re *gitops.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(re.Hint, "pull-requests: write") {
+		t.Fatalf("open without the permission = %v, want a refusal naming it", err)
+	}
+	pr := openPR(t, f, head)
+	srv.FailNext("PUT", "/merge", http.StatusMethodNotAllowed, nil, `{"message":"Base branch was modified. Review and try the merge again.","documentation_url":"https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}`)
+	if _, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, stepMsg); !errors.Is(err, gitops.ErrHeadChanged) {
+		t.Fatalf("merge answered base modified = %v, want ErrHeadChanged (derive again)", err)
+	}
+}

@@ -300,6 +300,8 @@ func (f *Forge) OpenPullRequest(ctx context.Context, n gitops.NewPullRequest) (*
 			Hint: "in the repository's (or organization's) Settings > Actions > General > Workflow permissions, enable " +
 				`"Allow GitHub Actions to create and approve pull requests", or give promoter a GitHub App or fine-grained token with pull-requests: write`,
 		}
+	case tokenRefusal(err, "github: open a pull request from "+n.Head) != nil:
+		return nil, tokenRefusal(err, "github: open a pull request from "+n.Head)
 	case statusOf(err) == http.StatusUnprocessableEntity && strings.Contains(err.Error(), "already exists"):
 		if pr, err = f.FindPullRequest(ctx, n.Head); err == nil && pr == nil {
 			err = fmt.Errorf("github: a pull request from %s exists but is not open", n.Head)

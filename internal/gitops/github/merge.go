@@ -242,6 +242,10 @@ func (f *Forge) MergePullRequest(ctx context.Context, pr *gitops.PullRequest, me
 		return f.refusal(ctx, cur, what, method, settings, rules, messageOf(err))
 	case http.StatusConflict: // head changed
 		return gitops.Merge{}, fmt.Errorf("github: #%d: %w", pr.Number, gitops.ErrHeadChanged)
+	case http.StatusForbidden:
+		if re := tokenRefusal(err, what); re != nil {
+			return gitops.Merge{}, re
+		}
 	}
 	return gitops.Merge{}, err
 }
@@ -274,6 +278,9 @@ func (r *branchRules) pending() string {
 func (f *Forge) refusal(ctx context.Context, cur *gh.PullRequest, what string, method gitops.MergeMethod, settings *repoSettings, rules *branchRules, message string) (gitops.Merge, error) {
 	lower := strings.ToLower(message)
 	switch {
+	case strings.Contains(lower, "base branch was modified"):
+		// The base moved between the read and the merge: derive again.
+		return gitops.Merge{}, fmt.Errorf("%s: %s: %w", what, message, gitops.ErrHeadChanged)
 	case strings.Contains(lower, "merge queue"):
 		f.mu.Lock()
 		rules.mergeQueue = true
@@ -409,6 +416,16 @@ func (f *Forge) enqueue(ctx context.Context, cur *gh.PullRequest) (gitops.Merge,
 	}
 	f.log.Info("pull request enqueued", "pr", n, "position", e.Position)
 	return f.wait(n, "queued", fmt.Sprintf("enqueued in the merge queue of %s at position %d", cur.GetBase().GetRef(), e.Position)), nil
+}
+
+// tokenRefusal is the refusal of a token without the permission a call
+// needs (GitHub: 403 "Resource not accessible by integration"), or nil.
+func tokenRefusal(err error, what string) *gitops.RefusedError {
+	if statusOf(err) != http.StatusForbidden || !strings.Contains(messageOf(err), "Resource not accessible") {
+		return nil
+	}
+	return &gitops.RefusedError{What: what, Reason: messageOf(err),
+		Hint: "the token lacks a permission: in GitHub Actions give the job `permissions: {contents: write, pull-requests: write, statuses: write}`; a fine-grained token or GitHub App needs the same"}
 }
 
 // messageOf is GitHub's message in an error answer.
