@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 )
 
 // graphqlSchema is the part of GitHub's GraphQL schema promoter's
@@ -49,7 +50,7 @@ func checkGraphQLRequest(body []byte) (*ast.OperationDefinition, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, fmt.Errorf("POST /graphql: the request is not JSON: %v", err)
 	}
-	doc, errs := gqlparser.LoadQuery(schema, in.Query)
+	doc, errs := gqlparser.LoadQueryWithRules(schema, in.Query, rules.NewDefaultRules())
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("POST /graphql: the document does not validate against GitHub's schema: %v", errs)
 	}
