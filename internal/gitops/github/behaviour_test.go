@@ -422,3 +422,22 @@ func TestTokenPermissionsAndAMovedBase(t *testing.T) {
 		t.Fatalf("merge answered base modified = %v, want ErrHeadChanged (derive again)", err)
 	}
 }
+
+// On a queued base, a pull request still blocked (a review missing) waits
+// until GitHub enqueues it; the spec's merge method is the queue's concern.
+func TestBlockedOnAQueuedBaseWaits(t *testing.T) {
+	ctx := context.Background()
+	srv, f, _, head := setup(t)
+	srv.RequireMergeQueue("main", "SQUASH")
+	srv.SetMergeMethods(false, true, false) // the spec's merge is not allowed; the queue squashes
+	pr := openPR(t, f, head)
+	srv.SetMergeableState(1, "blocked")
+	m, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, stepMsg)
+	if err != nil || m.Merged || !strings.Contains(m.Wait, "blocked: required checks or reviews pending") || !strings.Contains(m.Wait, "does not enqueue it yet") {
+		t.Fatalf("merge of a blocked pull request on a queued base = %+v, %v; want a wait", m, err)
+	}
+	srv.SetMergeableState(1, "")
+	if m, err = f.MergePullRequest(ctx, pr, gitops.MergeCommit, stepMsg); err != nil || !strings.Contains(m.Wait, "enqueued") {
+		t.Fatalf("merge once approved = %+v, %v; want enqueued", m, err)
+	}
+}

@@ -181,16 +181,6 @@ func (f *Forge) MergePullRequest(ctx context.Context, pr *gitops.PullRequest, me
 	if cur.GetMerged() {
 		return gitops.Merge{Merged: true}, nil
 	}
-	settings, err := f.repoSettings(ctx)
-	if err != nil {
-		// Not fatal: the merge itself says whether the method is allowed.
-		f.log.Warn("could not read the repository's merge settings", "err", err)
-		settings = &repoSettings{}
-	}
-	if !settings.allows(method) {
-		return gitops.Merge{}, &gitops.RefusedError{What: what,
-			Reason: "the repository does not allow " + MethodNoun(method), Hint: methodHint(method, settings.allowed())}
-	}
 	if cur.GetState() != "open" {
 		return gitops.Merge{}, fmt.Errorf("github: pull request #%d is %s", pr.Number, cur.GetState())
 	}
@@ -203,6 +193,18 @@ func (f *Forge) MergePullRequest(ctx context.Context, pr *gitops.PullRequest, me
 		f.log.Warn("could not read the base branch's rules", "branch", base, "err", err)
 		rules = &branchRules{}
 	}
+	settings := &repoSettings{}
+	if !rules.mergeQueue { // a queue merges with its own method
+		if settings, err = f.repoSettings(ctx); err != nil {
+			// Not fatal: the merge itself says whether the method is allowed.
+			f.log.Warn("could not read the repository's merge settings", "err", err)
+			settings = &repoSettings{}
+		}
+		if !settings.allows(method) {
+			return gitops.Merge{}, &gitops.RefusedError{What: what,
+				Reason: "the repository does not allow " + MethodNoun(method), Hint: methodHint(method, settings.allowed())}
+		}
+	}
 	state := cur.GetMergeableState()
 	if cur.GetDraft() || state == "draft" {
 		return gitops.Merge{}, &gitops.RefusedError{What: what, Reason: "the pull request is a draft",
@@ -212,7 +214,12 @@ func (f *Forge) MergePullRequest(ctx context.Context, pr *gitops.PullRequest, me
 		return gitops.Merge{}, fmt.Errorf("github: #%d: %w", pr.Number, gitops.ErrConflict)
 	}
 	if rules.mergeQueue {
-		return f.enqueue(ctx, cur)
+		m, err := f.enqueue(ctx, cur)
+		if err != nil && state == "blocked" {
+			// Reviews or checks the queue does not run are still missing.
+			return f.wait(pr.Number, state, fmt.Sprintf("blocked: %s; GitHub does not enqueue it yet (%v)", rules.pending(), err)), nil
+		}
+		return m, err
 	}
 	switch state {
 	case "clean", "unstable", "has_hooks":

@@ -489,6 +489,8 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 			gqlErr("Pull request's base branch does not require a merge queue")
 		case s.mergeableState(p) == "dirty":
 			gqlErr("Pull request is not mergeable")
+		case s.mergeableState(p) == "blocked":
+			gqlErr("Pull request is blocked: the fake's stand-in for a required review missing")
 		case in.Variables["expectedHeadOid"] != nil && in.Variables["expectedHeadOid"] != s.sha(p.Head):
 			gqlErr("The head of the pull request has changed")
 		default:
