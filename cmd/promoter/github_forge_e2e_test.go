@@ -144,3 +144,25 @@ func TestGitHubWaitingRunWritesNothing(t *testing.T) {
 		}
 	}
 }
+
+// GitHub's secondary rate limits (a 403 on opening the pull request, a
+// 429 on the merge, each with Retry-After) are waited out within the run:
+// the step still lands, exit 0.
+func TestGitHubSecondaryRateLimits(t *testing.T) {
+	_, _, gh, runAt, start := githubRun(t, "ghs_limits_token")
+	gh.SecondaryRateLimit("POST", "/pulls", 403, 1)
+	gh.SecondaryRateLimit("PUT", "/merge", 429, 1)
+	code, out, errs := runAt(start.Add(time.Hour))
+	if code != 0 || !strings.Contains(out, "myapp: start 0% -> 5%") || !strings.Contains(out, "/pull/1") {
+		t.Fatalf("exit %d, want 0 with the start landed through pull request 1:\n%s%s", code, out, errs)
+	}
+	limited := 0
+	for _, r := range gh.Requests() {
+		if r.Status == 403 || r.Status == 429 {
+			limited++
+		}
+	}
+	if pulls := gh.Pulls(); limited != 2 || len(pulls) != 1 || !pulls[0].Merged {
+		t.Errorf("%d rate-limited answers, pull requests %+v; want 2 and one merged", limited, pulls)
+	}
+}

@@ -162,6 +162,10 @@ func New(t testing.TB, bare, owner, repo, token string) *Server {
 	mux.HandleFunc("GET "+p+"/git/ref/heads/{branch...}", s.getRef)
 	mux.HandleFunc("DELETE "+p+"/git/refs/heads/{branch...}", s.deleteRef)
 	mux.HandleFunc("POST /api/graphql", s.graphql)
+	// Another repository, or a path GitHub does not serve: GitHub's 404.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		message(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest")
+	})
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
