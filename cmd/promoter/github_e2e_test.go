@@ -11,10 +11,15 @@ import (
 
 // The healthy path through the GitHub forge: one pull request per step,
 // each with the gate report and a promoter/gates status, merged by promoter
-// and its branch deleted; reruns never open a second pull request.
+// and its branch deleted; reruns never open a second pull request. GitHub
+// takes two reads to compute each pull request's mergeability, as it does
+// in the background after a pull request opens: the step still lands in
+// the run that opened it. Every request and answer is checked against
+// GitHub's description (the fake fails the test otherwise).
 func TestHealthyThroughGitHub(t *testing.T) {
 	const token = "ghs_e2e_token"
 	srv, bare, gh := githubFixture(t, token)
+	gh.SetMergeableNullPolls(2)
 
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	env := startMesh(t, start, healthyVersion, 20, 3, 30*time.Second)
@@ -57,6 +62,27 @@ func TestHealthyThroughGitHub(t *testing.T) {
 		}
 	}
 
+	// Each merge read the pull request until GitHub had computed it; no
+	// request was refused (a branch deleted twice used to be a 422 per step).
+	gets, deletes := 0, 0
+	for _, r := range gh.Requests() {
+		switch {
+		case r.Operation == "pulls/get":
+			gets++
+		case r.Method == "DELETE":
+			deletes++
+		}
+		if r.Status >= 400 && !(r.Operation == "git/get-ref" && r.Status == 404) { // a branch already gone is read, not deleted
+			t.Errorf("%s %s answered %d", r.Method, r.Path, r.Status)
+		}
+	}
+	t.Logf("%d requests, %d deletions of branches, over %d steps", len(gh.Requests()), deletes, len(steps))
+	if deletes != len(steps) {
+		t.Errorf("%d branch deletions, want one per merged step (%d)", deletes, len(steps))
+	}
+	if gets < 3*len(steps) {
+		t.Errorf("%d reads of pull requests for %d merges, want at least three each (two while mergeable is null)", gets, len(steps))
+	}
 	pulls := gh.Pulls()
 	if len(pulls) != len(steps) {
 		t.Fatalf("%d pull requests, want one per step (%d): %+v", len(pulls), len(steps), pulls)

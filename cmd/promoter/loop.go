@@ -227,6 +227,10 @@ func printDecision(w io.Writer, d promote.Decision, showDiff bool) {
 	fmt.Fprintln(w, line)
 	if d.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", d.Error)
+		var refused *gitops.RefusedError
+		if errors.As(d.Err, &refused) && refused.Hint != "" {
+			fmt.Fprintf(w, "  hint: %s\n", refused.Hint)
+		}
 	}
 	for _, r := range d.Reasons {
 		fmt.Fprintf(w, "  - %s\n", strings.ReplaceAll(r, "\n", "\n    "))

@@ -22,8 +22,10 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Long: `validate reads every Canary spec of the repository (or the named ones), then for each canary
 builds its overlay as committed and as every step of its schedule would render it, and checks
 the built VirtualService and DestinationRule against the Istio CRD schemas (Gateway, HTTPRoute
-and GRPCRoute against the Gateway API's). It reports every
-problem, with file, line and field for spec problems, and exits 1 if there is any.`,
+and GRPCRoute against the Gateway API's). With GITHUB_TOKEN set and a GitHub repository to ask
+(the checkout's remote, --github-repo or GITHUB_REPOSITORY), it also refuses an auto-merge canary
+whose pullRequests.mergeMethod the repository does not allow. It reports every problem, with
+file, line and field for spec problems, and exits 1 if there is any.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fsys, err := g.localFS()
 			if err != nil {
@@ -45,6 +47,10 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 			}
 			var results []result
 			failed := loadErr != nil
+			var methods func(*spec.Canary) error
+			if len(cs) > 0 {
+				methods = g.mergeMethodCheck(cmd.Context())
+			}
 			for _, c := range cs {
 				r := result{Name: c.Metadata.Name, File: c.Source.File, Valid: true, Problems: []string{}}
 				for _, st := range c.Spec.Steps {
@@ -55,6 +61,12 @@ problem, with file, line and field for spec problems, and exits 1 if there is an
 				if err != nil {
 					r.Valid, failed = false, true
 					r.Problems = append(r.Problems, err.Error())
+				}
+				if methods != nil {
+					if err := methods(c); err != nil {
+						r.Valid, failed = false, true
+						r.Problems = append(r.Problems, err.Error())
+					}
 				}
 				results = append(results, r)
 			}

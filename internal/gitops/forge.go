@@ -20,6 +20,24 @@ var (
 	ErrAlreadyMerged = errors.New("pull request already merged")
 )
 
+// RefusedError is a forge's refusal that a rerun does not change: a policy
+// of the repository (a merge method it does not allow, a pull request that
+// is a draft, a token that may not open pull requests). Reason is the
+// forge's own words, Hint what to change.
+type RefusedError struct {
+	What, Reason, Hint string
+}
+
+func (e *RefusedError) Error() string { return e.What + ": refused: " + e.Reason }
+
+// Merge is what [Forge.MergePullRequest] did: merged, or why not yet.
+type Merge struct {
+	Merged bool
+	// Wait, when not merged, is the forge's reason it is not mergeable
+	// yet (checks or reviews pending, mergeability being computed, queued).
+	Wait string
+}
+
 // PullRequest is a pull request as promoter sees it.
 type PullRequest struct {
 	// Number is the forge's number; 0 for the local forge.
@@ -46,8 +64,13 @@ type NewPullRequest struct {
 // "merge" (the default), "squash" or "rebase", as the forge names them.
 type MergeMethod string
 
-// MergeCommit is the default merge method: a merge commit.
-const MergeCommit MergeMethod = "merge"
+// The merge methods: a merge commit (the default), one squashed commit,
+// or the branch's commits rebased onto the base.
+const (
+	MergeCommit MergeMethod = "merge"
+	MergeSquash MergeMethod = "squash"
+	MergeRebase MergeMethod = "rebase"
+)
 
 // StatusState is the state of a commit status.
 type StatusState string
@@ -82,13 +105,15 @@ type Forge interface {
 	UpdatePullRequest(ctx context.Context, pr *PullRequest, body string, labels []string) error
 	// MergePullRequest merges pr with method, using msg as the merge (or
 	// squash) commit's message so the branch keeps promoter's trailers.
-	// It returns true once merged, and false with no error when the pull
-	// request is not mergeable yet (checks pending, reviews missing, base
-	// ahead): that is a wait, not a failure. Errors: [ErrConflict] when the
-	// head must be re-rendered on the new base, [ErrAlreadyMerged] when the
-	// head is already in the base (another run merged it), [ErrHeadChanged]
-	// when the head moved, other errors for real failures.
-	MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error)
+	// It returns Merged once merged, and otherwise, with no error, the
+	// reason the pull request is not mergeable yet (checks pending,
+	// reviews missing, base ahead, queued): that is a wait, not a failure.
+	// Errors: [ErrConflict] when the head must be re-rendered on the new
+	// base, [ErrAlreadyMerged] when the head is already in the base
+	// (another run merged it), [ErrHeadChanged] when the head moved,
+	// [*RefusedError] for a policy refusal no rerun changes, other errors
+	// for real failures.
+	MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (Merge, error)
 	// SetStatus sets a commit status on sha.
 	SetStatus(ctx context.Context, sha string, st Status) error
 	// Comment adds a comment to pr.

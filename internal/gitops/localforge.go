@@ -71,7 +71,12 @@ func (f *LocalForge) UpdatePullRequest(ctx context.Context, pr *PullRequest, bod
 // base). A target that moved before the push is [ErrNonFastForward], a
 // head branch that is gone [ErrHeadChanged]: races, which the caller's
 // loop ([Repo.Retry]) re-derives.
-func (f *LocalForge) MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error) {
+func (f *LocalForge) MergePullRequest(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (Merge, error) {
+	merged, err := f.merge(ctx, pr, method, msg)
+	return Merge{Merged: merged}, err
+}
+
+func (f *LocalForge) merge(ctx context.Context, pr *PullRequest, method MergeMethod, msg Message) (bool, error) {
 	r := f.Repo
 	target, err := r.Fetch(ctx)
 	if err != nil {

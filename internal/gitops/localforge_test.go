@@ -43,8 +43,8 @@ func TestLocalForgeMerge(t *testing.T) {
 	}
 	// A human commits elsewhere: the merge is a real two-parent merge.
 	gittest.CommitFiles(t, bare, "main", "human", map[string]string{"README.md": "edited\n"})
-	merged, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, c.Message)
-	if err != nil || !merged {
+	m, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, c.Message)
+	if merged := m.Merged; err != nil || !merged {
 		t.Fatalf("MergePullRequest = %v, %v", merged, err)
 	}
 	parents := strings.Fields(gittest.Git(t, bare, "log", "-1", "--format=%P", "main"))

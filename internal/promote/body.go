@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/promoter-dev/promoter/internal/gates"
 	"github.com/promoter-dev/promoter/internal/gitops"
@@ -85,11 +86,46 @@ func (p *Promoter) pullRequestBody(ctx context.Context, c *spec.Canary, base str
 		data.Schedule = append(data.Schedule, row)
 	}
 	data.Schedule = append(data.Schedule, scheduleRow{Step: len(c.Spec.Steps) + 1, Weight: 100, Pause: "-", Mark: markIf(step == len(c.Spec.Steps)+1, "⬅ this pull request (promotion)")})
-	var b bytes.Buffer
-	if err := templates.Prose.ExecuteTemplate(&b, "pull-request.md.tmpl", data); err != nil {
-		return data.Title + "\n\n" + data.Summary
+	return fitBody(data.Diff, func(diff string) string {
+		data.Diff = diff
+		var b bytes.Buffer
+		if err := templates.Prose.ExecuteTemplate(&b, "pull-request.md.tmpl", data); err != nil {
+			return data.Title + "\n\n" + data.Summary
+		}
+		return b.String()
+	})
+}
+
+// maxBody keeps a pull request body below GitHub's limit of 65,536
+// characters (counted here in bytes, never fewer than the characters).
+const maxBody = 65000
+
+// fitBody renders a body with diff, cutting the diff first (at a line,
+// with a note where it was cut), and only then the body itself, so that
+// it fits in maxBody.
+func fitBody(diff string, render func(diff string) string) string {
+	body := render(diff)
+	if len(body) <= maxBody {
+		return body
 	}
-	return b.String()
+	if diff != "" {
+		keep := len(diff) - (len(body) - maxBody) - 200 // room for the note
+		cut := 0
+		if keep > 0 {
+			cut = strings.LastIndexByte(diff[:keep], '\n') + 1
+		}
+		rest := strings.Count(diff[cut:], "\n")
+		body = render(diff[:cut] + fmt.Sprintf("... the diff is cut here: %d more lines, over GitHub's limit for a pull request body; `promoter plan` prints it whole\n", rest))
+		if len(body) <= maxBody {
+			return body
+		}
+	}
+	const note = "\n\n... cut here: the body is over GitHub's limit for a pull request body\n"
+	end := maxBody - len(note)
+	for end > 0 && !utf8.RuneStart(body[end]) {
+		end--
+	}
+	return body[:end] + note
 }
 
 func markIf(ok bool, s string) string {

@@ -200,8 +200,8 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 	if err != nil {
 		return err
 	}
-	if !merged {
-		out.waitReason = "not mergeable yet: required checks or reviews pending"
+	if !merged.Merged {
+		out.waitReason = "not mergeable yet: " + merged.Wait
 		return nil
 	}
 	if err := forge.DeleteBranch(ctx, head); err != nil {

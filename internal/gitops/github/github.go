@@ -1,15 +1,38 @@
 // Package github is the GitHub forge of promoter: pull requests, merges,
 // commit statuses and comments through the GitHub REST API (go-github), for
-// github.com and GitHub Enterprise Server.
+// github.com and GitHub Enterprise Server, and GraphQL for merge queues.
 //
 // # Merging
 //
-// [Forge.MergePullRequest] follows the pull request's mergeable_state:
-// clean, unstable and has_hooks merge; blocked, behind, unknown and draft
-// wait (not an error); dirty is [gitops.ErrConflict], so the caller
+// [Forge.MergePullRequest] tells a wait from a refusal. Not mergeable yet
+// is a wait whose reason says why (GitHub's mergeable_state: blocked by the
+// required checks or reviews the branch rules name, behind, unknown while
+// GitHub computes mergeability, or queued in a merge queue); right after a
+// pull request is opened or updated, mergeability is polled briefly, with
+// backoff, before the run gives up as a wait. A refusal that no rerun
+// changes (a merge method the repository does not allow, a draft, a token
+// that may not open pull requests) is a [*gitops.RefusedError] with GitHub's
+// message and what to change. dirty is [gitops.ErrConflict], so the caller
 // re-renders the head branch on the new base. The merge names the head SHA
 // promoter pushed, so a head that moved is [gitops.ErrHeadChanged] rather
 // than a merge of something unchecked.
+//
+// # Merge queues
+//
+// When the base branch's rules require a merge queue (the branch-rules API
+// says so, or a merge answers "Changes must be made through the merge
+// queue"), the pull request is enqueued with GraphQL's enqueuePullRequest
+// and the run waits while it is queued; the queue merges it. A pull request
+// the queue dropped is enqueued again, or re-rendered when it conflicts.
+//
+// # Writes
+//
+// The repository's settings and the base's rules are read once per forge
+// (a forge lives for one pass). A body, labels or a commit status is
+// written only when it differs from what GitHub holds, and a branch that
+// is gone is not deleted again: a waiting pull request costs reads, not
+// writes (GitHub's secondary rate limits count content-creating requests,
+// and it keeps at most 1,000 statuses per sha and context).
 //
 // # Retries
 //
@@ -26,7 +49,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
@@ -53,10 +78,20 @@ type issuesAPI interface {
 
 type reposAPI interface {
 	CreateStatus(ctx context.Context, owner, repo, ref string, s *gh.RepoStatus) (*gh.RepoStatus, *gh.Response, error)
+	GetCombinedStatus(ctx context.Context, owner, repo, ref string, opts *gh.ListOptions) (*gh.CombinedStatus, *gh.Response, error)
+	Get(ctx context.Context, owner, repo string) (*gh.Repository, *gh.Response, error)
 }
 
 type gitAPI interface {
+	GetRef(ctx context.Context, owner, repo, ref string) (*gh.Reference, *gh.Response, error)
 	DeleteRef(ctx context.Context, owner, repo, ref string) (*gh.Response, error)
+}
+
+// rawAPI sends requests go-github has no typed call for (GraphQL, and
+// bodies in the shape GitHub's description gives).
+type rawAPI interface {
+	NewRequest(method, urlStr string, body interface{}, opts ...gh.RequestOption) (*http.Request, error)
+	Do(ctx context.Context, req *http.Request, v interface{}) (*gh.Response, error)
 }
 
 // Options configure [New].
@@ -75,6 +110,11 @@ type Options struct {
 	// wait (default 1 minute: a rate limit that resets later is an error).
 	Attempts int
 	MaxWait  time.Duration
+	// MergeablePolls bounds the reads of a pull request whose mergeability
+	// GitHub is still computing (default 5), the first wait MergeableWait
+	// (default 500ms), doubling after each read.
+	MergeablePolls int
+	MergeableWait  time.Duration
 	// Clock and Sleep are injectable for tests; nil means the real ones.
 	Clock func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -88,11 +128,19 @@ type Forge struct {
 	issues      issuesAPI
 	repos       reposAPI
 	git         gitAPI
+	raw         rawAPI
+	graphqlURL  string
 	attempts    int
+	polls       int
+	pollWait    time.Duration
 	maxWait     time.Duration
 	clock       func() time.Time
 	sleep       func(ctx context.Context, d time.Duration) error
 	log         *slog.Logger
+
+	mu       sync.Mutex
+	settings *repoSettings
+	rules    map[string]*branchRules
 }
 
 var _ gitops.Forge = (*Forge)(nil)
@@ -137,8 +185,16 @@ func New(o Options) (*Forge, error) {
 	}
 	f := &Forge{
 		owner: o.Owner, repo: o.Repo,
-		pulls: c.PullRequests, issues: c.Issues, repos: c.Repositories, git: c.Git,
-		attempts: o.Attempts, maxWait: o.MaxWait, clock: o.Clock, sleep: o.Sleep, log: o.Log,
+		pulls: c.PullRequests, issues: c.Issues, repos: c.Repositories, git: c.Git, raw: c,
+		graphqlURL: graphqlURL(c.BaseURL),
+		attempts:   o.Attempts, maxWait: o.MaxWait, clock: o.Clock, sleep: o.Sleep, log: o.Log,
+		polls: o.MergeablePolls, pollWait: o.MergeableWait, rules: map[string]*branchRules{},
+	}
+	if f.polls <= 0 {
+		f.polls = 5
+	}
+	if f.pollWait <= 0 {
+		f.pollWait = 500 * time.Millisecond
 	}
 	if f.attempts <= 0 {
 		f.attempts = 4
@@ -156,6 +212,19 @@ func New(o Options) (*Forge, error) {
 		f.log = slog.New(slog.DiscardHandler)
 	}
 	return f, nil
+}
+
+// graphqlURL is GitHub's GraphQL endpoint beside the REST root: on
+// api.github.com (and GHE.com's api.<name>.ghe.com) /graphql, on GitHub
+// Enterprise Server /api/graphql beside /api/v3.
+func graphqlURL(rest *url.URL) string {
+	u := *rest
+	if strings.HasSuffix(u.Path, "/api/v3/") {
+		u.Path = strings.TrimSuffix(u.Path, "v3/") + "graphql"
+	} else {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/graphql"
+	}
+	return u.String()
 }
 
 // ParseRemote extracts owner and repository from a GitHub remote URL
@@ -224,6 +293,15 @@ func (f *Forge) OpenPullRequest(ctx context.Context, n gitops.NewPullRequest) (*
 	})
 	var pr *gitops.PullRequest
 	switch {
+	case statusOf(err) == http.StatusForbidden && strings.Contains(messageOf(err), "not permitted to create or approve pull requests"):
+		return nil, &gitops.RefusedError{
+			What:   fmt.Sprintf("github: open a pull request from %s", n.Head),
+			Reason: messageOf(err),
+			Hint: "in the repository's (or organization's) Settings > Actions > General > Workflow permissions, enable " +
+				`"Allow GitHub Actions to create and approve pull requests", or give promoter a GitHub App or fine-grained token with pull-requests: write`,
+		}
+	case tokenRefusal(err, "github: open a pull request from "+n.Head) != nil:
+		return nil, tokenRefusal(err, "github: open a pull request from "+n.Head)
 	case statusOf(err) == http.StatusUnprocessableEntity && strings.Contains(err.Error(), "already exists"):
 		if pr, err = f.FindPullRequest(ctx, n.Head); err == nil && pr == nil {
 			err = fmt.Errorf("github: a pull request from %s exists but is not open", n.Head)
@@ -234,7 +312,7 @@ func (f *Forge) OpenPullRequest(ctx context.Context, n gitops.NewPullRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := f.addLabels(ctx, pr.Number, n.Labels); err != nil {
+	if err := f.addLabels(ctx, pr.Number, pr.Labels, n.Labels); err != nil {
 		return pr, err
 	}
 	if len(n.Reviewers) > 0 {
@@ -250,78 +328,49 @@ func (f *Forge) OpenPullRequest(ctx context.Context, n gitops.NewPullRequest) (*
 	return pr, nil
 }
 
-func (f *Forge) addLabels(ctx context.Context, number int, labels []string) error {
-	if len(labels) == 0 {
+// addLabels adds the labels pr lacks. The body is {"labels": [...]}, the
+// form GitHub's description gives (go-github v60 sends a bare list).
+func (f *Forge) addLabels(ctx context.Context, number int, have, labels []string) error {
+	var missing []string
+	for _, l := range labels {
+		if !slices.Contains(have, l) && !slices.Contains(missing, l) {
+			missing = append(missing, l)
+		}
+	}
+	if len(missing) == 0 {
 		return nil
 	}
 	return f.call(ctx, "add labels", func() (*gh.Response, error) {
-		_, resp, err := f.issues.AddLabelsToIssue(ctx, f.owner, f.repo, number, labels)
-		return resp, err
+		req, err := f.raw.NewRequest("POST", fmt.Sprintf("repos/%s/%s/issues/%d/labels", f.owner, f.repo, number), map[string][]string{"labels": missing})
+		if err != nil {
+			return nil, err
+		}
+		return f.raw.Do(ctx, req, nil)
 	})
 }
 
-// UpdatePullRequest replaces the body and adds labels.
+// UpdatePullRequest replaces the body and adds labels, each only when it
+// differs from what pr (as read from GitHub) holds.
 func (f *Forge) UpdatePullRequest(ctx context.Context, pr *gitops.PullRequest, body string, labels []string) error {
-	err := f.call(ctx, "edit pull request", func() (*gh.Response, error) {
-		_, resp, err := f.pulls.Edit(ctx, f.owner, f.repo, pr.Number, &gh.PullRequest{Body: gh.String(body)})
-		return resp, err
-	})
-	if err != nil {
+	if body != pr.Body {
+		err := f.call(ctx, "edit pull request", func() (*gh.Response, error) {
+			_, resp, err := f.pulls.Edit(ctx, f.owner, f.repo, pr.Number, &gh.PullRequest{Body: gh.String(body)})
+			return resp, err
+		})
+		if err != nil {
+			return err
+		}
+		pr.Body = body
+	}
+	if err := f.addLabels(ctx, pr.Number, pr.Labels, labels); err != nil {
 		return err
 	}
-	return f.addLabels(ctx, pr.Number, labels)
-}
-
-// MergePullRequest merges pr per its mergeable_state (see the package
-// documentation).
-func (f *Forge) MergePullRequest(ctx context.Context, pr *gitops.PullRequest, method gitops.MergeMethod, msg gitops.Message) (bool, error) {
-	var cur *gh.PullRequest
-	err := f.call(ctx, "get pull request", func() (*gh.Response, error) {
-		var resp *gh.Response
-		var err error
-		cur, resp, err = f.pulls.Get(ctx, f.owner, f.repo, pr.Number)
-		return resp, err
-	})
-	if err != nil {
-		return false, err
+	for _, l := range labels {
+		if !slices.Contains(pr.Labels, l) {
+			pr.Labels = append(pr.Labels, l)
+		}
 	}
-	if cur.GetMerged() {
-		return true, nil
-	}
-	if cur.GetState() != "open" {
-		return false, fmt.Errorf("github: pull request #%d is %s", pr.Number, cur.GetState())
-	}
-	if pr.HeadSHA != "" && cur.GetHead().GetSHA() != pr.HeadSHA {
-		return false, fmt.Errorf("github: #%d head is %s: %w", pr.Number, cur.GetHead().GetSHA(), gitops.ErrHeadChanged)
-	}
-	switch state := cur.GetMergeableState(); state {
-	case "clean", "unstable", "has_hooks":
-	case "dirty":
-		return false, fmt.Errorf("github: #%d: %w", pr.Number, gitops.ErrConflict)
-	default: // blocked, behind, unknown, draft: not yet
-		f.log.Info("pull request not mergeable yet", "pr", pr.Number, "mergeable_state", state)
-		return false, nil
-	}
-	if method == "" {
-		method = gitops.MergeCommit
-	}
-	body := strings.TrimPrefix(msg.String(), strings.TrimSpace(msg.Subject)+"\n")
-	err = f.call(ctx, "merge pull request", func() (*gh.Response, error) {
-		_, resp, err := f.pulls.Merge(ctx, f.owner, f.repo, pr.Number, strings.TrimLeft(body, "\n"), &gh.PullRequestOptions{
-			CommitTitle: msg.Subject, SHA: pr.HeadSHA, MergeMethod: string(method),
-		})
-		return resp, err
-	})
-	switch statusOf(err) {
-	case 0:
-		return err == nil, err
-	case http.StatusMethodNotAllowed: // not mergeable (checks, reviews)
-		f.log.Info("pull request not mergeable yet", "pr", pr.Number, "reason", err)
-		return false, nil
-	case http.StatusConflict: // head changed
-		return false, fmt.Errorf("github: #%d: %w", pr.Number, gitops.ErrHeadChanged)
-	}
-	return false, err
+	return nil
 }
 
 // SetStatus sets a commit status on sha.
@@ -333,6 +382,23 @@ func (f *Forge) SetStatus(ctx context.Context, sha string, st gitops.Status) err
 	s := &gh.RepoStatus{State: gh.String(string(st.State)), Context: gh.String(st.Context), Description: gh.String(desc)}
 	if st.TargetURL != "" {
 		s.TargetURL = gh.String(st.TargetURL)
+	}
+	// One status per sha and context while it says the same: GitHub keeps
+	// at most 1,000 per sha and context, and a waiting pull request is
+	// reported on every run.
+	var combined *gh.CombinedStatus
+	err := f.call(ctx, "get combined status", func() (*gh.Response, error) {
+		var resp *gh.Response
+		var err error
+		combined, resp, err = f.repos.GetCombinedStatus(ctx, f.owner, f.repo, sha, &gh.ListOptions{PerPage: 100})
+		return resp, err
+	})
+	if err == nil {
+		for _, have := range combined.Statuses {
+			if have.GetContext() == st.Context && have.GetState() == string(st.State) && have.GetDescription() == desc && have.GetTargetURL() == st.TargetURL {
+				return nil
+			}
+		}
 	}
 	return f.call(ctx, "create status", func() (*gh.Response, error) {
 		_, resp, err := f.repos.CreateStatus(ctx, f.owner, f.repo, sha, s)
@@ -353,7 +419,17 @@ func (f *Forge) DeleteBranch(ctx context.Context, branch string) error {
 	if !strings.HasPrefix(branch, gitops.BranchPrefix) {
 		return fmt.Errorf("delete %s: %w", branch, gitops.ErrForbiddenForce)
 	}
-	err := f.call(ctx, "delete branch", func() (*gh.Response, error) {
+	// A branch already gone (deleted by the previous step's run, or by the
+	// repository's "automatically delete head branches") costs a read,
+	// not a failed write.
+	err := f.call(ctx, "get branch", func() (*gh.Response, error) {
+		_, resp, err := f.git.GetRef(ctx, f.owner, f.repo, "heads/"+branch)
+		return resp, err
+	})
+	if statusOf(err) == http.StatusNotFound {
+		return nil
+	}
+	err = f.call(ctx, "delete branch", func() (*gh.Response, error) {
 		return f.git.DeleteRef(ctx, f.owner, f.repo, "heads/"+branch)
 	})
 	if s := statusOf(err); s == http.StatusNotFound || s == http.StatusUnprocessableEntity {

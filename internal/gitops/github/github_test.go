@@ -3,6 +3,7 @@ package github_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -83,36 +84,46 @@ func TestPullRequestLifecycle(t *testing.T) {
 	}
 
 	msg := gitops.Message{Subject: "canary(myapp): 0% -> 5%", Trailers: gitops.Trailers{Canary: "myapp", Step: 1, Action: gitops.ActionPromote}}
-	for _, state := range []string{"blocked", "behind", "unknown"} {
+	for _, c := range []struct{ state, want string }{
+		{"blocked", "blocked: required checks or reviews pending"},
+		{"behind", "behind: the base branch has commits the head lacks"},
+		{"unknown", "GitHub is still computing"},
+	} {
+		state, want := c.state, c.want
 		srv.SetMergeableState(1, state)
-		if merged, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, msg); merged || err != nil {
-			t.Errorf("merge while %s = %v, %v; want a wait", state, merged, err)
+		if m, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, msg); m.Merged || err != nil || !strings.Contains(m.Wait, want) {
+			t.Errorf("merge while %s = %+v, %v; want a wait saying %q", state, m, err, want)
 		}
 	}
+	// A pinned unknown is polled, bounded, with doubling waits, before the wait.
+	if got := fmt.Sprint(sl.d); got != "[500ms 1s 2s 4s]" {
+		t.Errorf("polls of an unknown mergeability waited %s, want [500ms 1s 2s 4s]", got)
+	}
+	sl.d = nil
 	srv.SetMergeableState(1, "dirty")
 	if _, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, msg); !errors.Is(err, gitops.ErrConflict) {
 		t.Errorf("merge while dirty = %v, want ErrConflict", err)
 	}
 	srv.SetMergeableState(1, "")
-	srv.FailNext("PUT", "/merge", http.StatusMethodNotAllowed, nil, `{"message":"Required status check \"ci\" is expected."}`)
-	if merged, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, msg); merged || err != nil {
-		t.Errorf("merge on 405 = %v, %v; want a wait", merged, err)
+	srv.FailNext("PUT", "/merge", http.StatusMethodNotAllowed, nil, `{"message":"Required status check \"ci\" is expected.","documentation_url":"https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}`)
+	if m, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, msg); m.Merged || err != nil || m.Wait != `GitHub: Required status check "ci" is expected.` {
+		t.Errorf("merge on a 405 for a required check = %+v, %v; want a wait with GitHub's words", m, err)
 	}
-	srv.FailNext("PUT", "/merge", http.StatusConflict, nil, `{"message":"Head branch was modified. Review and try the merge again."}`)
+	srv.FailNext("PUT", "/merge", http.StatusConflict, nil, `{"message":"Head branch was modified. Review and try the merge again.","documentation_url":"https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}`)
 	if _, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, msg); !errors.Is(err, gitops.ErrHeadChanged) {
 		t.Errorf("merge on 409 = %v, want ErrHeadChanged", err)
 	}
 	// Transient failures are retried: a 502, a primary rate limit, a 429 with Retry-After.
-	srv.FailNext("GET", "/pulls/1", http.StatusBadGateway, nil, `{"message":"Server Error"}`)
+	srv.FailNext("GET", "/pulls/1", http.StatusBadGateway, nil, `{"message":"Server Error","documentation_url":"https://docs.github.com/rest"}`)
 	srv.FailNext("GET", "/pulls/1", http.StatusForbidden, http.Header{
 		"X-Ratelimit-Limit": {"5000"}, "X-Ratelimit-Remaining": {"0"},
 		"X-Ratelimit-Reset": {strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)},
 	}, `{"message":"API rate limit exceeded for installation.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}`)
-	srv.FailNext("PUT", "/merge", http.StatusTooManyRequests, http.Header{"Retry-After": {"7"}}, `{"message":"Too many requests"}`)
+	srv.FailNext("PUT", "/merge", http.StatusTooManyRequests, http.Header{"Retry-After": {"7"}}, `{"message":"Too many requests","documentation_url":"https://docs.github.com/rest"}`)
 	pr.HeadSHA = head
-	merged, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, msg)
-	if err != nil || !merged {
-		t.Fatalf("merge = %v, %v", merged, err)
+	m, err := f.MergePullRequest(ctx, pr, gitops.MergeCommit, msg)
+	if err != nil || !m.Merged {
+		t.Fatalf("merge = %+v, %v", m, err)
 	}
 	if len(sl.d) != 3 || sl.d[2] != 7*time.Second {
 		t.Errorf("waits = %v, want three, the last the 7s of Retry-After", sl.d)

@@ -2,13 +2,33 @@ package githubtest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/gitops/gittest"
 )
+
+func (s *Server) getRepo(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.template("repos/get", 200)
+	s.repoFields(out)
+	out["language"] = nil // the example lacks this required field
+	if src, ok := out["source"].(obj); ok {
+		src["language"] = nil
+	}
+	if par, ok := out["parent"].(obj); ok {
+		par["language"] = nil
+	}
+	out["allow_merge_commit"], out["allow_squash_merge"], out["allow_rebase_merge"] = s.allowMerge, s.allowSquash, s.allowRebase
+	out["delete_branch_on_merge"] = s.deleteOnMerge
+	writeJSON(w, http.StatusOK, out)
+}
 
 func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -22,19 +42,26 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
 		if h := q.Get("head"); h != "" && h != s.Owner+":"+p.Head {
 			continue
 		}
-		out = append(out, s.json(p))
+		out = append(out, s.pullJSON("pulls/list", 200, p, false, false))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) createPull(w http.ResponseWriter, r *http.Request) {
-	var in struct{ Title, Head, Base, Body string }
+	var in struct {
+		Title, Head, Base, Body string
+		Draft                   bool
+	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Title == "" {
 		validation(w, "PullRequest", "title", "missing_field", "")
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.denyActions {
+		message(w, http.StatusForbidden, "GitHub Actions is not permitted to create or approve pull requests.", "https://docs.github.com/rest/pulls/pulls#create-a-pull-request")
+		return
+	}
 	if s.sha(in.Head) == "" {
 		validation(w, "PullRequest", "head", "invalid", "")
 		return
@@ -49,16 +76,18 @@ func (s *Server) createPull(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p := &Pull{Number: len(s.pulls) + 1, Head: in.Head, Base: in.Base, Title: in.Title, Body: in.Body, State: "open"}
+	p := &Pull{Number: len(s.pulls) + 1, Head: in.Head, Base: in.Base, Title: in.Title, Body: in.Body, Draft: in.Draft, State: "open", createdAt: s.now()}
 	s.pulls = append(s.pulls, p)
-	writeJSON(w, http.StatusCreated, s.json(p))
+	s.computing(p) // GitHub starts computing mergeability
+	p.nullLeft = s.nullPolls
+	writeJSON(w, http.StatusCreated, s.pullJSON("pulls/create", 201, p, true, false))
 }
 
 func (s *Server) getPull(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p := s.pull(w, r); p != nil {
-		writeJSON(w, http.StatusOK, s.json(p))
+		writeJSON(w, http.StatusOK, s.pullJSON("pulls/get", 200, p, true, true))
 	}
 }
 
@@ -77,6 +106,10 @@ func (s *Server) editPull(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
+	if in.Body != nil && len(*in.Body) > 65536 {
+		validation(w, "Issue", "body", "custom", "body is too long (maximum is 65536 characters)")
+		return
+	}
 	if in.Title != nil {
 		p.Title = *in.Title
 	}
@@ -86,8 +119,13 @@ func (s *Server) editPull(w http.ResponseWriter, r *http.Request) {
 	if in.State != nil {
 		p.State = *in.State
 	}
-	writeJSON(w, http.StatusOK, s.json(p))
+	writeJSON(w, http.StatusOK, s.pullJSON("pulls/update", 200, p, true, false))
 }
+
+// errNotMergeable is a merge the fake refuses with a 405 and this message.
+type errNotMergeable string
+
+func (e errNotMergeable) Error() string { return string(e) }
 
 func (s *Server) mergePull(w http.ResponseWriter, r *http.Request) {
 	var in struct {
@@ -106,36 +144,81 @@ func (s *Server) mergePull(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	head, base := s.sha(p.Head), s.sha(p.Base)
+	const doc = "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
 	if p.State != "open" || p.Merged {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Pull Request is not mergeable"})
+		message(w, http.StatusMethodNotAllowed, "Pull Request is not mergeable", doc)
 		return
 	}
-	if in.SHA != "" && in.SHA != head {
-		writeJSON(w, http.StatusConflict, map[string]string{"message": "Head branch was modified. Review and try the merge again."})
+	if in.SHA != "" && in.SHA != s.sha(p.Head) {
+		message(w, http.StatusConflict, "Head branch was modified. Review and try the merge again.", doc)
 		return
 	}
-	switch s.mergeableState(p) {
+	if _, ok := s.mergeQueue[p.Base]; ok {
+		message(w, http.StatusMethodNotAllowed, "Changes must be made through the merge queue", doc)
+		return
+	}
+	method := in.MergeMethod
+	if method == "" {
+		method = "merge"
+	}
+	for _, m := range []struct {
+		name    string
+		allowed bool
+		msg     string
+	}{
+		{"merge", s.allowMerge, "Merge commits are not allowed on this repository."},
+		{"squash", s.allowSquash, "Squash merges are not allowed on this repository."},
+		{"rebase", s.allowRebase, "Rebase merges are not allowed on this repository."},
+	} {
+		if m.name == method && !m.allowed {
+			message(w, http.StatusMethodNotAllowed, m.msg, doc)
+			return
+		}
+	}
+	switch st := s.mergeableState(p); st {
 	case "clean", "unstable", "has_hooks":
+	case "draft":
+		message(w, http.StatusMethodNotAllowed, "Pull Request is still a draft", doc)
+		return
+	case "blocked":
+		message(w, http.StatusMethodNotAllowed, "At least 1 approving review is required by reviewers with write access.", doc)
+		return
 	default:
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Pull Request is not mergeable"})
+		message(w, http.StatusMethodNotAllowed, "Pull Request is not mergeable", doc)
 		return
 	}
+	commit, err := s.merge(p, in.CommitTitle, in.CommitMessage, method)
+	var nm errNotMergeable
+	switch {
+	case errors.As(err, &nm):
+		message(w, http.StatusMethodNotAllowed, nm.Error(), doc)
+		return
+	case err != nil:
+		message(w, http.StatusInternalServerError, err.Error(), doc)
+		return
+	}
+	out := s.template("pulls/merge", 200)
+	out["sha"], out["merged"], out["message"] = commit, true, "Pull Request successfully merged"
+	writeJSON(w, http.StatusOK, out)
+}
+
+// merge merges p into its base as GitHub would; callers hold s.mu.
+func (s *Server) merge(p *Pull, title, body, method string) (string, error) {
+	head, base := s.sha(p.Head), s.sha(p.Base)
 	tree, err := s.git("merge-tree", "--write-tree", base, head)
 	if err != nil {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Pull Request is not mergeable"})
-		return
+		return "", errNotMergeable("Pull Request is not mergeable")
 	}
 	tree = strings.SplitN(tree, "\n", 2)[0]
-	msg := in.CommitTitle
+	msg := title
 	if msg == "" {
-		msg = "Merge pull request #" + r.PathValue("n") + " from " + s.Owner + "/" + p.Head
+		msg = "Merge pull request #" + strconv.Itoa(p.Number) + " from " + s.Owner + "/" + p.Head
 	}
-	if in.CommitMessage != "" {
-		msg += "\n\n" + in.CommitMessage
+	if body != "" {
+		msg += "\n\n" + body
 	}
 	args := []string{"commit-tree", tree, "-p", base}
-	if in.MergeMethod == "" || in.MergeMethod == "merge" {
+	if method == "" || method == "merge" {
 		args = append(args, "-p", head)
 	}
 	var env []string
@@ -148,11 +231,13 @@ func (s *Server) mergePull(w http.ResponseWriter, r *http.Request) {
 		_, err = s.git("update-ref", "refs/heads/"+p.Base, commit, base)
 	}
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": err.Error()})
-		return
+		return "", err
 	}
-	p.Merged, p.State = true, "closed"
-	writeJSON(w, http.StatusOK, map[string]any{"sha": commit, "merged": true, "message": "Pull Request successfully merged"})
+	p.Merged, p.State, p.Queued = true, "closed", false
+	if s.deleteOnMerge {
+		s.git("update-ref", "-d", "refs/heads/"+p.Head)
+	}
+	return commit, nil
 }
 
 func (s *Server) requestReviewers(w http.ResponseWriter, r *http.Request) {
@@ -166,13 +251,15 @@ func (s *Server) requestReviewers(w http.ResponseWriter, r *http.Request) {
 				p.Reviewers = append(p.Reviewers, rv)
 			}
 		}
-		writeJSON(w, http.StatusCreated, s.json(p))
+		writeJSON(w, http.StatusCreated, s.pullJSON("pulls/request-reviewers", 201, p, true, false))
 	}
 }
 
 func (s *Server) addLabels(w http.ResponseWriter, r *http.Request) {
-	var labels []string
-	if err := json.NewDecoder(r.Body).Decode(&labels); err != nil {
+	// GitHub takes a list of names, or an object with one.
+	var raw json.RawMessage
+	var in struct{ Labels []string }
+	if err := json.NewDecoder(r.Body).Decode(&raw); err != nil || (json.Unmarshal(raw, &in.Labels) != nil && json.Unmarshal(raw, &in) != nil) {
 		validation(w, "Label", "labels", "invalid", "")
 		return
 	}
@@ -182,14 +269,14 @@ func (s *Server) addLabels(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	out := []map[string]string{}
-	for _, l := range labels {
+	for _, l := range in.Labels {
 		if !slices.Contains(p.Labels, l) {
 			p.Labels = append(p.Labels, l)
 		}
 	}
-	for _, l := range p.Labels {
-		out = append(out, map[string]string{"name": l})
+	out := []any{}
+	for i, l := range p.Labels {
+		out = append(out, s.labelJSON(i, l))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -204,12 +291,22 @@ func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	if p := s.pull(w, r); p != nil {
 		p.Comments = append(p.Comments, in.Body)
-		writeJSON(w, http.StatusCreated, map[string]any{"id": len(p.Comments), "body": in.Body})
+		out := s.template("issues/create-comment", 201)
+		id := 9000 + len(p.Comments)
+		out["id"], out["node_id"], out["body"] = id, fmt.Sprintf("IC_fake%d", id), in.Body
+		out["url"] = s.apiURL("/issues/comments/%d", id)
+		out["html_url"] = s.htmlURL("/pull/%d#issuecomment-%d", p.Number, id)
+		out["issue_url"] = s.apiURL("/issues/%d", p.Number)
+		out["created_at"], out["updated_at"] = stamp(s.now()), stamp(s.now())
+		writeJSON(w, http.StatusCreated, out)
 	}
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	var in struct{ State, Context, Description string }
+	var in struct {
+		State, Context, Description string
+		TargetURL                   string `json:"target_url"`
+	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		validation(w, "Status", "state", "invalid", "")
 		return
@@ -220,10 +317,111 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		validation(w, "Status", "state", "invalid", "")
 		return
 	}
+	if in.Context == "" {
+		in.Context = "default"
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.statuses = append(s.statuses, Status{SHA: r.PathValue("sha"), State: in.State, Context: in.Context, Description: in.Description})
-	writeJSON(w, http.StatusCreated, map[string]any{"state": in.State, "context": in.Context, "description": in.Description})
+	n := 0
+	for _, st := range s.statuses {
+		if st.SHA == r.PathValue("sha") && st.Context == in.Context {
+			n++
+		}
+	}
+	if n >= 1000 { // GitHub's limit per sha and context
+		validation(w, "Status", "", "custom", "This SHA and context has reached the maximum number of statuses.")
+		return
+	}
+	st := Status{SHA: r.PathValue("sha"), State: in.State, Context: in.Context, Description: in.Description, TargetURL: in.TargetURL}
+	s.statuses = append(s.statuses, st)
+	writeJSON(w, http.StatusCreated, s.statusJSON(len(s.statuses)-1, st))
+}
+
+func (s *Server) combinedStatus(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ref := r.PathValue("ref")
+	sha := ref
+	if b := s.sha(ref); b != "" {
+		sha = b
+	}
+	latest := map[string]int{}
+	var order []string
+	for i, st := range s.statuses {
+		if st.SHA != sha {
+			continue
+		}
+		if _, ok := latest[st.Context]; !ok {
+			order = append(order, st.Context)
+		}
+		latest[st.Context] = i
+	}
+	out := s.template("repos/get-combined-status-for-ref", 200)
+	tmpl := out["statuses"].([]any)[0].(obj)
+	statuses := []any{}
+	state := "success"
+	for _, c := range order {
+		i := latest[c]
+		st := s.statuses[i]
+		item := map[string]any{}
+		for k, v := range tmpl {
+			item[k] = v
+		}
+		item["id"], item["node_id"], item["url"] = i+1, fmt.Sprintf("SC_fake%d", i+1), s.apiURL("/statuses/%s", sha)
+		item["state"], item["context"], item["description"] = st.State, st.Context, st.Description
+		item["target_url"] = nil
+		if st.TargetURL != "" {
+			item["target_url"] = st.TargetURL
+		}
+		statuses = append(statuses, item)
+		switch {
+		case st.State == "failure" || st.State == "error":
+			state = "failure"
+		case st.State == "pending" && state == "success":
+			state = "pending"
+		}
+	}
+	if len(statuses) == 0 {
+		state = "pending"
+	}
+	out["state"], out["sha"], out["statuses"], out["total_count"] = state, sha, statuses, len(statuses)
+	out["commit_url"] = s.apiURL("/commits/%s", sha)
+	out["url"] = s.apiURL("/commits/%s/status", sha)
+	if repo, ok := out["repository"].(obj); ok {
+		s.repoFields(repo)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) branchRules(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	if method, ok := s.mergeQueue[r.PathValue("branch")]; ok {
+		out = append(out, obj{
+			"type": "merge_queue", "ruleset_source_type": "Repository", "ruleset_source": s.Owner + "/" + s.Repo, "ruleset_id": 7,
+			"parameters": obj{
+				"check_response_timeout_minutes": 60, "grouping_strategy": "ALLGREEN", "max_entries_to_build": 5,
+				"max_entries_to_merge": 5, "merge_method": method, "min_entries_to_merge": 1, "min_entries_to_merge_wait_minutes": 5,
+			},
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getRef(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	branch := r.PathValue("branch")
+	sha := s.sha(branch)
+	if sha == "" {
+		message(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest/git/refs#get-a-reference")
+		return
+	}
+	out := s.template("git/get-ref", 200)
+	out["ref"], out["node_id"], out["url"] = "refs/heads/"+branch, "REF_fake", s.apiURL("/git/refs/heads/%s", branch)
+	out["object"] = obj{"type": "commit", "sha": sha, "url": s.apiURL("/git/commits/%s", sha)}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) deleteRef(w http.ResponseWriter, r *http.Request) {
@@ -231,12 +429,87 @@ func (s *Server) deleteRef(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	branch := r.PathValue("branch")
 	if s.sha(branch) == "" {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": "Reference does not exist"})
+		message(w, http.StatusUnprocessableEntity, "Reference does not exist", "https://docs.github.com/rest/git/refs#delete-a-reference")
 		return
 	}
 	if _, err := s.git("update-ref", "-d", "refs/heads/"+branch); err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": err.Error()})
+		message(w, http.StatusInternalServerError, err.Error(), "https://docs.github.com/rest/git/refs#delete-a-reference")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// graphql serves the two GraphQL operations promoter sends for merge
+// queues: the enqueuePullRequest mutation and a query of a pull request's
+// mergeQueueEntry. Anything else is a GraphQL error.
+func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Query     string         `json:"query"`
+		Variables map[string]any `json:"variables"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeJSON(w, http.StatusBadRequest, obj{"message": "Problems parsing JSON"})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gqlErr := func(msg string) {
+		writeJSON(w, http.StatusOK, obj{"data": nil, "errors": []any{obj{"type": "UNPROCESSABLE", "message": msg}}})
+	}
+	entry := func(p *Pull) any {
+		if !p.Queued {
+			return nil
+		}
+		pos := 0
+		for _, q := range s.pulls {
+			if q.Queued && q.Base == p.Base {
+				pos++
+			}
+			if q == p {
+				break
+			}
+		}
+		return obj{"state": "QUEUED", "position": pos}
+	}
+	switch {
+	case strings.Contains(in.Query, "enqueuePullRequest"):
+		id, _ := in.Variables["pullRequestId"].(string)
+		var p *Pull
+		for _, q := range s.pulls {
+			if nodeID(q.Number) == id {
+				p = q
+			}
+		}
+		switch {
+		case p == nil:
+			gqlErr(fmt.Sprintf("Could not resolve to a node with the global id of '%s'", id))
+		case p.State != "open":
+			gqlErr("Pull request is not open")
+		case s.mergeQueue[p.Base] == "":
+			gqlErr("Pull request's base branch does not require a merge queue")
+		case s.mergeableState(p) == "dirty":
+			gqlErr("Pull request is not mergeable")
+		case s.mergeableState(p) == "blocked":
+			gqlErr("Pull request is blocked: the fake's stand-in for a required review missing")
+		case in.Variables["expectedHeadOid"] != nil && in.Variables["expectedHeadOid"] != s.sha(p.Head):
+			gqlErr("The head of the pull request has changed")
+		default:
+			p.Queued = true
+			writeJSON(w, http.StatusOK, obj{"data": obj{"enqueuePullRequest": obj{"mergeQueueEntry": entry(p)}}})
+		}
+	case strings.Contains(in.Query, "mergeQueueEntry"):
+		n, _ := in.Variables["number"].(float64)
+		if n < 1 || int(n) > len(s.pulls) {
+			gqlErr(fmt.Sprintf("Could not resolve to a PullRequest with the number of %v.", n))
+			return
+		}
+		p := s.pulls[int(n)-1]
+		state := strings.ToUpper(p.State)
+		if p.Merged {
+			state = "MERGED"
+		}
+		writeJSON(w, http.StatusOK, obj{"data": obj{"repository": obj{"pullRequest": obj{"state": state, "merged": p.Merged, "mergeQueueEntry": entry(p)}}}})
+	default:
+		gqlErr("the fake serves enqueuePullRequest and mergeQueueEntry only")
+	}
 }

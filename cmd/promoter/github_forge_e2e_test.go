@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/promoter-dev/promoter/internal/gitops/github/githubtest"
+	"github.com/promoter-dev/promoter/internal/gitops/gittest"
+)
+
+// githubRun starts a healthy mesh over the GitHub fixture and returns a
+// function that runs `promoter run` at a time.
+func githubRun(t *testing.T, token string) (url, bare string, gh *githubtest.Server, runAt func(at time.Time) (int, string, string), start time.Time) {
+	t.Helper()
+	srv, bare, gh := githubFixture(t, token)
+	start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	env := startMesh(t, start, healthyVersion, 20, 3, 30*time.Second)
+	gh.Clock = env.clock
+	url = srv.RepoURL("repo")
+	runAt = func(at time.Time) (int, string, string) {
+		t.Helper()
+		if _, err := env.advance(bare, at); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := run("--repo", url, "--forge", "github", "--prometheus", env.URL, "--now", at.Format(time.RFC3339), "run")
+		if strings.Contains(out+errs, token) {
+			t.Fatal("the token reached the output")
+		}
+		return code, out, errs
+	}
+	return url, bare, gh, runAt, start
+}
+
+// A merge method the repository does not allow ends the run with exit 1,
+// GitHub's refusal and the hint, run after run; validate refuses the spec
+// before any run.
+func TestGitHubMergeMethodRefusedEndsTheRun(t *testing.T) {
+	_, bare, gh, runAt, start := githubRun(t, "ghs_refused_token")
+	gh.SetMergeMethods(false, true, true)
+	for i, at := range []time.Time{start.Add(time.Hour), start.Add(time.Hour + 5*time.Minute)} {
+		code, out, errs := runAt(at)
+		if code != exitError || !strings.Contains(out, "refused: the repository does not allow merge commits") ||
+			!strings.Contains(out, "hint: the repository allows squash, rebase: set spec.pullRequests.mergeMethod: squash") {
+			t.Fatalf("run %d: exit %d, want 1 with the refusal and the hint:\n%s%s", i+1, code, out, errs)
+		}
+		t.Logf("run %d: exit %d\n%s", i+1, code, out)
+	}
+	for _, p := range gh.Pulls() {
+		if p.Merged {
+			t.Errorf("pull request %d merged with a method the repository refuses", p.Number)
+		}
+	}
+	work := t.TempDir()
+	gittest.Git(t, "", "clone", "-q", bare, work)
+	code, out, errs := run("--repo", work, "validate")
+	if code != exitError || !strings.Contains(out, "apps/myapp/canary.yaml:") ||
+		!strings.Contains(out, "spec.pullRequests.mergeMethod: merge is not allowed on acme/gitops, which allows squash, rebase") {
+		t.Fatalf("validate: exit %d, want 1 naming file, line and field:\n%s%s", code, out, errs)
+	}
+	gh.SetMergeMethods(true, true, true)
+	if code, out, errs := run("--repo", work, "validate"); code != 0 {
+		t.Fatalf("validate once merge commits are allowed: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// GITHUB_TOKEN in a repository where Actions may not open pull requests:
+// exit 1 with GitHub's words and the setting that allows it.
+func TestGitHubActionsMayNotOpenPullRequests(t *testing.T) {
+	_, _, gh, runAt, start := githubRun(t, "ghs_actions_token")
+	gh.DenyActionsPullRequests(true)
+	code, out, errs := runAt(start.Add(time.Hour))
+	if code != exitError || !strings.Contains(out, "GitHub Actions is not permitted to create or approve pull requests") ||
+		!strings.Contains(out, `hint: in the repository's (or organization's) Settings > Actions > General > Workflow permissions, enable "Allow GitHub Actions to create and approve pull requests"`) {
+		t.Fatalf("exit %d, want 1 with GitHub's message and the hint:\n%s%s", code, out, errs)
+	}
+	if n := len(gh.Pulls()); n != 0 {
+		t.Errorf("%d pull requests opened", n)
+	}
+}
+
+// A base that requires a merge queue: the run enqueues the pull request
+// and waits (exit 0, saying so), reruns wait while it is queued, and once
+// the queue merged it the canary is live at 5%.
+func TestGitHubMergeQueue(t *testing.T) {
+	url, _, gh, runAt, start := githubRun(t, "ghs_queue_token")
+	gh.RequireMergeQueue("main", "MERGE")
+	at := start.Add(time.Hour)
+	code, out, errs := runAt(at)
+	if code != 0 || !strings.Contains(out, "myapp: wait 0% -> 5%") || !strings.Contains(out, "not mergeable yet: enqueued in the merge queue of main at position 1") {
+		t.Fatalf("first run: exit %d, want 0 waiting in the queue:\n%s%s", code, out, errs)
+	}
+	code, out, errs = runAt(at.Add(time.Minute))
+	if code != 0 || !strings.Contains(out, "in the merge queue of main at position 1 (queued)") {
+		t.Fatalf("rerun: exit %d, want a wait in the queue:\n%s%s", code, out, errs)
+	}
+	if q := gh.Queue(); fmt.Sprint(q) != "[1]" || len(gh.Pulls()) != 1 {
+		t.Fatalf("queue %v, %d pull requests; want one, queued", q, len(gh.Pulls()))
+	}
+	if merged := gh.ProcessQueue(); fmt.Sprint(merged) != "[1]" {
+		t.Fatalf("the queue merged %v", merged)
+	}
+	if _, w := virtualService(t, url); w != [2]int{95, 5} {
+		t.Fatalf("weights after the queue merged = %v, want 95/5", w)
+	}
+	code, out, errs = runAt(at.Add(2 * time.Minute))
+	if code != 0 || strings.Contains(out, "error") {
+		t.Fatalf("run after the queue merged: exit %d\n%s%s", code, out, errs)
+	}
+	for _, r := range gh.Requests() {
+		if r.Method == "PUT" {
+			t.Errorf("a plain merge was attempted on a queued base: %s", r.Path)
+		}
+	}
+}
+
+// A run that waits on a blocked pull request writes nothing to GitHub once
+// the pull request says what promoter would write.
+func TestGitHubWaitingRunWritesNothing(t *testing.T) {
+	_, _, gh, runAt, start := githubRun(t, "ghs_wait_token")
+	gh.SetMergeableStateAll("blocked")
+	at := start.Add(time.Hour)
+	code, out, errs := runAt(at)
+	if code != 0 || !strings.Contains(out, "not mergeable yet: blocked: required checks or reviews pending") {
+		t.Fatalf("first run: exit %d, want a wait with the reason:\n%s%s", code, out, errs)
+	}
+	for i := 1; i <= 2; i++ {
+		mark := len(gh.Requests())
+		code, out, errs = runAt(at.Add(time.Duration(i) * time.Minute))
+		if code != 0 || !strings.Contains(out, "blocked") {
+			t.Fatalf("rerun %d: exit %d\n%s%s", i, code, out, errs)
+		}
+		var calls, writes []string
+		for _, r := range gh.Requests()[mark:] {
+			calls = append(calls, r.Method+" "+r.Operation)
+			if r.Method != "GET" {
+				writes = append(writes, r.Method+" "+r.Operation)
+			}
+		}
+		t.Logf("waiting run %d: %d calls: %v", i, len(calls), calls)
+		if len(writes) != 0 {
+			t.Errorf("waiting run %d wrote: %v", i, writes)
+		}
+	}
+}
+
+// GitHub's secondary rate limits (a 403 on opening the pull request, a
+// 429 on the merge, each with Retry-After) are waited out within the run:
+// the step still lands, exit 0.
+func TestGitHubSecondaryRateLimits(t *testing.T) {
+	_, _, gh, runAt, start := githubRun(t, "ghs_limits_token")
+	gh.SecondaryRateLimit("POST", "/pulls", 403, 1)
+	gh.SecondaryRateLimit("PUT", "/merge", 429, 1)
+	code, out, errs := runAt(start.Add(time.Hour))
+	if code != 0 || !strings.Contains(out, "myapp: start 0% -> 5%") || !strings.Contains(out, "/pull/1") {
+		t.Fatalf("exit %d, want 0 with the start landed through pull request 1:\n%s%s", code, out, errs)
+	}
+	limited := 0
+	for _, r := range gh.Requests() {
+		if r.Status == 403 || r.Status == 429 {
+			limited++
+		}
+	}
+	if pulls := gh.Pulls(); limited != 2 || len(pulls) != 1 || !pulls[0].Merged {
+		t.Errorf("%d rate-limited answers, pull requests %+v; want 2 and one merged", limited, pulls)
+	}
+}
