@@ -129,6 +129,7 @@ func addBase(o *Options, add func(string, any, string, Comments) error) error {
 			resources[1], resources[2],
 			{"service.yaml", versionServices(o), nil},
 			{"httproute.yaml", route, routeComments},
+			{"feature-flags.yaml", flags, nil},
 		}
 	}
 	var names []string
