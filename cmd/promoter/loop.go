@@ -20,6 +20,18 @@ import (
 // commands of the decision loop; close releases the repository. On an error
 // it returns no repository and leaves no clone behind.
 func (g *globals) newPromoter(ctx context.Context, author string, dryRun bool) (*promote.Promoter, *gitops.Repo, error) {
+	return g.promoter(ctx, author, dryRun, false)
+}
+
+// newStatusPromoter is newPromoter for status, which writes nothing but
+// asks the forge which pull requests are open (Promoting while the final
+// one is); a forge that cannot be set up (no token) is logged and left
+// out.
+func (g *globals) newStatusPromoter(ctx context.Context) (*promote.Promoter, *gitops.Repo, error) {
+	return g.promoter(ctx, "", true, true)
+}
+
+func (g *globals) promoter(ctx context.Context, author string, dryRun, readForge bool) (*promote.Promoter, *gitops.Repo, error) {
 	// Flags that need no repository are checked first: a bad --prometheus
 	// costs no clone.
 	q, err := g.promQuerier()
@@ -31,10 +43,16 @@ func (g *globals) newPromoter(ctx context.Context, author string, dryRun bool) (
 		return nil, nil, err
 	}
 	var forge gitops.Forge
-	if !dryRun {
+	switch {
+	case !dryRun:
 		if forge, err = g.newForge(ctx, r); err != nil {
 			_ = r.Close()
 			return nil, nil, setupError{err}
+		}
+	case readForge:
+		if forge, err = g.newForge(ctx, r); err != nil {
+			g.log.Warn("status does not look for open pull requests: the forge cannot be set up", "err", err)
+			forge = nil
 		}
 	}
 	return promote.New(promote.Options{
@@ -249,7 +267,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, r, err := g.newPromoter(cmd.Context(), "", true)
+			p, r, err := g.newStatusPromoter(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -29,7 +29,9 @@ func (ch setImageChange) stage(_ context.Context, _ *actContext, cur *State, in 
 // the canary begins with it (the start that follows writes promote).
 func (setImageChange) trailer(*State) gitops.Action { return gitops.ActionStart }
 
-func (setImageChange) subject(cur *State) string { return gitops.Subject(cur.Canary.Metadata.Name, 0, 0) }
+func (setImageChange) subject(cur *State) string {
+	return gitops.Subject(cur.Canary.Metadata.Name, 0, 0)
+}
 
 func (setImageChange) summary(cur *State) string {
 	return fmt.Sprintf("Set the canary image (stable: %s); the next run starts it.", cur.StableRevision)
