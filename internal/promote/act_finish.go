@@ -48,3 +48,5 @@ func (finishChange) after(Phase) Phase { return Succeeded }
 
 // stale is the next step's branch, whose pull request will never merge.
 func (finishChange) stale(cur *State) []int { return []int{cur.Step() + 1} }
+
+func (finishChange) announce() (title, color string) { return "Canary promoted to 100%", "good" }

@@ -46,3 +46,5 @@ func (ch promoteChange) stale(cur *State) []int {
 	step, _ := ch.target(cur)
 	return []int{step - 1}
 }
+
+func (promoteChange) announce() (title, color string) { return "Canary promoted one step", "#439FE0" }

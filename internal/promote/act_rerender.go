@@ -37,3 +37,5 @@ func (rerenderChange) summary(cur *State) string {
 func (rerenderChange) after(cur Phase) Phase { return cur }
 
 func (rerenderChange) stale(*State) []int { return nil }
+
+func (rerenderChange) announce() (title, color string) { return "Canary re-rendered", "" }

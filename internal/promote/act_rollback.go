@@ -100,3 +100,5 @@ func (ch rollbackChange) compose(ctx context.Context, x *actContext, tip *gitops
 	}
 	return &gitops.Change{Dir: dir, Files: componentFiles(res.Files), Message: msg}, res.Warnings, nil
 }
+
+func (rollbackChange) announce() (title, color string) { return "Canary rolled back", "danger" }

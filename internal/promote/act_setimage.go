@@ -40,3 +40,5 @@ func (setImageChange) summary(cur *State) string {
 func (setImageChange) after(Phase) Phase { return Pending }
 
 func (setImageChange) stale(*State) []int { return nil }
+
+func (setImageChange) announce() (title, color string) { return "", "" }

@@ -55,3 +55,5 @@ func (ch startChange) stale(cur *State) []int {
 	step, _ := ch.target(cur)
 	return []int{step - 1}
 }
+
+func (startChange) announce() (title, color string) { return "Canary started", "#439FE0" }

@@ -33,6 +33,8 @@ type change interface {
 	// stale lists the steps whose pull-request branches the landed change
 	// leaves behind, to delete.
 	stale(cur *State) []int
+	// announce is the title and colour of its Slack notification.
+	announce() (title, color string)
 }
 
 // composer is a change that writes its own commit instead of the stage

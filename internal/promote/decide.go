@@ -16,7 +16,7 @@ import (
 //	                        Pending, Progressing, Succeeded or RolledBack
 //	observe   (promoter.go) a progressing stage's gate report, from
 //	                        Prometheus; whether the mesh shows the split
-//	ask       (notify.go)   the webhooks decide will look at (hooksFor)
+//	ask       (reconcile.go) the webhooks decide will look at (hooksFor)
 //	decide    (this file)   the action, the phase users see, and why: a
 //	                        pure function of the above, the clock and a
 //	                        manual command

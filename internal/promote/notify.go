@@ -67,11 +67,10 @@ func (p *Promoter) notify(ctx context.Context, st *State, d Decision, report *ga
 
 // slackMessage is an incoming-webhook message with the guide's fields.
 func slackMessage(ev Event) map[string]any {
-	color := map[Action]string{ActRollback: "danger", ActFinish: "good", ActStart: "#439FE0", ActPromote: "#439FE0"}[ev.Action]
-	title := map[Action]string{
-		ActStart: "Canary started", ActPromote: "Canary promoted one step", ActFinish: "Canary promoted to 100%",
-		ActRollback: "Canary rolled back", ActRerender: "Canary re-rendered",
-	}[ev.Action]
+	var title, color string
+	if ch := changeOf(ev.Action); ch != nil {
+		title, color = ch.announce()
+	}
 	fields := []map[string]any{
 		{"title": "Namespace", "value": ev.Namespace, "short": true},
 		{"title": "Service", "value": ev.Service, "short": true},

@@ -197,15 +197,29 @@ func (p *Promoter) land(ctx context.Context, jobs []*job, decisions []Decision) 
 		case direct:
 			chain = append(chain, j)
 		default:
-			s.land(ctx, []*job{j})
+			guard(func(err error) { j.err = err }, func() { s.land(ctx, []*job{j}) })
 		}
 	}
-	direct{p: p}.land(ctx, chain)
+	guard(func(err error) {
+		for _, j := range chain {
+			j.err = err
+		}
+	}, func() { direct{p: p}.land(ctx, chain) })
 	for i, j := range jobs {
 		if j != nil {
-			decisions[i] = p.finish(ctx, j)
+			guard(func(err error) { decisions[i] = failed(j.st.Canary, err) }, func() { decisions[i] = p.finish(ctx, j) })
 		}
 	}
+}
+
+// guard runs fn; a panic becomes an error passed to fail.
+func guard(fail func(error), fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			fail(fmt.Errorf("internal error: %v", r))
+		}
+	}()
+	fn()
 }
 
 // deriveUnlocked derives on a tip inside Repo.Update, which already holds
