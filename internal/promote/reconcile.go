@@ -154,7 +154,7 @@ func (p *Promoter) finish(ctx context.Context, j *job) Decision {
 		d.Reasons = append(d.Reasons, "warning: "+w)
 	}
 	d.Commit, d.PullRequest, d.Landed = out.commit, out.pullRequest, out.landed
-	if j.change != nil && !out.unchanged {
+	if j.change != nil {
 		d.Step, d.Weight = j.change.Message.Trailers.Step, weight
 		d.Subject = j.change.Message.Subject
 		if p.opts.DryRun && out.base != "" {
