@@ -79,13 +79,20 @@ func (r *Repo) push(ctx context.Context, commit, branch, base string, force bool
 	if !errors.As(err, &rej) {
 		return err
 	}
-	if !force {
-		// The server rejects a lost race with a lock or stale-info message:
-		// is the branch still where we built on?
-		now, lerr := r.remoteTip(ctx, branch)
-		if lerr == nil && now != base {
-			return fmt.Errorf("push %s (remote at %.12s, built on %.12s): %w", ref, now, base, ErrNonFastForward)
+	// The server rejects a lost race with a lock or stale-info message
+	// ("failed to update ref", "failed to lock"): is the ref still where
+	// the push found it? For a forced push of promoter's own branch that
+	// is where the remote had it; otherwise it is base, the commit the
+	// change was built on.
+	expected := base
+	if force {
+		expected = rej.expected.String()
+		if rej.expected.IsZero() {
+			expected = ""
 		}
+	}
+	if now, lerr := r.remoteTip(ctx, branch); lerr == nil && now != expected {
+		return fmt.Errorf("push %s (remote at %.12s, pushed over %.12s): %w", ref, now, expected, ErrNonFastForward)
 	}
 	return &PushError{Ref: ref.String(), Reason: rej.reason}
 }
@@ -139,7 +146,9 @@ func (rt Retry) delay(attempt int) time.Duration {
 // derived, so that deriving it again on a fresh fetch may succeed:
 //
 //   - [ErrNonFastForward]: the target branch moved before the push (or
-//     before a pull request was opened or merged);
+//     before a pull request was opened or merged), or a ref moved during
+//     the push and the remote refused its compare-and-swap (the ref is no
+//     longer where the push found it);
 //   - [ErrHeadChanged]: a pull request's head moved or is gone;
 //   - [ErrConflict]: the pull request conflicts with its base, which moved:
 //     re-derive it there;

@@ -90,7 +90,12 @@ func (r *Repo) newObjects(commit plumbing.Hash) ([]plumbing.Hash, error) {
 }
 
 // errRejected is a push the remote refused; the caller classifies it.
-type errRejected struct{ reason string }
+type errRejected struct {
+	reason string
+	// expected is where the push found the ref (the old value of its
+	// compare-and-swap; zero for a new ref).
+	expected plumbing.Hash
+}
 
 func (e errRejected) Error() string { return e.reason }
 
@@ -146,11 +151,11 @@ func (r *Repo) sendPack(ctx context.Context, commit plumbing.Hash, ref plumbing.
 	req.Packfile = io.NopCloser(&pack)
 	rs, err := sess.ReceivePack(ctx, req)
 	if err != nil {
-		return errRejected{reason: r.classify(err).Error()}
+		return errRejected{reason: r.classify(err).Error(), expected: cur}
 	}
 	if rs != nil {
 		if err := rs.Error(); err != nil {
-			return errRejected{reason: err.Error()}
+			return errRejected{reason: err.Error(), expected: cur}
 		}
 	}
 	return nil
