@@ -2,6 +2,7 @@ package gates
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -32,7 +33,8 @@ import (
 // Every other query (custom gates, the values asked when a canary has no
 // series) goes to the underlying [Querier], as does a built-in query the
 // batch does not cover (a canary added after [Batch.Fetch], or a range
-// that grew since).
+// that grew since), and every canary's query when the batched answer was
+// over the client's response bound (ClientOptions.MaxResponseBytes).
 type Batch struct {
 	q           Querier
 	concurrency int
@@ -153,6 +155,11 @@ func (b *Batch) Query(ctx context.Context, q Query) ([]Series, error) {
 	}
 	b.mu.Unlock()
 	if !ok || !q.IsRange() || q.Step != u.key.step || !g.fetched || q.Start.Before(g.start) || q.End.After(g.end) {
+		return b.q.Query(ctx, q)
+	}
+	if errors.Is(g.err, errTooLarge) {
+		// The whole answer is over the response bound: each canary asks
+		// its own, as bounded as before.
 		return b.q.Query(ctx, q)
 	}
 	if g.err != nil {

@@ -236,3 +236,33 @@ func TestPassRequestsIndependentOfCanaryCount(t *testing.T) {
 		t.Errorf("requests: %d with 100 canaries, %d with 1,000; want at most 20 and the same", n100, n1000)
 	}
 }
+
+// TestBatchTooLargeFallsBackToOwnQueries: a batched answer over the
+// response bound does not fail the canaries: each asks its own query.
+func TestBatchTooLargeFallsBackToOwnQueries(t *testing.T) {
+	eng := newEngineQuerier(t, batchLoad())
+	var batched, own atomic.Int64
+	q := QuerierFunc(func(ctx context.Context, qq Query) ([]Series, error) {
+		if strings.Contains(qq.Expr, labelHost+", ") {
+			batched.Add(1)
+			return nil, &QueryError{Kind: ErrBadResponse, Attempts: 1, Err: fmt.Errorf("%w: over the limit of 10 bytes", errTooLarge)}
+		}
+		own.Add(1)
+		return eng.Query(ctx, qq)
+	})
+	c := batchCanary("shop", "web", spec.Gate{Name: "errors", Type: spec.GateErrorRate, Max: spec.Q("2%")})
+	st := Stage{Weight: 10, Start: epoch.Add(20 * time.Minute), Now: epoch.Add(50 * time.Minute)}
+	b := NewBatch(q, 1)
+	b.Add(c, st)
+	b.Fetch(context.Background())
+	obs, err := Observe(context.Background(), b, c, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := Judge(c, st, obs, Options{}); r.Verdict != Pass {
+		t.Errorf("verdict %s, want Pass from the canary's own queries", r.Verdict)
+	}
+	if batched.Load() != 3 || own.Load() != 3 {
+		t.Errorf("%d batched and %d own queries, want 3 and 3", batched.Load(), own.Load())
+	}
+}

@@ -319,11 +319,7 @@ func (ts TileSet) from(start time.Time) TileSet {
 func fetchTiles(ctx context.Context, q Querier, t Target, start time.Time, step time.Duration, now time.Time) TileSet {
 	ends := tileEnds(start, step, now)
 	ts := TileSet{
-		Queries: map[MetricFamily]string{
-			FamilyRequests: t.RequestsQuery(step),
-			FamilyErrors:   t.ErrorsQuery(step),
-			FamilyLatency:  t.BucketsQuery(step),
-		},
+		Queries: familyQueries(t, step),
 		Errs: map[MetricFamily]error{},
 	}
 	for _, e := range ends {
