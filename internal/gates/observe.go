@@ -140,6 +140,48 @@ func GateKey(list string, i int) string { return list + "[" + strconv.Itoa(i) + 
 // sequential test uses to choose its latency bounds.
 const baselineWindow = time.Hour
 
+// alignUp returns the first instant at or after t on the grid of step
+// aligned to absolute time, so that canaries with the same
+// analysis.interval share tile boundaries (and one range query serves
+// them all, see [Batch]).
+func alignUp(t time.Time, step time.Duration) time.Time {
+	a := t.Truncate(step)
+	if a.Before(t) {
+		a = a.Add(step)
+	}
+	return a
+}
+
+// grid is where a canary's tiles lie: the complete tiles of
+// analysis.interval on the grid aligned to absolute time, from the
+// baseline hour before the canary's start (when the sequential test needs
+// it) up to now less analysis.lag.
+type grid struct {
+	first, canaryStart, now time.Time
+	interval                time.Duration
+	baseline                bool
+}
+
+func gridOf(c *spec.Canary, st Stage) grid {
+	a := c.Spec.Analysis
+	interval := a.Interval.Duration
+	// Counts of the last lag are not trusted yet: scrapes and ingestion
+	// may still add to them, and a tile must read the same at every run.
+	g := grid{now: st.Now.Add(-a.Lag.Duration), interval: interval}
+	// The canary's tiles are those that start at or after its start: the
+	// tile it started in holds traffic of before, and is not the baseline's
+	// either.
+	g.canaryStart = st.canaryStart()
+	g.first = alignUp(g.canaryStart, interval)
+	// The sequential test also reads stable's hour before the canary: the
+	// same queries over tiles of the same grid that end at the start.
+	if hasSequential(a) {
+		g.baseline = true
+		g.first = g.first.Add(-time.Duration((baselineWindow+interval-1)/interval) * interval)
+	}
+	return g
+}
+
 // tileEnds returns the ends of the complete tiles of length step starting at
 // start, up to now (the caller subtracts analysis.lag).
 func tileEnds(start time.Time, step time.Duration, now time.Time) []time.Time {
@@ -166,20 +208,12 @@ func Observe(ctx context.Context, q Querier, c *spec.Canary, st Stage) (*Observa
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 
-	// Counts of the last lag are not trusted yet: scrapes and ingestion
-	// may still add to them, and a tile must read the same at every run.
-	now := st.Now.Add(-a.Lag.Duration)
-	cs := st.canaryStart()
-	// The sequential test also reads stable's hour before the canary: the
-	// same queries over tiles of the same grid that end at the start.
-	before := 0
-	if hasSequential(a) {
-		before = int((baselineWindow + interval - 1) / interval)
-	}
+	g := gridOf(c, st)
+	now, cs := g.now, g.canaryStart
 	wg.Go(func() {
-		all := fetchTiles(ctx, q, t, cs.Add(-time.Duration(before)*interval), interval, now)
+		all := fetchTiles(ctx, q, t, g.first, interval, now)
 		obs.CanaryTiles = all.from(cs)
-		if before == 0 {
+		if !g.baseline {
 			return
 		}
 		if err := firstErr(all.Errs, FamilyRequests, FamilyErrors, FamilyLatency); err != nil {
@@ -194,11 +228,7 @@ func Observe(ctx context.Context, q Querier, c *spec.Canary, st Stage) (*Observa
 			obs.Baseline = obs.Baseline.Add(tl.StableLatency)
 		}
 	})
-	sameGrid := st.Start.Sub(cs)%interval == 0
-	if !sameGrid {
-		wg.Go(func() { obs.StageTiles = fetchTiles(ctx, q, t, st.Start, interval, now) })
-	}
-	ends := tileEnds(st.Start, interval, now)
+	ends := tileEnds(alignUp(st.Start, interval), interval, now)
 	for list, gs := range map[string][]spec.Gate{"gates": a.Gates, "rollbackOn": a.RollbackOn} {
 		for i, g := range gs {
 			if g.Type != spec.GateCustom {
@@ -214,9 +244,9 @@ func Observe(ctx context.Context, q Querier, c *spec.Canary, st Stage) (*Observa
 		}
 	}
 	wg.Wait()
-	if sameGrid {
-		obs.StageTiles = obs.CanaryTiles.from(st.Start)
-	}
+	// Both grids are the one aligned to absolute time: the stage's tiles
+	// are the canary's from the stage's start.
+	obs.StageTiles = obs.CanaryTiles.from(st.Start)
 	obs.MissingCanary = missingCanary(ctx, q, t, obs.CanaryTiles, cs, now, interval)
 	return obs, nil
 }
@@ -289,11 +319,7 @@ func (ts TileSet) from(start time.Time) TileSet {
 func fetchTiles(ctx context.Context, q Querier, t Target, start time.Time, step time.Duration, now time.Time) TileSet {
 	ends := tileEnds(start, step, now)
 	ts := TileSet{
-		Queries: map[MetricFamily]string{
-			FamilyRequests: t.RequestsQuery(step),
-			FamilyErrors:   t.ErrorsQuery(step),
-			FamilyLatency:  t.BucketsQuery(step),
-		},
+		Queries: familyQueries(t, step),
 		Errs: map[MetricFamily]error{},
 	}
 	for _, e := range ends {

@@ -187,18 +187,23 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 	if err != nil {
 		return nil, err
 	}
+	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
+		st := states[i]
+		if st == nil || !(allHistory || st.needsHistory()) {
+			return
+		}
+		if err := st.attach(ctx, idx); err != nil {
+			out.Decisions[i] = failed(c, err)
+			states[i] = nil
+		}
+	})
+	ctx = p.batchGates(ctx, states)
 	jobs := make([]*job, len(cs))
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
 		defer prog.done()
 		st := states[i]
 		if st == nil {
 			return
-		}
-		if allHistory || st.needsHistory() {
-			if err := st.attach(ctx, idx); err != nil {
-				out.Decisions[i] = failed(c, err)
-				return
-			}
 		}
 		out.Decisions[i], jobs[i] = fn(ctx, st)
 	})
@@ -337,6 +342,9 @@ func stageOf(st *State, now time.Time) gates.Stage {
 // synced is false while it does not show it yet.
 func (p *Promoter) evaluate(ctx context.Context, st *State, now time.Time) (report *gates.Report, synced bool, err error) {
 	q := p.opts.Querier
+	if b, ok := ctx.Value(batchKey{}).(*gates.Batch); ok {
+		q = b
+	}
 	if q == nil {
 		q = gates.QuerierFunc(func(context.Context, gates.Query) ([]gates.Series, error) {
 			return nil, &gates.QueryError{Kind: gates.ErrUnreachable, Err: errors.New("no Prometheus URL: set --prometheus or PROMETHEUS_URL")}
@@ -357,6 +365,38 @@ func (p *Promoter) evaluate(ctx context.Context, st *State, now time.Time) (repo
 	}
 	return gates.Judge(st.Canary, stage, obs, p.opts.Gates), synced, nil
 }
+
+// batchKey is the context key of the pass's [gates.Batch].
+type batchKey struct{}
+
+// batchGates fetches the built-in gate queries of every progressing canary
+// of the pass in one batch (one query per metric family and
+// analysis.interval, see [gates.Batch]); evaluate answers each canary's
+// queries from it. The batch is fetched at the pass's clock: a canary
+// whose own clock has moved past a tile boundary since queries that tile
+// itself.
+func (p *Promoter) batchGates(ctx context.Context, states []*State) context.Context {
+	if p.opts.Querier == nil {
+		return ctx
+	}
+	b := gates.NewBatch(p.opts.Querier, batchConcurrency)
+	now := p.opts.Clock()
+	n := 0
+	for _, st := range states {
+		if st != nil && st.Phase == Progressing && !st.Drift {
+			b.Add(st.Canary, stageOf(st, now))
+			n++
+		}
+	}
+	if n == 0 {
+		return ctx
+	}
+	b.Fetch(ctx)
+	return context.WithValue(ctx, batchKey{}, b)
+}
+
+// batchConcurrency bounds the batched queries in flight at once.
+const batchConcurrency = 4
 
 // shareTolerance is the tolerance of the canary's traffic-share gate, or 0
 // for the default.
