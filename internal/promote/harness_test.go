@@ -60,14 +60,19 @@ type harness struct {
 	// env is what the promoter's Getenv sees; log receives its logs.
 	env map[string]string
 	log *bytes.Buffer
+	// logw is the one writer every promoter of the harness logs through,
+	// so that concurrent runs do not write to log at once.
+	logw *lockedWriter
 }
 
 func newHarness(t *testing.T, files map[string]string) *harness {
 	t.Helper()
 	srv := gittest.NewServer(t)
 	bare := srv.Seed(t, "gitops", "main", files)
-	return &harness{t: t, srv: srv, url: srv.RepoURL("gitops"), bare: bare, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+	h := &harness{t: t, srv: srv, url: srv.RepoURL("gitops"), bare: bare, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
 		env: map[string]string{}, log: &bytes.Buffer{}}
+	h.logw = &lockedWriter{w: h.log}
+	return h
 }
 
 // promoter opens a fresh clone, as a new CI job would.
@@ -81,7 +86,7 @@ func (h *harness) promoter(ctx context.Context, dryRun bool) (*Promoter, func())
 	}
 	p := New(Options{
 		Repo: r, Forge: gitops.NewLocalForge(r), Querier: h.querier, Clock: clock,
-		Log: slog.New(slog.NewTextHandler(&lockedWriter{w: h.log}, nil)), DryRun: dryRun,
+		Log: slog.New(slog.NewTextHandler(h.logw, nil)), DryRun: dryRun,
 		Getenv: func(k string) string { return h.env[k] },
 	})
 	return p, func() { r.Close() }

@@ -166,13 +166,11 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 	}
 	autoMerge := c.Spec.PullRequests.Mode != spec.ModeReview
 	if pr == nil || !p.sameHead(ctx, pr, built, change.Dir) {
-		// In auto-merge mode a target that moved meanwhile is caught up
-		// with before the merge (catchUp); a pull request for a human to
-		// merge is opened only on the tip it was derived on.
-		if !autoMerge {
-			if err := fresh(); err != nil {
-				return err
-			}
+		// In auto-merge mode a target that humans moved meanwhile is
+		// caught up with before the merge (catchUp); a pull request for a
+		// human to merge is opened only on the tip it was derived on.
+		if err := fresh(); err != nil && (!autoMerge || !p.movedByHumans(ctx, res.Base.Hash)) {
+			return err
 		}
 		if err := r.PushBranch(ctx, built.Hash, head); err != nil {
 			return err
@@ -266,6 +264,9 @@ func (p *Promoter) catchUp(ctx context.Context, c *spec.Canary, head string, rep
 		return nil
 	}
 	moved := fmt.Errorf("the target branch moved (from %.12s to %.12s): %w", res.Base.Hash, tip.Hash, gitops.ErrNonFastForward)
+	if !p.movedByHumans(ctx, res.Base.Hash) {
+		return moved
+	}
 	again, err := r.Update(ctx, true, func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
 		ch, err := plan(ctx, tip)
 		if err != nil || ch == nil {
@@ -294,6 +295,34 @@ func (p *Promoter) catchUp(ctx context.Context, c *spec.Canary, head string, rep
 	}
 	*res = again
 	return nil
+}
+
+// catchUpDepth is how many commits on top of the base catchUp looks
+// through before it counts the target as moved by another run.
+const catchUpDepth = 500
+
+// movedByHumans reports whether every commit on the target branch since
+// base (its first-parent history from the fetched tip) is someone else's:
+// none is promoter's (no trailers, as a commit or a merged pull request).
+// Another run landing something is a race to back off from and derive
+// everything again; human commits are caught up with. False when base is
+// not found within catchUpDepth commits or the history cannot be read.
+func (p *Promoter) movedByHumans(ctx context.Context, base string) bool {
+	r := p.opts.Repo
+	tip, err := r.Fetch(ctx)
+	if err != nil {
+		return false
+	}
+	found, n := false, 0
+	err = r.Walk(ctx, tip.Hash, func(c gitops.Commit) (bool, error) {
+		if c.Hash == base {
+			found = true
+			return true, nil
+		}
+		n++
+		return !c.Message.Trailers.IsZero() || n > catchUpDepth, nil
+	})
+	return err == nil && found
 }
 
 // sameChange reports whether two changes write the same files.
