@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +24,16 @@ func githubRun(t *testing.T, token string) (url, bare string, gh *githubtest.Ser
 	url = srv.RepoURL("repo")
 	runAt = func(at time.Time) (int, string, string) {
 		t.Helper()
-		if _, err := env.advance(bare, at); err != nil {
+		// A human may be pushing meanwhile: a ref read while git rewrites
+		// it can come back empty, so read again.
+		var err error
+		for range 5 {
+			if _, err = env.advance(bare, at); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		code, out, errs := run("--repo", url, "--forge", "github", "--prometheus", env.URL, "--now", at.Format(time.RFC3339), "run")
@@ -182,6 +192,8 @@ func TestGitHubBusyTargetAutoMerge(t *testing.T) {
 	work := t.TempDir()
 	gittest.Git(t, "", "clone", "-q", bare, work)
 	stop, done := make(chan struct{}), make(chan int)
+	stopHuman := sync.OnceValue(func() int { close(stop); return <-done })
+	defer stopHuman()
 	go func() {
 		pushed := 0
 		tick := time.NewTicker(200 * time.Millisecond)
@@ -236,8 +248,7 @@ func TestGitHubBusyTargetAutoMerge(t *testing.T) {
 		}
 		landed++
 	}
-	close(stop)
-	pushed := <-done
+	pushed := stopHuman()
 	t.Logf("%d/%d steps landed; %d catch-ups onto a moved target, %d full re-derivations; the human pushed %d commits", landed, len(steps), catchUps, retries, pushed)
 	if landed != len(steps) {
 		t.Fatalf("%d of %d steps landed", landed, len(steps))
