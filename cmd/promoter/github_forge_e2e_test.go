@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +24,16 @@ func githubRun(t *testing.T, token string) (url, bare string, gh *githubtest.Ser
 	url = srv.RepoURL("repo")
 	runAt = func(at time.Time) (int, string, string) {
 		t.Helper()
-		if _, err := env.advance(bare, at); err != nil {
+		// A human may be pushing meanwhile: a ref read while git rewrites
+		// it can come back empty, so read again.
+		var err error
+		for range 5 {
+			if _, err = env.advance(bare, at); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		code, out, errs := run("--repo", url, "--forge", "github", "--prometheus", env.URL, "--now", at.Format(time.RFC3339), "run")
@@ -164,5 +176,100 @@ func TestGitHubSecondaryRateLimits(t *testing.T) {
 	}
 	if pulls := gh.Pulls(); limited != 2 || len(pulls) != 1 || !pulls[0].Merged {
 		t.Errorf("%d rate-limited answers, pull requests %+v; want 2 and one merged", limited, pulls)
+	}
+}
+
+// A healthy canary through auto-merge pull requests while a human pushes
+// to the target branch every 0.2 s: the target moves between deriving a
+// step and merging it in almost every attempt, and every step still lands,
+// each in the run that decided it, with every human commit kept.
+func TestGitHubBusyTargetAutoMerge(t *testing.T) {
+	_, bare, gh, runAt, start := githubRun(t, "ghs_busy_token")
+
+	// The human: a clone of their own, a commit every 0.2 s, and on a
+	// rejected push (promoter merged first) a fetch and a rebase, as a
+	// person would.
+	work := t.TempDir()
+	gittest.Git(t, "", "clone", "-q", bare, work)
+	stop, done := make(chan struct{}), make(chan int)
+	stopHuman := sync.OnceValue(func() int { close(stop); return <-done })
+	defer stopHuman()
+	go func() {
+		pushed := 0
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for n := 1; ; n++ {
+			select {
+			case <-stop:
+				done <- pushed
+				return
+			case <-tick.C:
+			}
+			if err := os.WriteFile(filepath.Join(work, "docs-busy.txt"), fmt.Appendf(nil, "edit %d\n", n), 0o644); err != nil {
+				t.Error(err)
+				continue
+			}
+			if _, err := gittest.GitErr(work, "commit", "-qam", fmt.Sprintf("docs: busy edit %d", n)); err != nil {
+				if _, err := gittest.GitErr(work, "add", "docs-busy.txt"); err == nil {
+					gittest.GitErr(work, "commit", "-qm", fmt.Sprintf("docs: busy edit %d", n))
+				}
+			}
+			if _, err := gittest.GitErr(work, "push", "-q", "origin", "HEAD:main"); err != nil {
+				gittest.GitErr(work, "pull", "-q", "--rebase", "origin", "main")
+				if _, err := gittest.GitErr(work, "push", "-q", "origin", "HEAD:main"); err != nil {
+					continue
+				}
+			}
+			pushed++
+		}
+	}()
+
+	at := start.Add(time.Hour)
+	steps := []struct {
+		after time.Duration
+		want  string
+	}{
+		{0, "myapp: start 0% -> 5%"},
+		{30 * time.Minute, "myapp: promote 5% -> 10%"},
+		{time.Hour, "myapp: promote 10% -> 25%"},
+		{2 * time.Hour, "myapp: promote 25% -> 50%"},
+		{4 * time.Hour, "myapp: promote 50% -> 75%"},
+		{2 * time.Hour, "myapp: finish 75% -> 100%"},
+	}
+	landed, catchUps, retries := 0, 0, 0
+	for i, s := range steps {
+		at = at.Add(s.after)
+		code, out, errs := runAt(at)
+		catchUps += strings.Count(errs, "moving the pull request onto the new tip")
+		retries += strings.Count(errs, "re-deriving the pull request on the new tip")
+		if code != 0 || !strings.Contains(out, s.want) || !strings.Contains(out, "/pull/") {
+			t.Errorf("step %d at %s: exit %d, want %q landed through a pull request:\n%s%s", i+1, at, code, s.want, out, errs)
+			continue
+		}
+		landed++
+	}
+	pushed := stopHuman()
+	t.Logf("%d/%d steps landed; %d catch-ups onto a moved target, %d full re-derivations; the human pushed %d commits", landed, len(steps), catchUps, retries, pushed)
+	if landed != len(steps) {
+		t.Fatalf("%d of %d steps landed", landed, len(steps))
+	}
+	merged := 0
+	for _, p := range gh.Pulls() {
+		if p.Merged {
+			merged++
+		}
+	}
+	if merged != len(steps) {
+		t.Errorf("%d pull requests merged, want one per step (%d)", merged, len(steps))
+	}
+	if pushed == 0 {
+		t.Fatal("the human pushed nothing: the target never moved")
+	}
+	log := gittest.Git(t, bare, "log", "--format=%s", "main")
+	if got := strings.Count(log, "docs: busy edit"); got < pushed {
+		t.Errorf("%d human commits on main, the human pushed %d: some were lost", got, pushed)
+	}
+	if got := gittest.Git(t, bare, "show", "main:apps/myapp/overlays/production/promoter/myapp/deployment-stable.yaml"); !strings.Contains(got, "value: myapp:v2.0.0") {
+		t.Errorf("stable image not promoted:\n%s", got)
 	}
 }

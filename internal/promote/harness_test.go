@@ -60,8 +60,8 @@ type harness struct {
 	// env is what the promoter's Getenv sees; log receives its logs.
 	env map[string]string
 	log *bytes.Buffer
-	// logw is the one writer of log: promoters of concurrent runs share
-	// it, so their writes are serialised.
+	// logw is the one writer every promoter of the harness logs through,
+	// so that concurrent runs do not write to log at once.
 	logw *lockedWriter
 }
 
@@ -70,8 +70,7 @@ func newHarness(t *testing.T, files map[string]string) *harness {
 	srv := gittest.NewServer(t)
 	bare := srv.Seed(t, "gitops", "main", files)
 	h := &harness{t: t, srv: srv, url: srv.RepoURL("gitops"), bare: bare, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
-		env: map[string]string{}}
-	h.log = &bytes.Buffer{}
+		env: map[string]string{}, log: &bytes.Buffer{}}
 	h.logw = &lockedWriter{w: h.log}
 	return h
 }

@@ -1,11 +1,13 @@
 package promote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/promoter-dev/promoter/internal/gates"
 	"github.com/promoter-dev/promoter/internal/gitops"
@@ -136,7 +138,7 @@ func (s pullRequests) landOne(ctx context.Context, j *job) (landing, error) {
 			return nil
 		}
 		out.base = res.Base.Hash
-		return p.landPullRequest(ctx, c, head, j.report, res, &out, j.change)
+		return p.landPullRequest(ctx, c, head, j.report, res, &out, j.change, j.plan(p))
 	})
 	return out, err
 }
@@ -145,7 +147,7 @@ func (s pullRequests) landOne(ctx context.Context, j *job) (landing, error) {
 // or adopts the pull request, and merges it in auto-merge mode. Before it
 // opens or merges, it checks the target is still where the change was
 // derived; if not it returns [gitops.ErrNonFastForward], a race.
-func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head string, report *gates.Report, res gitops.Result, out *landing, change *gitops.Change) error {
+func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head string, report *gates.Report, res gitops.Result, out *landing, change *gitops.Change, plan gitops.UpdateFunc) error {
 	r, forge := p.opts.Repo, p.opts.Forge
 	built := res.Commit
 	fresh := func() error {
@@ -162,8 +164,12 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 	if err != nil {
 		return err
 	}
+	autoMerge := c.Spec.PullRequests.Mode != spec.ModeReview
 	if pr == nil || !p.sameHead(ctx, pr, built, change.Dir) {
-		if err := fresh(); err != nil {
+		// In auto-merge mode a target that humans moved meanwhile is
+		// caught up with before the merge (catchUp); a pull request for a
+		// human to merge is opened only on the tip it was derived on.
+		if err := fresh(); err != nil && (!autoMerge || !p.movedByHumans(ctx, res.Base.Hash)) {
 			return err
 		}
 		if err := r.PushBranch(ctx, built.Hash, head); err != nil {
@@ -193,12 +199,22 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 		out.waitReason = "review mode: a human merges it"
 		return nil
 	}
-	if err := fresh(); err != nil {
-		return err
-	}
-	merged, err := forge.MergePullRequest(ctx, pr, gitops.MergeMethod(c.Spec.PullRequests.MergeMethod), change.Message)
-	if err != nil {
-		return err
+	var merged gitops.Merge
+	deadline := time.Now().Add(catchUpTime)
+	for n := 1; ; n++ {
+		if err := p.catchUp(ctx, c, head, report, pr, &res, change, plan); err != nil {
+			return err
+		}
+		out.commit, out.base = pr.HeadSHA, res.Base.Hash
+		merged, err = forge.MergePullRequest(ctx, pr, gitops.MergeMethod(c.Spec.PullRequests.MergeMethod), change.Message)
+		if err != nil {
+			return err
+		}
+		// A repository that requires the head up to date says "behind"
+		// when the target moved after the catch-up: catch up again.
+		if merged.Merged || !strings.HasPrefix(merged.Wait, "behind") || n >= catchUpAttempts || time.Now().After(deadline) {
+			break
+		}
 	}
 	if !merged.Merged {
 		out.waitReason = "not mergeable yet: " + merged.Wait
@@ -213,6 +229,114 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 	}
 	out.commit, out.landed = tip.Hash, true
 	return nil
+}
+
+// Bounds of the catch-up before an auto-merge: how often, and for how
+// long, a pull request's branch is moved onto a target branch that keeps
+// moving (a repository that requires the head up to date answers "behind"
+// until it is).
+const (
+	catchUpAttempts = 10
+	catchUpTime     = 30 * time.Second
+)
+
+// catchUp makes the pull request carry the change as derived on the target
+// branch's current tip, just before an auto-merge. When the target moved
+// since the change was derived (a busy repository), the change is derived
+// again on the new tip; if it is the same change in promoter's directory,
+// the pull request's branch is moved onto the new tip (a new commit on it,
+// the status set again) and the merge goes ahead in the same run, without
+// re-rendering the body. A change that is no longer the same, or no longer
+// due, is a race ([gitops.ErrNonFastForward]): the whole attempt starts
+// again.
+//
+// The target may move again between this derivation and the merge: the
+// merge commit then holds those commits and promoter's change side by side
+// (the forge refuses a conflicting merge), as if they had been pushed just
+// after promoter's change; the next run derives on all of them.
+func (p *Promoter) catchUp(ctx context.Context, c *spec.Canary, head string, report *gates.Report, pr *gitops.PullRequest, res *gitops.Result, change *gitops.Change, plan gitops.UpdateFunc) error {
+	r, forge := p.opts.Repo, p.opts.Forge
+	tip, err := r.Fetch(ctx)
+	if err != nil {
+		return err
+	}
+	if tip.Hash == res.Base.Hash {
+		return nil
+	}
+	moved := fmt.Errorf("the target branch moved (from %.12s to %.12s): %w", res.Base.Hash, tip.Hash, gitops.ErrNonFastForward)
+	if !p.movedByHumans(ctx, res.Base.Hash) {
+		return moved
+	}
+	again, err := r.Update(ctx, true, func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
+		ch, err := plan(ctx, tip)
+		if err != nil || ch == nil {
+			return ch, err
+		}
+		if ch.Dir != change.Dir || !sameChange(ch.Files, change.Files) {
+			return nil, fmt.Errorf("the change derived on the new tip differs: %w", moved)
+		}
+		return ch, nil
+	})
+	if err != nil {
+		return err
+	}
+	if again.Commit.Hash == "" {
+		// Nothing to change on the new tip: another run landed it, or the
+		// canary no longer needs it. Derive everything again.
+		return moved
+	}
+	p.log.Info("moving the pull request onto the new tip", "canary", c.Metadata.Name, "head", head, "tip", again.Base.Hash)
+	if err := r.PushBranch(ctx, again.Commit.Hash, head); err != nil {
+		return err
+	}
+	pr.HeadSHA = again.Commit.Hash
+	if err := forge.SetStatus(ctx, again.Commit.Hash, statusOf(report)); err != nil {
+		p.log.Warn("could not set the commit status", "canary", c.Metadata.Name, "err", err)
+	}
+	*res = again
+	return nil
+}
+
+// catchUpDepth is how many commits on top of the base catchUp looks
+// through before it counts the target as moved by another run.
+const catchUpDepth = 500
+
+// movedByHumans reports whether every commit on the target branch since
+// base (its first-parent history from the fetched tip) is someone else's:
+// none is promoter's (no trailers, as a commit or a merged pull request).
+// Another run landing something is a race to back off from and derive
+// everything again; human commits are caught up with. False when base is
+// not found within catchUpDepth commits or the history cannot be read.
+func (p *Promoter) movedByHumans(ctx context.Context, base string) bool {
+	r := p.opts.Repo
+	tip, err := r.Fetch(ctx)
+	if err != nil {
+		return false
+	}
+	found, n := false, 0
+	err = r.Walk(ctx, tip.Hash, func(c gitops.Commit) (bool, error) {
+		if c.Hash == base {
+			found = true
+			return true, nil
+		}
+		n++
+		return !c.Message.Trailers.IsZero() || n > catchUpDepth, nil
+	})
+	return err == nil && found
+}
+
+// sameChange reports whether two changes write the same files.
+func sameChange(a, b gitops.Files) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || (v == nil) != (w == nil) || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameHead reports whether the open pull request's head already holds the
