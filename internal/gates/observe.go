@@ -320,7 +320,7 @@ func fetchTiles(ctx context.Context, q Querier, t Target, start time.Time, step 
 	ends := tileEnds(start, step, now)
 	ts := TileSet{
 		Queries: familyQueries(t, step),
-		Errs: map[MetricFamily]error{},
+		Errs:    map[MetricFamily]error{},
 	}
 	for _, e := range ends {
 		ts.Tiles = append(ts.Tiles, Tile{Start: e.Add(-step), End: e})
