@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/promoter-dev/promoter/internal/creds"
+	"github.com/promoter-dev/promoter/internal/wait"
 )
 
 // ClientOptions configure a [Client].
@@ -108,7 +109,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = wait.Sleep
 	}
 	tlsConfig, err := opts.TLS.config()
 	if err != nil {
@@ -328,17 +329,6 @@ func classify(err error) ErrorKind {
 	}
 	// Connection refused, DNS failures and other transport errors.
 	return ErrUnreachable
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // finite reports whether v is a usable number.

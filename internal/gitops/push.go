@@ -11,6 +11,8 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/promoter-dev/promoter/internal/wait"
 )
 
 // BranchPrefix is the prefix of the branches promoter owns (pull request
@@ -181,21 +183,9 @@ func (r *Repo) Retry(ctx context.Context, what string, attempt func(ctx context.
 		}
 		d := r.retry.delay(n)
 		r.log.Info("lost a race, retrying on the new tip", "what", what, "attempt", n, "wait", d, "after", err.Error())
-		if err := sleep(ctx, d); err != nil {
+		if err := wait.Sleep(ctx, d); err != nil {
 			return err
 		}
-	}
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

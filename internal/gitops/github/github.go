@@ -58,6 +58,7 @@ import (
 
 	"github.com/promoter-dev/promoter/internal/creds"
 	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/wait"
 )
 
 // pullsAPI, issuesAPI, reposAPI and gitAPI are the parts of go-github the
@@ -206,7 +207,7 @@ func New(o Options) (*Forge, error) {
 		f.clock = time.Now
 	}
 	if f.sleep == nil {
-		f.sleep = sleepCtx
+		f.sleep = wait.Sleep
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
