@@ -40,17 +40,7 @@ func TestHealthyThroughGitHub(t *testing.T) {
 	}
 
 	at := start.Add(time.Hour)
-	steps := []struct {
-		after time.Duration
-		want  string
-	}{
-		{0, "myapp: start 0% -> 5%"},
-		{30 * time.Minute, "myapp: promote 5% -> 10%"},
-		{time.Hour, "myapp: promote 10% -> 25%"},
-		{2 * time.Hour, "myapp: promote 25% -> 50%"},
-		{4 * time.Hour, "myapp: promote 50% -> 75%"},
-		{2 * time.Hour, "myapp: finish 75% -> 100%"},
-	}
+	steps := healthySchedule
 	for i, s := range steps {
 		at = at.Add(s.after)
 		if out := runAt(at); !strings.Contains(out, s.want) || !strings.Contains(out, "/pull/") {
@@ -124,4 +114,19 @@ func TestHealthyThroughGitHub(t *testing.T) {
 	if got := gittest.Git(t, bare, "show", "main:apps/myapp/overlays/production/promoter/myapp/deployment-stable.yaml"); !strings.Contains(got, "value: myapp:v2.0.0") {
 		t.Errorf("stable image not promoted:\n%s", got)
 	}
+}
+
+// healthySchedule is a healthy canary's runs through the scaffold's
+// schedule: how long after the previous run each one comes, and the
+// decision it must print.
+var healthySchedule = []struct {
+	after time.Duration
+	want  string
+}{
+	{0, "myapp: start 0% -> 5%"},
+	{30 * time.Minute, "myapp: promote 5% -> 10%"},
+	{time.Hour, "myapp: promote 10% -> 25%"},
+	{2 * time.Hour, "myapp: promote 25% -> 50%"},
+	{4 * time.Hour, "myapp: promote 50% -> 75%"},
+	{2 * time.Hour, "myapp: finish 75% -> 100%"},
 }

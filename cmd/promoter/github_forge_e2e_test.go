@@ -225,17 +225,7 @@ func TestGitHubBusyTargetAutoMerge(t *testing.T) {
 	}()
 
 	at := start.Add(time.Hour)
-	steps := []struct {
-		after time.Duration
-		want  string
-	}{
-		{0, "myapp: start 0% -> 5%"},
-		{30 * time.Minute, "myapp: promote 5% -> 10%"},
-		{time.Hour, "myapp: promote 10% -> 25%"},
-		{2 * time.Hour, "myapp: promote 25% -> 50%"},
-		{4 * time.Hour, "myapp: promote 50% -> 75%"},
-		{2 * time.Hour, "myapp: finish 75% -> 100%"},
-	}
+	steps := healthySchedule
 	landed, catchUps, retries := 0, 0, 0
 	for i, s := range steps {
 		at = at.Add(s.after)
