@@ -69,14 +69,7 @@ func withFlag(t *testing.T, configMap, featureFlag string) (*spec.Canary, fstest
 // builtFlags returns data.flags.json of the built feature-flags ConfigMap.
 func builtFlags(t *testing.T, manifests []byte) string {
 	t.Helper()
-	ms, err := splitManifests(manifests)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := find(ms, "", "ConfigMap", "feature-flags", "canary-demo")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := builtResource(t, manifests, "", "ConfigMap", "feature-flags", "canary-demo")
 	return lookup(m.node, "data", "flags.json").Value
 }
 

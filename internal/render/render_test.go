@@ -42,17 +42,26 @@ func loadExample(t testing.TB) (*spec.Canary, fstest.MapFS) {
 	return cs[0], repo
 }
 
-// splitRoute returns the weights of the built canary-route by subset.
-func splitRoute(t *testing.T, manifests []byte) map[string]int {
+// builtResource returns the resource of the build output manifests with
+// that group, kind, name and namespace ("" for any), failing the test
+// when there is none.
+func builtResource(t *testing.T, manifests []byte, group, kind, name, namespace string) manifest {
 	t.Helper()
 	ms, err := splitManifests(manifests)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := find(ms, "networking.istio.io", "VirtualService", "myapp-routing", "")
+	m, err := find(ms, group, kind, name, namespace)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// splitRoute returns the weights of the built canary-route by subset.
+func splitRoute(t *testing.T, manifests []byte) map[string]int {
+	t.Helper()
+	m := builtResource(t, manifests, "networking.istio.io", "VirtualService", "myapp-routing", "")
 	var vs virtualService
 	if err := m.decode(&vs); err != nil {
 		t.Fatal(err)
