@@ -212,15 +212,7 @@ func ruleLabel(name string, i int) string {
 }
 
 func gatewayRuleNames(gr gatewayRoute) string {
-	var names []string
-	for i, r := range gr.Spec.Rules {
-		if r.Name == "" {
-			names = append(names, fmt.Sprintf("#%d (unnamed)", i))
-		} else {
-			names = append(names, r.Name)
-		}
-	}
-	return listOrNone(names)
+	return ruleNames(gr.Spec.Rules, func(r gatewayRule) string { return r.Name })
 }
 
 // gatewayRuleBackends lists every rule with its backendRefs.

@@ -25,20 +25,7 @@ type BaseError struct {
 }
 
 func (e *BaseError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "canary %s: ", e.Canary)
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			fmt.Fprintf(&b, ":%d", e.Line)
-		}
-		b.WriteString(": ")
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
+	return "canary " + e.Canary + ": " + spec.Problem{File: e.File, Line: e.Line, Field: e.Field, Message: e.Msg}.String()
 }
 func (e *BaseError) Unwrap() error { return ErrBase }
 
@@ -513,12 +500,18 @@ func sameHost(a, b, namespace string) bool {
 }
 
 func routeNames(vs virtualService) string {
+	return ruleNames(vs.Spec.HTTP, func(r httpRoute) string { return r.Name })
+}
+
+// ruleNames lists the names of a route's rules (a VirtualService's HTTP
+// routes, a Gateway API route's rules), an unnamed one by its index.
+func ruleNames[R any](rules []R, name func(R) string) string {
 	var names []string
-	for i, r := range vs.Spec.HTTP {
-		if r.Name == "" {
-			names = append(names, fmt.Sprintf("#%d (unnamed)", i))
+	for i, r := range rules {
+		if n := name(r); n != "" {
+			names = append(names, n)
 		} else {
-			names = append(names, r.Name)
+			names = append(names, fmt.Sprintf("#%d (unnamed)", i))
 		}
 	}
 	return listOrNone(names)

@@ -158,17 +158,7 @@ type Override struct {
 }
 
 func (o Override) String() string {
-	var b strings.Builder
-	b.WriteString(o.File)
-	if o.Line > 0 {
-		fmt.Fprintf(&b, ":%d", o.Line)
-	}
-	b.WriteString(": ")
-	if o.Field != "" {
-		b.WriteString(o.Field + ": ")
-	}
-	b.WriteString(o.Msg)
-	return b.String()
+	return spec.Problem{File: o.File, Line: o.Line, Field: o.Field, Message: o.Msg}.String()
 }
 
 // OverrideError refuses a stage that an overlay's fields would undo.
