@@ -156,7 +156,7 @@ func trim(d doc, version, file string) (doc, error) {
 		"operations": ops,
 		"components": doc{"schemas": kept},
 	}
-	return nullable(strip(out)).(doc), nil
+	return rewrite(out, func(d doc) any { return nullable(strip(d)) }).(doc), nil
 }
 
 func find(paths doc, id string) (string, string, doc) {
@@ -220,80 +220,61 @@ func collectRefs(v any, queue *[]string) {
 // prose are keywords that say nothing a validator checks.
 var prose = []string{"description", "summary", "examples", "externalDocs", "x-github", "x-multi-segment", "x-github-breaking-changes"}
 
-// strip drops prose from schemas (not from the examples, which are data).
-func strip(v any) any {
+// rewrite copies a schema tree, calling f on every schema object after its
+// children are rewritten. Examples are data and are copied as they are, and
+// so are property names (a property may be called description).
+func rewrite(v any, f func(doc) any) any {
 	switch t := v.(type) {
 	case doc:
 		out := doc{}
 		for k, x := range t {
-			if slices.Contains(prose, k) {
-				continue
-			}
 			switch k {
 			case "example":
 				out[k] = x
 			case "properties":
-				// Property names are data: a property may be called description.
 				props := doc{}
 				for name, ps := range x.(doc) {
-					props[name] = strip(ps)
+					props[name] = rewrite(ps, f)
 				}
 				out[k] = props
 			default:
-				out[k] = strip(x)
+				out[k] = rewrite(x, f)
 			}
 		}
-		return out
+		return f(out)
 	case []any:
 		out := make([]any, len(t))
 		for i, x := range t {
-			out[i] = strip(x)
+			out[i] = rewrite(x, f)
 		}
 		return out
 	}
 	return v
 }
 
-// nullable rewrites OpenAPI 3.0's nullable: true as JSON Schema: a null
-// type beside the declared one (and null among the enum values), or, with
-// no type, anyOf the schema and null. Examples are left as they are.
-func nullable(v any) any {
-	switch t := v.(type) {
-	case doc:
-		out := doc{}
-		for k, x := range t {
-			switch k {
-			case "example":
-				out[k] = x
-			case "properties":
-				props := doc{}
-				for name, ps := range x.(doc) {
-					props[name] = nullable(ps)
-				}
-				out[k] = props
-			default:
-				out[k] = nullable(x)
-			}
-		}
-		if out["nullable"] != true {
-			delete(out, "nullable")
-			return out
-		}
-		delete(out, "nullable")
-		if typ, ok := out["type"].(string); ok {
-			out["type"] = []any{typ, "null"}
-			if enum, ok := out["enum"].([]any); ok && !slices.Contains(enum, any(nil)) {
-				out["enum"] = append(enum, nil)
-			}
-			return out
-		}
-		return doc{"anyOf": []any{out, doc{"type": "null"}}}
-	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = nullable(x)
-		}
-		return out
+// strip drops prose from a schema object.
+func strip(d doc) doc {
+	for _, k := range prose {
+		delete(d, k)
 	}
-	return v
+	return d
+}
+
+// nullable rewrites OpenAPI 3.0's nullable: true of a schema object as JSON
+// Schema: a null type beside the declared one (and null among the enum
+// values), or, with no type, anyOf the schema and null.
+func nullable(d doc) any {
+	if d["nullable"] != true {
+		delete(d, "nullable")
+		return d
+	}
+	delete(d, "nullable")
+	if typ, ok := d["type"].(string); ok {
+		d["type"] = []any{typ, "null"}
+		if enum, ok := d["enum"].([]any); ok && !slices.Contains(enum, any(nil)) {
+			d["enum"] = append(enum, nil)
+		}
+		return d
+	}
+	return doc{"anyOf": []any{d, doc{"type": "null"}}}
 }
