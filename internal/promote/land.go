@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -150,15 +151,17 @@ func (s pullRequests) landOne(ctx context.Context, j *job) (landing, error) {
 func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head string, report *gates.Report, res gitops.Result, out *landing, change *gitops.Change, plan gitops.UpdateFunc) error {
 	r, forge := p.opts.Repo, p.opts.Forge
 	built := res.Commit
-	fresh := func() error {
+	// fresh fetches the target and returns its tip, with a race when it
+	// moved since the change was derived.
+	fresh := func() (string, error) {
 		tip, err := r.Fetch(ctx)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if tip.Hash != res.Base.Hash {
-			return fmt.Errorf("the target branch moved (from %.12s to %.12s): %w", res.Base.Hash, tip.Hash, gitops.ErrNonFastForward)
+			return tip.Hash, fmt.Errorf("the target branch moved (from %.12s to %.12s): %w", res.Base.Hash, tip.Hash, gitops.ErrNonFastForward)
 		}
-		return nil
+		return tip.Hash, nil
 	}
 	pr, err := forge.FindPullRequest(ctx, head)
 	if err != nil {
@@ -169,7 +172,7 @@ func (p *Promoter) landPullRequest(ctx context.Context, c *spec.Canary, head str
 		// In auto-merge mode a target that humans moved meanwhile is
 		// caught up with before the merge (catchUp); a pull request for a
 		// human to merge is opened only on the tip it was derived on.
-		if err := fresh(); err != nil && (!autoMerge || !p.movedByHumans(ctx, res.Base.Hash)) {
+		if tip, err := fresh(); err != nil && (!autoMerge || tip == "" || !p.movedByHumans(ctx, tip, res.Base.Hash)) {
 			return err
 		}
 		if err := r.PushBranch(ctx, built.Hash, head); err != nil {
@@ -264,7 +267,7 @@ func (p *Promoter) catchUp(ctx context.Context, c *spec.Canary, head string, rep
 		return nil
 	}
 	moved := fmt.Errorf("the target branch moved (from %.12s to %.12s): %w", res.Base.Hash, tip.Hash, gitops.ErrNonFastForward)
-	if !p.movedByHumans(ctx, res.Base.Hash) {
+	if !p.movedByHumans(ctx, tip.Hash, res.Base.Hash) {
 		return moved
 	}
 	again, err := r.Update(ctx, true, func(ctx context.Context, tip *gitops.Snapshot) (*gitops.Change, error) {
@@ -302,19 +305,14 @@ func (p *Promoter) catchUp(ctx context.Context, c *spec.Canary, head string, rep
 const catchUpDepth = 500
 
 // movedByHumans reports whether every commit on the target branch since
-// base (its first-parent history from the fetched tip) is someone else's:
+// base (its first-parent history from tip, just fetched) is someone else's:
 // none is promoter's (no trailers, as a commit or a merged pull request).
 // Another run landing something is a race to back off from and derive
 // everything again; human commits are caught up with. False when base is
 // not found within catchUpDepth commits or the history cannot be read.
-func (p *Promoter) movedByHumans(ctx context.Context, base string) bool {
-	r := p.opts.Repo
-	tip, err := r.Fetch(ctx)
-	if err != nil {
-		return false
-	}
+func (p *Promoter) movedByHumans(ctx context.Context, tip, base string) bool {
 	found, n := false, 0
-	err = r.Walk(ctx, tip.Hash, func(c gitops.Commit) (bool, error) {
+	err := p.opts.Repo.Walk(ctx, tip, func(c gitops.Commit) (bool, error) {
 		if c.Hash == base {
 			found = true
 			return true, nil
@@ -325,18 +323,10 @@ func (p *Promoter) movedByHumans(ctx context.Context, base string) bool {
 	return err == nil && found
 }
 
-// sameChange reports whether two changes write the same files.
+// sameChange reports whether two changes write the same files (a nil
+// content, a deletion, differs from an empty file).
 func sameChange(a, b gitops.Files) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		w, ok := b[k]
-		if !ok || (v == nil) != (w == nil) || !bytes.Equal(v, w) {
-			return false
-		}
-	}
-	return true
+	return maps.EqualFunc(a, b, func(v, w []byte) bool { return (v == nil) == (w == nil) && bytes.Equal(v, w) })
 }
 
 // sameHead reports whether the open pull request's head already holds the
