@@ -19,6 +19,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/promoter-dev/promoter/internal/bounded"
 	"github.com/promoter-dev/promoter/internal/creds"
 	"github.com/promoter-dev/promoter/internal/wait"
 )
@@ -182,36 +183,19 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d", errTooLarge, resp.ContentLength, t.limit)
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: t.limit, limit: t.limit}
+	limit := t.limit
+	resp.Body = &limitedBody{Closer: resp.Body, Reader: bounded.Reader{R: resp.Body, Left: limit, Over: func() error {
+		return fmt.Errorf("%w: over the limit of %d bytes", errTooLarge, limit)
+	}}}
 	return resp, nil
 }
 
-// limitedBody fails the read that goes over the limit (io.LimitReader
-// would end the answer there silently, and a truncated answer must not
-// parse as a smaller one).
+// limitedBody fails the read that goes over the limit: a truncated answer
+// must not parse as a smaller one.
 type limitedBody struct {
-	rc          io.ReadCloser
-	left, limit int64
+	bounded.Reader
+	io.Closer
 }
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One byte more tells an answer of exactly the limit from a larger one.
-		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
-			return 0, fmt.Errorf("%w: over the limit of %d bytes", errTooLarge, b.limit)
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // Query runs q, retrying transient failures with exponential backoff until
 // the retries are spent or ctx is done.

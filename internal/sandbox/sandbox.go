@@ -19,6 +19,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/promoter-dev/promoter/internal/bounded"
 )
 
 // MaxFileBytes is the largest file the view reads.
@@ -183,7 +185,7 @@ func (s *FS) Open(name string) (fs.File, error) {
 	if info.IsDir() {
 		return f, nil
 	}
-	return &boundedFile{File: f, name: name, left: MaxFileBytes}, nil
+	return newBoundedFile(f, name), nil
 }
 
 func tooLarge(name string, size int64) error {
@@ -197,25 +199,14 @@ func tooLarge(name string, size int64) error {
 // between the stat and the read).
 type boundedFile struct {
 	fs.File
-	name string
-	left int64
+	r bounded.Reader
 }
 
-func (f *boundedFile) Read(p []byte) (int, error) {
-	if f.left <= 0 {
-		var one [1]byte
-		if n, _ := f.File.Read(one[:]); n > 0 {
-			return 0, tooLarge(f.name, -1)
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > f.left {
-		p = p[:f.left]
-	}
-	n, err := f.File.Read(p)
-	f.left -= int64(n)
-	return n, err
+func newBoundedFile(f fs.File, name string) *boundedFile {
+	return &boundedFile{File: f, r: bounded.Reader{R: f, Left: MaxFileBytes, Over: func() error { return tooLarge(name, -1) }}}
 }
+
+func (f *boundedFile) Read(p []byte) (int, error) { return f.r.Read(p) }
 
 // ReadFile implements fs.ReadFileFS.
 func (s *FS) ReadFile(name string) ([]byte, error) {
