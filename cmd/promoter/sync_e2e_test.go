@@ -70,6 +70,16 @@ func TestGitHubSyncStatus(t *testing.T) {
 	// Past the 30m pause, gates passing, but Argo CD has not reported.
 	d, _ = runAt(at.Add(31 * time.Minute))
 	expect(d, "hold", "Waiting", "", "waiting for sync status continuous-delivery/myapp on "+stage1[:12])
+	// status says the same, and so does plan, which reads no forge.
+	now := at.Add(32 * time.Minute).Format(time.RFC3339)
+	code, out, errs := run("--repo", url, "--forge", "github", "--prometheus", env.URL, "--now", now, "status")
+	if code != 0 || !strings.Contains(out, "myapp: Waiting step 1/5 at 5%") || !strings.Contains(out, "waiting for sync status continuous-delivery/myapp on "+stage1[:12]) {
+		t.Fatalf("status: exit %d, want Waiting for the sync status:\n%s%s", code, out, errs)
+	}
+	code, out, errs = run("--repo", url, "--forge", "github", "--prometheus", env.URL, "--now", now, "plan")
+	if code != 0 || !strings.Contains(out, "myapp: hold at 5% [Waiting]") || !strings.Contains(out, "sync status continuous-delivery/myapp not read: no forge is set up") {
+		t.Fatalf("plan: exit %d, want a hold saying the status was not read:\n%s%s", code, out, errs)
+	}
 
 	// Argo CD posts success at +35m: the clock starts then, not at the run
 	// (and the gates count the stage's requests from then: too few yet).

@@ -3,6 +3,7 @@ package promote
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/gitops"
@@ -39,8 +40,12 @@ type syncObservation struct {
 }
 
 // maxSyncCommits bounds the commits whose statuses one run reads: the
-// stage's, the oldest ones after it and the tip.
-const maxSyncCommits = 10
+// stage's, the oldest ones after it and the tip. maxSyncWalk bounds the
+// walk from the tip back to the stage's commit.
+const (
+	maxSyncCommits = 10
+	maxSyncWalk    = 5000
+)
 
 // observeSync reads the sync evidence of a progressing stage and moves
 // st.StageStart to it. It returns nil when the canary does not ask for it.
@@ -61,16 +66,14 @@ func (p *Promoter) observeSync(ctx context.Context, st *State, now time.Time) *s
 	if !ok {
 		return &syncObservation{wait: fmt.Sprintf("sync status %s not read: no forge is set up (a dry run has none); the stage clock starts when it reports success", ss.Context)}
 	}
-	shas, err := p.syncCommits(ctx, st)
-	if err != nil {
-		return &syncObservation{err: err}
-	}
 	var newest *gitops.CommitCheck
 	newestOn := ""
-	for _, sha := range shas {
+	// look reads sha's checks; it returns the observation once one
+	// matching reports success.
+	look := func(sha string) (*syncObservation, error) {
 		checks, err := reader.CommitChecks(ctx, sha)
 		if err != nil {
-			return &syncObservation{err: fmt.Errorf("analysis.syncStatus: %w", err)}
+			return nil, fmt.Errorf("analysis.syncStatus: %w", err)
 		}
 		for i, c := range checks {
 			if !ss.Matches(c.Name) {
@@ -82,14 +85,29 @@ func (p *Promoter) observeSync(ctx context.Context, st *State, now time.Time) *s
 					at = st.StageStart
 				}
 				st.StageStart = at
-				return &syncObservation{at: at}
+				return &syncObservation{at: at}, nil
 			}
 			if newest == nil || !c.At.Before(newest.At) {
 				newest, newestOn = &checks[i], sha
 			}
 		}
+		return nil, nil
 	}
-	stage := short(shas[0])
+	// The stage's own commit first: once synced, a run reads only it.
+	stageSHA := stageCommit(st)
+	if o, err := look(stageSHA); o != nil || err != nil {
+		return cmpObservation(o, err)
+	}
+	later, err := p.laterCommits(ctx, st, stageSHA)
+	if err != nil {
+		return &syncObservation{err: err}
+	}
+	for _, sha := range later {
+		if o, err := look(sha); o != nil || err != nil {
+			return cmpObservation(o, err)
+		}
+	}
+	stage := short(stageSHA)
 	switch {
 	case newest != nil && (newest.State == gitops.StatusFailure || newest.State == gitops.StatusError):
 		why := newest.Description
@@ -106,15 +124,14 @@ func (p *Promoter) observeSync(ctx context.Context, st *State, now time.Time) *s
 		ss.Context, stage, ss.Timeout.Duration)}
 }
 
-// syncCommits are the commits whose statuses count for the stage, oldest
-// first: the commit that landed the stage, then the target branch's commits
-// after it up to the tip, at most maxSyncCommits (the tip always among them).
-func (p *Promoter) syncCommits(ctx context.Context, st *State) ([]string, error) {
-	stage := stageCommit(st)
+// laterCommits are the target branch's commits after the stage's, oldest
+// first, at most maxSyncCommits-1 of them: the oldest, and the tip. The
+// walk back from the tip stops after maxSyncWalk commits.
+func (p *Promoter) laterCommits(ctx context.Context, st *State, stage string) ([]string, error) {
 	var after []string // newest first
 	p.gitMu.Lock()
 	err := p.opts.Repo.Walk(ctx, st.Tip.Hash, func(c gitops.Commit) (bool, error) {
-		if c.Hash == stage {
+		if c.Hash == stage || len(after) == maxSyncWalk {
 			return true, nil
 		}
 		after = append(after, c.Hash)
@@ -124,14 +141,19 @@ func (p *Promoter) syncCommits(ctx context.Context, st *State) ([]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("analysis.syncStatus: %w", err)
 	}
-	out := []string{stage}
-	for i := len(after) - 1; i >= 0; i-- {
-		out = append(out, after[i])
+	slices.Reverse(after)
+	if n := maxSyncCommits - 1; len(after) > n {
+		after = append(after[:n-1], after[len(after)-1])
 	}
-	if len(out) > maxSyncCommits {
-		out = append(out[:maxSyncCommits-1], out[len(out)-1])
+	return after, nil
+}
+
+// cmpObservation is the observation of look, or its error.
+func cmpObservation(o *syncObservation, err error) *syncObservation {
+	if err != nil {
+		return &syncObservation{err: err}
 	}
-	return out, nil
+	return o
 }
 
 // stageCommit is the commit that landed the current step: the oldest

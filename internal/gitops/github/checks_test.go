@@ -23,14 +23,14 @@ func TestCommitChecks(t *testing.T) {
 	if got, err := f.CommitChecks(ctx, head); err != nil || len(got) != 0 {
 		t.Fatalf("CommitChecks of a commit without any = %v, %v", got, err)
 	}
-	srv.PostStatus(head, "pending", "continuous-delivery/myapp", "syncing")
+	srv.PostStatus(githubtest.Status{SHA: head, State: "pending", Context: "continuous-delivery/myapp", Description: "syncing"})
 	now = t0.Add(time.Minute)
-	srv.PostStatus(head, "success", "continuous-delivery/myapp", "synced")
+	srv.PostStatus(githubtest.Status{SHA: head, State: "success", Context: "continuous-delivery/myapp", Description: "synced"})
 	now = t0.Add(2 * time.Minute)
 	srv.PostCheckRun(githubtest.CheckRun{SHA: head, Name: "deploy", Status: "completed", Conclusion: "timed_out", Title: "sync timed out"})
 	now = t0.Add(3 * time.Minute)
 	srv.PostCheckRun(githubtest.CheckRun{SHA: head, Name: "deploy", Status: "in_progress"})
-	srv.PostStatus("0000000000000000000000000000000000000000", "success", "continuous-delivery/myapp", "another commit")
+	srv.PostStatus(githubtest.Status{SHA: "0000000000000000000000000000000000000000", State: "success", Context: "continuous-delivery/myapp", Description: "another commit"})
 
 	got, err := f.CommitChecks(ctx, head)
 	if err != nil {
@@ -52,7 +52,7 @@ func TestCommitChecks(t *testing.T) {
 
 	// More than a page of statuses: every one is read.
 	for i := range 150 {
-		srv.PostStatus(head, "pending", fmt.Sprintf("ci/%d", i), "")
+		srv.PostStatus(githubtest.Status{SHA: head, State: "pending", Context: fmt.Sprintf("ci/%d", i), Description: ""})
 	}
 	got, err = f.CommitChecks(ctx, head)
 	if err != nil {

@@ -433,13 +433,16 @@ func (s *Server) Statuses() []Status {
 	return append([]Status(nil), s.statuses...)
 }
 
-// PostStatus adds a commit status on sha as another client (Argo CD's
-// notifications, Flux's notification-controller) would post it, dated by
-// the server's Clock.
-func (s *Server) PostStatus(sha, state, context, description string) {
+// PostStatus adds a commit status as another client (Argo CD's
+// notifications, Flux's notification-controller) would post it; a zero At
+// is the server's Clock.
+func (s *Server) PostStatus(st Status) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.statuses = append(s.statuses, Status{SHA: sha, State: state, Context: context, Description: description, At: s.now()})
+	if st.At.IsZero() {
+		st.At = s.now()
+	}
+	s.statuses = append(s.statuses, st)
 }
 
 // PostCheckRun adds a check run on sha as a GitHub App would create it;
