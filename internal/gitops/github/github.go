@@ -34,6 +34,11 @@
 // writes (GitHub's secondary rate limits count content-creating requests,
 // and it keeps at most 1,000 statuses per sha and context).
 //
+// # Sync evidence
+//
+// [Forge.CommitChecks] lists every commit status and check run of a commit
+// (analysis.syncStatus reads there what Argo CD or Flux posted).
+//
 // # Retries
 //
 // Server errors (5xx) and rate limits (primary: 403/429 with

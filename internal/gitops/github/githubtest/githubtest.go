@@ -39,6 +39,12 @@
 // plain merge, a merge_queue branch rule, GraphQL enqueuePullRequest);
 // [Server.DenyActionsPullRequests] answers the 403 of a repository where
 // GitHub Actions may not create pull requests.
+//
+// # Others' statuses and check runs
+//
+// [Server.PostStatus] and [Server.PostCheckRun] add what Argo CD, Flux or
+// CI would post on a commit, dated as the test says; the list endpoints
+// serve them newest first, paged as GitHub pages them.
 package githubtest
 
 import (
