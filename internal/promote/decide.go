@@ -133,6 +133,9 @@ func decide(s situation) verdict {
 	if s.report == nil {
 		// Not evaluated (status without Prometheus): say where it stands.
 		v.reasons = describe(st, s.now)
+		if s.syncWait() != "" {
+			v.phase = Waiting
+		}
 		if s.openPR != "" && st.Final() {
 			v.phase = Promoting
 		}

@@ -85,6 +85,7 @@ func TestDecide(t *testing.T) {
 		{name: "synced, the pause counts from the sync", phase: Progressing, step: 1, live: 10 * time.Minute, report: report(gates.Pass, "ok"), sync: &syncObservation{at: now.Add(-10 * time.Minute)}, want: ActHold, phaseTo: Progressing, reason: "stage live for 10m0s of its 30m0s pause"},
 		{name: "synced but the mesh does not show the split waits for the mesh", phase: Progressing, step: 1, live: time.Hour, report: report(gates.Pass, "ok"), sync: &syncObservation{at: now.Add(-time.Hour)}, unsync: true, want: ActHold, phaseTo: Waiting, reason: "waiting for the mesh"},
 		{name: "the sync status is waited for before the mesh", phase: Progressing, step: 1, live: time.Hour, report: report(gates.Pass, "ok"), sync: &syncObservation{wait: "waiting for sync status x"}, unsync: true, want: ActHold, phaseTo: Waiting, reason: "waiting for sync status x"},
+		{name: "not evaluated (status), no sync status yet: Waiting", phase: Progressing, step: 1, sync: &syncObservation{wait: "waiting for sync status x"}, want: ActNone, phaseTo: Waiting, reason: "step 1/3 at 10%"},
 		{name: "manual promote skips the sync status", phase: Progressing, step: 1, sync: &syncObservation{wait: "waiting for sync status x"}, manual: &command{kind: cmdPromote}, want: ActPromote, phaseTo: Progressing, reason: "advanced by hand"},
 
 		// Progressing: rollback hooks, any one passing rolls back.
