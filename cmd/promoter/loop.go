@@ -199,7 +199,20 @@ func (g *globals) exitOf(pass *promote.Pass) error {
 
 func (g *globals) printDecisions(pass *promote.Pass, showDiff bool) error {
 	if g.output == "json" {
-		return writeJSON(g.stdout, map[string]any{"tip": pass.Tip.Hash, "canaries": pass.Decisions})
+		type decision struct {
+			promote.Decision
+			// Hint is what to change about a forge's refusal.
+			Hint string `json:"hint,omitempty"`
+		}
+		out := make([]decision, len(pass.Decisions))
+		for i, d := range pass.Decisions {
+			out[i].Decision = d
+			var refused *gitops.RefusedError
+			if errors.As(d.Err, &refused) {
+				out[i].Hint = refused.Hint
+			}
+		}
+		return writeJSON(g.stdout, map[string]any{"tip": pass.Tip.Hash, "canaries": out})
 	}
 	for _, d := range pass.Decisions {
 		printDecision(g.stdout, d, showDiff)

@@ -80,3 +80,19 @@ func localRemote(dir string) string {
 	}
 	return o.Config().URLs[0]
 }
+
+// syncStatusCheck refuses analysis.syncStatus when the forge run would use
+// is the local one (--forge local, or no GitHub repository to talk to),
+// which has no commit statuses to read.
+func (g *globals) syncStatusCheck(c *spec.Canary) error {
+	if c.Spec.Analysis.SyncStatus == nil {
+		return nil
+	}
+	switch {
+	case g.forge == "github", g.forge == "" && (g.githubRepo != "" || g.isGitHubRemote(localRemote(g.repo))):
+		return nil
+	}
+	const field = "spec.analysis.syncStatus"
+	return fmt.Errorf("%s:%d: %s: the local forge (a plain Git remote) has no commit statuses or check runs to read: run with --forge github (and GITHUB_TOKEN) where Argo CD or Flux posts commit statuses, or remove analysis.syncStatus (analysis.verifyTraffic waits for the mesh instead)",
+		c.Source.File, c.Source.LineOf(field), field)
+}

@@ -24,7 +24,8 @@ builds its overlay as committed and as every step of its schedule would render i
 the built VirtualService and DestinationRule against the Istio CRD schemas (Gateway, HTTPRoute
 and GRPCRoute against the Gateway API's). With GITHUB_TOKEN set and a GitHub repository to ask
 (the checkout's remote, --github-repo or GITHUB_REPOSITORY), it also refuses an auto-merge canary
-whose pullRequests.mergeMethod the repository does not allow. It reports every problem, with
+whose pullRequests.mergeMethod the repository does not allow. A canary with analysis.syncStatus
+is refused when the forge is local (a plain Git remote has no commit statuses). It reports every problem, with
 file, line and field for spec problems, and exits 1 if there is any.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fsys, err := g.localFS()
@@ -59,6 +60,10 @@ file, line and field for spec problems, and exits 1 if there is any.`,
 				adds, err := validateCanary(c, fsys)
 				r.Adds = adds
 				if err != nil {
+					r.Valid, failed = false, true
+					r.Problems = append(r.Problems, err.Error())
+				}
+				if err := g.syncStatusCheck(c); err != nil {
 					r.Valid, failed = false, true
 					r.Problems = append(r.Problems, err.Error())
 				}

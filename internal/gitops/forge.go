@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Forge errors.
@@ -89,6 +90,34 @@ type Status struct {
 	Context     string
 	Description string
 	TargetURL   string
+}
+
+// CommitCheck is a commit status or a check run on a commit, posted by
+// someone else (Argo CD's notifications, Flux's notification-controller,
+// CI): what analysis.syncStatus reads.
+type CommitCheck struct {
+	// Kind is "commit status" or "check run".
+	Kind string
+	// Name is a status's context or a check run's name.
+	Name string
+	// State is success, failure, error or pending: a check run that
+	// concluded success is success; failure, timed_out, cancelled,
+	// action_required and startup_failure are failure; one not completed,
+	// or neutral, skipped or stale, is pending.
+	State StatusState
+	// At is when it said so: a status's created_at, a check run's
+	// completed_at (started_at while it runs).
+	At          time.Time
+	Description string
+	URL         string
+}
+
+// CheckReader is a forge that can read the commit statuses and check runs
+// on a commit. The local forge cannot: a plain Git remote has none.
+type CheckReader interface {
+	// CommitChecks returns every commit status and check run on sha,
+	// oldest first.
+	CommitChecks(ctx context.Context, sha string) ([]CommitCheck, error)
 }
 
 // Forge is where promoter's pull requests live.

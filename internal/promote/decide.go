@@ -15,7 +15,9 @@ import (
 //	derive    (state.go)    where the canary stands, from Git alone: Idle,
 //	                        Pending, Progressing, Succeeded or RolledBack
 //	observe   (promoter.go) a progressing stage's gate report, from
-//	                        Prometheus; whether the mesh shows the split
+//	                        Prometheus; whether the mesh shows the split;
+//	          (sync.go)     whether the forge shows Argo CD or Flux
+//	                        applied the stage
 //	ask       (reconcile.go) the webhooks decide will look at (hooksFor)
 //	decide    (this file)   the action, the phase users see, and why: a
 //	                        pure function of the above, the clock and a
@@ -39,8 +41,10 @@ import (
 //	                              every confirm-promotion webhook passes;
 //	                              otherwise hold
 //	Waiting                       Progressing, holding for data: the gates
-//	                              are inconclusive, or the mesh does not
-//	                              show the committed split yet
+//	                              are inconclusive, the landed commit has
+//	                              no sync status yet (or it timed out), or
+//	                              the mesh does not show the committed
+//	                              split yet
 //	Promoting                     Progressing at the last step with the
 //	                              final pull request open
 //
@@ -57,6 +61,8 @@ type situation struct {
 	// synced is false while analysis.verifyTraffic is on and the mesh does
 	// not show the committed split yet.
 	synced bool
+	// sync is what analysis.syncStatus found (sync.go); nil when not asked.
+	sync *syncObservation
 	// hooks are the answers of the webhooks hooksFor named, by type.
 	hooks map[string]hookOutcome
 	now   time.Time
@@ -127,13 +133,16 @@ func decide(s situation) verdict {
 	if s.report == nil {
 		// Not evaluated (status without Prometheus): say where it stands.
 		v.reasons = describe(st, s.now)
+		if s.syncWait() != "" {
+			v.phase = Waiting
+		}
 		if s.openPR != "" && st.Final() {
 			v.phase = Promoting
 		}
 		return v
 	}
 	j := s.judge()
-	if !s.synced && j.action != ActRollback {
+	if (!s.synced || s.syncWait() != "") && j.action != ActRollback {
 		v.phase = Waiting
 	}
 	if j.action != ActRollback {
@@ -175,10 +184,22 @@ func (v verdict) with(a Action, reasons ...string) verdict {
 func (s situation) judge() judgement {
 	st := s.st
 	j := judge(s.report, s.now.Sub(st.StageStart), st.schedule().pause(st.Step()), st.Final())
+	if w := s.syncWait(); w != "" && j.action != ActRollback {
+		return judgement{ActHold, []string{w}}
+	}
 	if !s.synced && j.action != ActRollback {
 		j = judgement{ActHold, []string{fmt.Sprintf("waiting for the mesh to show the committed %d%% split (Argo CD or Flux may not have synced it yet); the stage clock starts then", st.Weight())}}
 	}
 	return j
+}
+
+// syncWait says why the stage waits for its sync evidence; "" when it
+// does not (synced, or analysis.syncStatus not given).
+func (s situation) syncWait() string {
+	if s.sync == nil {
+		return ""
+	}
+	return s.sync.wait
 }
 
 // hooksFor names the webhook types decide looks at in s (its hooks

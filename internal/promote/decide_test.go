@@ -29,6 +29,7 @@ func TestDecide(t *testing.T) {
 		live    time.Duration // how long the stage has been live
 		report  *gates.Report
 		unsync  bool
+		sync    *syncObservation
 		hooks   map[string]hookOutcome
 		review  bool
 		openPR  string
@@ -74,6 +75,18 @@ func TestDecide(t *testing.T) {
 		{name: "an error at the last step is never a finish", phase: Progressing, step: 3, live: time.Hour, report: report(gates.Error, "query failed"), want: ActHold, phaseTo: Progressing},
 		{name: "not synced waits for the mesh", phase: Progressing, step: 1, live: time.Hour, report: report(gates.Pass, "ok"), unsync: true, want: ActHold, phaseTo: Waiting, reason: "waiting for the mesh to show the committed 10% split"},
 		{name: "not synced at the last step waits", phase: Progressing, step: 3, live: time.Hour, report: report(gates.Pass, "ok"), unsync: true, want: ActHold, phaseTo: Waiting},
+
+		// Progressing: analysis.syncStatus, before the stage clock starts.
+		{name: "no sync status yet waits", phase: Progressing, step: 1, live: time.Hour, report: report(gates.Pass, "ok"), sync: &syncObservation{wait: "waiting for sync status continuous-delivery/myapp on 0123abcd"}, want: ActHold, phaseTo: Waiting, reason: "waiting for sync status continuous-delivery/myapp on 0123abcd"},
+		{name: "a sync status timed out is Inconclusive and holds", phase: Progressing, step: 3, live: time.Hour, report: report(gates.Pass, "ok"), sync: &syncObservation{wait: "Inconclusive: no commit status or check run x reports success", inconclusive: true}, want: ActHold, phaseTo: Waiting, reason: "Inconclusive: no commit status"},
+		{name: "a rollback trigger rolls back before the sync status", phase: Progressing, step: 1, report: rollbackReport, sync: &syncObservation{wait: "waiting for sync status x"}, want: ActRollback, phaseTo: Progressing, reason: "error-rate 6% > 5%"},
+		{name: "a passing rollback hook rolls back before the sync status", phase: Progressing, step: 1, report: report(gates.Pass, "ok"), sync: &syncObservation{wait: "waiting for sync status x"}, hooks: map[string]hookOutcome{spec.WebhookRollback: pass("stop")}, want: ActRollback, phaseTo: Waiting},
+		{name: "synced, the gates decide", phase: Progressing, step: 1, live: time.Hour, report: report(gates.Pass, "ok"), sync: &syncObservation{at: now.Add(-time.Hour)}, want: ActPromote, phaseTo: Progressing, reason: "every gate passed"},
+		{name: "synced, the pause counts from the sync", phase: Progressing, step: 1, live: 10 * time.Minute, report: report(gates.Pass, "ok"), sync: &syncObservation{at: now.Add(-10 * time.Minute)}, want: ActHold, phaseTo: Progressing, reason: "stage live for 10m0s of its 30m0s pause"},
+		{name: "synced but the mesh does not show the split waits for the mesh", phase: Progressing, step: 1, live: time.Hour, report: report(gates.Pass, "ok"), sync: &syncObservation{at: now.Add(-time.Hour)}, unsync: true, want: ActHold, phaseTo: Waiting, reason: "waiting for the mesh"},
+		{name: "the sync status is waited for before the mesh", phase: Progressing, step: 1, live: time.Hour, report: report(gates.Pass, "ok"), sync: &syncObservation{wait: "waiting for sync status x"}, unsync: true, want: ActHold, phaseTo: Waiting, reason: "waiting for sync status x"},
+		{name: "not evaluated (status), no sync status yet: Waiting", phase: Progressing, step: 1, sync: &syncObservation{wait: "waiting for sync status x"}, want: ActNone, phaseTo: Waiting, reason: "step 1/3 at 10%"},
+		{name: "manual promote skips the sync status", phase: Progressing, step: 1, sync: &syncObservation{wait: "waiting for sync status x"}, manual: &command{kind: cmdPromote}, want: ActPromote, phaseTo: Progressing, reason: "advanced by hand"},
 
 		// Progressing: rollback hooks, any one passing rolls back.
 		{name: "a passing rollback hook rolls back a holding stage", phase: Progressing, step: 1, live: time.Minute, report: report(gates.Pass, "ok"), hooks: map[string]hookOutcome{spec.WebhookRollback: pass("stop")}, want: ActRollback, phaseTo: Progressing, reason: "(stop)"},
@@ -132,7 +145,7 @@ func TestDecide(t *testing.T) {
 			if r.review {
 				st.Canary.Spec.PullRequests.Mode = spec.ModeReview
 			}
-			s := situation{st: st, report: r.report, synced: !r.unsync, hooks: r.hooks, now: now, openPR: r.openPR, manual: r.manual}
+			s := situation{st: st, report: r.report, synced: !r.unsync, sync: r.sync, hooks: r.hooks, now: now, openPR: r.openPR, manual: r.manual}
 			v := decide(s)
 			if v.action != r.want || v.phase != r.phaseTo {
 				t.Errorf("decide = %s [%s], want %s [%s] (reasons %q, err %v)", v.action, v.phase, r.want, r.phaseTo, v.reasons, v.err)

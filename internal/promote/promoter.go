@@ -197,6 +197,13 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 			states[i] = nil
 		}
 	})
+	// Sync evidence first: it moves the stage clocks the batch queries.
+	now := p.opts.Clock()
+	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
+		if st := states[i]; st != nil {
+			st.sync = p.observeSync(ctx, st, now)
+		}
+	})
 	ctx = p.batchGates(ctx, states)
 	jobs := make([]*job, len(cs))
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {

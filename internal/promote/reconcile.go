@@ -22,7 +22,11 @@ import (
 func (p *Promoter) reconcile(ctx context.Context, st *State) (Decision, *job) {
 	now := p.opts.Clock()
 	d := newDecision(st)
-	s := situation{st: st, now: now, synced: true}
+	s := situation{st: st, now: now, synced: true, sync: st.sync}
+	if o := st.sync; o != nil && o.err != nil {
+		d.Err, d.Error = o.err, o.err.Error()
+		return d, nil
+	}
 	if st.Phase == Progressing && !st.Drift {
 		report, synced, err := p.evaluate(ctx, st, now)
 		if err != nil {
@@ -31,6 +35,9 @@ func (p *Promoter) reconcile(ctx context.Context, st *State) (Decision, *job) {
 		}
 		s.report, s.synced = report, synced
 		d.Report, d.Verdict = report, report.Verdict
+		if o := st.sync; o != nil && o.inconclusive && !report.Rollback {
+			d.Verdict = gates.Inconclusive
+		}
 	}
 	pr := p.nextPullRequest(ctx, st)
 	if pr != nil {
@@ -63,8 +70,11 @@ func (p *Promoter) reconcile(ctx context.Context, st *State) (Decision, *job) {
 func (p *Promoter) status(ctx context.Context, st *State) (Decision, *job) {
 	now := p.opts.Clock()
 	d := newDecision(st)
-	s := situation{st: st, now: now, synced: true}
+	s := situation{st: st, now: now, synced: true, sync: st.sync}
 	var notes []string
+	if o := st.sync; o != nil && o.err != nil {
+		s.sync, notes = nil, append(notes, "sync status not read: "+o.err.Error())
+	}
 	if st.Phase == Progressing && !st.Drift && p.opts.Querier != nil {
 		report, synced, err := p.evaluate(ctx, st, now)
 		if err != nil {
@@ -81,6 +91,9 @@ func (p *Promoter) status(ctx context.Context, st *State) (Decision, *job) {
 	v := decide(s)
 	d.Phase = v.phase
 	d.Reasons = append(d.Reasons, describe(st, now)...)
+	if s.report == nil && s.syncWait() != "" {
+		d.Reasons = append(d.Reasons, s.syncWait())
+	}
 	if s.report != nil {
 		if v.action == ActHold {
 			d.Reasons = append(d.Reasons, v.reasons...)

@@ -74,6 +74,9 @@ type State struct {
 
 	// index is the pass's history index the state was attached from.
 	index *historyIndex
+	// sync is what analysis.syncStatus found on the forge (sync.go); nil
+	// when not asked.
+	sync *syncObservation
 }
 
 // Step and Weight are the committed step and canary weight.

@@ -202,6 +202,16 @@ func TestMalformedSpecs(t *testing.T) {
 			[]string{f + `:34: spec.featureFlag.key: "flags/all.json" is not a ConfigMap data key (letters, digits, '-', '_' and '.')`}},
 		{"feature flag unknown field", edit(t, "  pullRequests:\n", "  featureFlag: {name: checkout, nmae: x}\n  pullRequests:\n"),
 			[]string{f + `:32: spec.featureFlag.nmae: unknown field (did you mean "name"?)`}},
+		{"sync status without context", edit(t, "interval: 5m\n", "interval: 5m\n    syncStatus: {timeout: 5m}\n"),
+			[]string{f + ":20: spec.analysis.syncStatus.context: required: the context of the commit status (or the name of the check run) that says the commit was applied, such as continuous-delivery/myapp (Argo CD) or kustomization/myapp/* (Flux)"}},
+		{"sync status context not a pattern", edit(t, "interval: 5m\n", "interval: 5m\n    syncStatus:\n      context: kustomization/[myapp\n"),
+			[]string{f + `:21: spec.analysis.syncStatus.context: "kustomization/[myapp" is not a pattern (path.Match syntax: * matches any characters but /, ? one, [a-z] a class; \ quotes)`}},
+		{"sync status timeout not a duration", edit(t, "interval: 5m\n", "interval: 5m\n    syncStatus: {context: continuous-delivery/myapp, timeout: soon}\n"),
+			[]string{f + `:20: spec.analysis.syncStatus.timeout: "soon" is not a duration (use Go durations such as 30s, 5m, 1h30m)`}},
+		{"sync status timeout zero", edit(t, "interval: 5m\n", "interval: 5m\n    syncStatus: {context: continuous-delivery/myapp, timeout: 0s}\n"),
+			[]string{f + `:20: spec.analysis.syncStatus.timeout: "0s" must be positive`}},
+		{"sync status unknown field", edit(t, "interval: 5m\n", "interval: 5m\n    syncStatus: {context: continuous-delivery/myapp, label: x}\n"),
+			[]string{f + `:20: spec.analysis.syncStatus.label: unknown field`}},
 		{"several problems at once", edit(t, "{weight: 25, pause: 2h}", "{weight: 120, pause: 2x}"),
 			[]string{
 				f + `:17: spec.steps[2].pause: "2x" is not a duration (use Go durations such as 30s, 5m, 1h30m)`,
@@ -222,6 +232,38 @@ func TestMalformedSpecs(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// analysis.syncStatus: the timeout's default, and contexts matched exactly
+// or by pattern (Flux ends its context with part of a Provider's UID).
+func TestSyncStatus(t *testing.T) {
+	cs, err := Parse(strings.NewReader(edit(t, "interval: 5m\n", "interval: 5m\n    syncStatus: {context: kustomization/myapp/*}\n")), "canary.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cs[0]
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	ss := c.Spec.Analysis.SyncStatus
+	if ss == nil || ss.Timeout.Duration != DefaultSyncTimeout {
+		t.Fatalf("syncStatus %+v: want the default timeout %s", ss, DefaultSyncTimeout)
+	}
+	for ctx, want := range map[string]bool{
+		"kustomization/myapp/0c9c2e41": true,
+		"kustomization/myapp":          false,
+		"kustomization/other/0c9c2e41": false,
+		"kustomization/myapp/a/b":      false,
+	} {
+		if got := ss.Matches(ctx); got != want {
+			t.Errorf("Matches(%q) = %v, want %v", ctx, got, want)
+		}
+	}
+	exact := &SyncStatus{Context: "continuous-delivery/myapp"}
+	if !exact.Matches("continuous-delivery/myapp") || exact.Matches("continuous-delivery/myapp2") {
+		t.Error("an exact context matches itself only")
 	}
 }
 

@@ -19,6 +19,7 @@
 package spec
 
 import (
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -287,6 +288,13 @@ type Analysis struct {
 	// VerifyTraffic makes a stage's clock start only once Prometheus shows
 	// the canary's share of requests matching the committed weight.
 	VerifyTraffic bool `yaml:"verifyTraffic,omitempty"`
+	// SyncStatus makes a stage's clock start only once the commit that
+	// landed it (or a later commit of the target branch) carries a
+	// successful commit status or check run of a named context: the
+	// evidence Argo CD's notifications or Flux's notification-controller
+	// post when they applied it. Nil: the clock starts when the commit
+	// lands.
+	SyncStatus *SyncStatus `yaml:"syncStatus,omitempty"`
 	// PromoteWhen is "gates" (default: every gate passes after the pause) or
 	// "evidence" (the sequential test also certifies the canary is not much
 	// worse than stable).
@@ -304,6 +312,28 @@ type Analysis struct {
 	MaxWeight   int        `yaml:"maxWeight,omitempty"`
 	StepWeights []int      `yaml:"stepWeights,omitempty"`
 	Templates   []Template `yaml:"templates,omitempty"`
+}
+
+// SyncStatus names the commit status or check run that says Argo CD or
+// Flux applied a commit.
+type SyncStatus struct {
+	// Context is a commit status's context or a check run's name, or a
+	// pattern of them in path.Match syntax ("kustomization/myapp/*": Flux
+	// ends its context with a part of its Provider's UID).
+	Context string `yaml:"context"`
+	// Timeout is how long after the stage's commit landed the stage waits
+	// for the evidence before it is Inconclusive (default 10m).
+	Timeout Duration `yaml:"timeout,omitempty"`
+}
+
+// DefaultSyncTimeout is analysis.syncStatus.timeout's default.
+const DefaultSyncTimeout = 10 * time.Minute
+
+// Matches reports whether a commit status's context or a check run's name
+// is the one s names.
+func (s *SyncStatus) Matches(context string) bool {
+	ok, err := path.Match(s.Context, context)
+	return err == nil && ok
 }
 
 // Reporters of Istio's standard metrics.

@@ -45,6 +45,9 @@ func (c *Canary) Normalize() {
 	if a.MinRequests == 0 {
 		a.MinRequests = DefaultMinRequests
 	}
+	if ss := a.SyncStatus; ss != nil && !ss.Timeout.IsSet() {
+		ss.Timeout = D(DefaultSyncTimeout)
+	}
 	if a.PromoteWhen == "" {
 		a.PromoteWhen = "gates"
 	}
@@ -304,6 +307,9 @@ func (c *Canary) Validate() error {
 		v.gate(fmt.Sprintf("spec.analysis.rollbackOn[%d]", i), &a.RollbackOn[i], true)
 	}
 	v.unique("spec.analysis.gates", a.Gates)
+	if ss := a.SyncStatus; ss != nil {
+		v.syncStatus(ss)
+	}
 
 	for i, w := range s.Webhooks {
 		p := fmt.Sprintf("spec.webhooks[%d]", i)
@@ -549,6 +555,24 @@ func (v *validator) duration(field string, d Duration, required bool) {
 	case d.Duration <= 0:
 		v.add(field, "%q must be positive", d.raw)
 	}
+}
+
+// syncStatus checks analysis.syncStatus.
+func (v *validator) syncStatus(ss *SyncStatus) {
+	const p = "spec.analysis.syncStatus"
+	switch c := ss.Context; {
+	case strings.TrimSpace(c) == "":
+		v.add(p+".context", "required: the context of the commit status (or the name of the check run) that says the commit was applied, such as continuous-delivery/myapp (Argo CD) or kustomization/myapp/* (Flux)")
+	case c != strings.TrimSpace(c):
+		v.add(p+".context", "%q has leading or trailing spaces", c)
+	case len(c) > 255:
+		v.add(p+".context", "is %d characters; GitHub keeps at most 255", len(c))
+	default:
+		if _, err := path.Match(c, ""); err != nil {
+			v.add(p+".context", "%q is not a pattern (path.Match syntax: * matches any characters but /, ? one, [a-z] a class; \\ quotes)", c)
+		}
+	}
+	v.duration(p+".timeout", ss.Timeout, false)
 }
 
 // nonNegativeDuration checks an optional duration that may be 0s.

@@ -34,6 +34,11 @@
 // writes (GitHub's secondary rate limits count content-creating requests,
 // and it keeps at most 1,000 statuses per sha and context).
 //
+// # Sync evidence
+//
+// [Forge.CommitChecks] lists every commit status and check run of a commit
+// (analysis.syncStatus reads there what Argo CD or Flux posted).
+//
 // # Retries
 //
 // Server errors (5xx) and rate limits (primary: 403/429 with
@@ -80,6 +85,7 @@ type issuesAPI interface {
 type reposAPI interface {
 	CreateStatus(ctx context.Context, owner, repo, ref string, s *gh.RepoStatus) (*gh.RepoStatus, *gh.Response, error)
 	GetCombinedStatus(ctx context.Context, owner, repo, ref string, opts *gh.ListOptions) (*gh.CombinedStatus, *gh.Response, error)
+	ListStatuses(ctx context.Context, owner, repo, ref string, opts *gh.ListOptions) ([]*gh.RepoStatus, *gh.Response, error)
 	Get(ctx context.Context, owner, repo string) (*gh.Repository, *gh.Response, error)
 }
 
@@ -129,6 +135,7 @@ type Forge struct {
 	issues      issuesAPI
 	repos       reposAPI
 	git         gitAPI
+	checks      checksAPI
 	raw         rawAPI
 	graphqlURL  string
 	attempts    int
@@ -186,7 +193,7 @@ func New(o Options) (*Forge, error) {
 	}
 	f := &Forge{
 		owner: o.Owner, repo: o.Repo,
-		pulls: c.PullRequests, issues: c.Issues, repos: c.Repositories, git: c.Git, raw: c,
+		pulls: c.PullRequests, issues: c.Issues, repos: c.Repositories, git: c.Git, checks: c.Checks, raw: c,
 		graphqlURL: graphqlURL(c.BaseURL),
 		attempts:   o.Attempts, maxWait: o.MaxWait, clock: o.Clock, sleep: o.Sleep, log: o.Log,
 		polls: o.MergeablePolls, pollWait: o.MergeableWait, rules: map[string]*branchRules{},

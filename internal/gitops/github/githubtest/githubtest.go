@@ -1,6 +1,6 @@
 // Package githubtest is an in-process GitHub REST API for tests: the
-// pull-request, label, comment, status, merge, ref, repository and
-// branch-rule endpoints promoter calls, plus the GraphQL merge-queue
+// pull-request, label, comment, status, check-run, merge, ref, repository
+// and branch-rule endpoints promoter calls, plus the GraphQL merge-queue
 // mutation and query, backed by a real bare repository so that a merge
 // really moves the base branch.
 //
@@ -39,6 +39,12 @@
 // plain merge, a merge_queue branch rule, GraphQL enqueuePullRequest);
 // [Server.DenyActionsPullRequests] answers the 403 of a repository where
 // GitHub Actions may not create pull requests.
+//
+// # Others' statuses and check runs
+//
+// [Server.PostStatus] and [Server.PostCheckRun] add what Argo CD, Flux or
+// CI would post on a commit, dated as the test says; the list endpoints
+// serve them newest first, paged as GitHub pages them.
 package githubtest
 
 import (
@@ -90,7 +96,23 @@ type Pull struct {
 }
 
 // Status is a commit status the server received.
-type Status struct{ SHA, State, Context, Description, TargetURL string }
+type Status struct {
+	SHA, State, Context, Description, TargetURL string
+	// At is when it was created (the server's Clock).
+	At time.Time
+}
+
+// CheckRun is a check run on a commit.
+type CheckRun struct {
+	SHA, Name string
+	// Status is queued, in_progress or completed; Conclusion, once
+	// completed, success, failure, neutral, cancelled, skipped, timed_out,
+	// action_required or stale.
+	Status, Conclusion string
+	Title              string
+	// StartedAt and CompletedAt date it (zero CompletedAt while it runs).
+	StartedAt, CompletedAt time.Time
+}
 
 type failure struct {
 	method, path string
@@ -122,6 +144,7 @@ type Server struct {
 	mu         sync.Mutex
 	pulls      []*Pull
 	statuses   []Status
+	checkRuns  []CheckRun
 	requests   []Request
 	failures   []failure
 	violations []string
@@ -158,6 +181,8 @@ func New(t testing.TB, bare, owner, repo, token string) *Server {
 	mux.HandleFunc("POST "+p+"/issues/{n}/comments", s.comment)
 	mux.HandleFunc("POST "+p+"/statuses/{sha}", s.status)
 	mux.HandleFunc("GET "+p+"/commits/{ref}/status", s.combinedStatus)
+	mux.HandleFunc("GET "+p+"/commits/{ref}/statuses", s.listStatuses)
+	mux.HandleFunc("GET "+p+"/commits/{ref}/check-runs", s.listCheckRuns)
 	mux.HandleFunc("GET "+p+"/rules/branches/{branch...}", s.branchRules)
 	mux.HandleFunc("GET "+p+"/git/ref/heads/{branch...}", s.getRef)
 	mux.HandleFunc("DELETE "+p+"/git/refs/heads/{branch...}", s.deleteRef)
@@ -412,6 +437,32 @@ func (s *Server) Statuses() []Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Status(nil), s.statuses...)
+}
+
+// PostStatus adds a commit status as another client (Argo CD's
+// notifications, Flux's notification-controller) would post it; a zero At
+// is the server's Clock.
+func (s *Server) PostStatus(st Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.At.IsZero() {
+		st.At = s.now()
+	}
+	s.statuses = append(s.statuses, st)
+}
+
+// PostCheckRun adds a check run on sha as a GitHub App would create it;
+// zero dates are the server's Clock (CompletedAt only once completed).
+func (s *Server) PostCheckRun(run CheckRun) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if run.StartedAt.IsZero() {
+		run.StartedAt = s.now()
+	}
+	if run.Status == "completed" && run.CompletedAt.IsZero() {
+		run.CompletedAt = s.now()
+	}
+	s.checkRuns = append(s.checkRuns, run)
 }
 
 // Requests returns the requests received.

@@ -332,7 +332,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		validation(w, "Status", "", "custom", "This SHA and context has reached the maximum number of statuses.")
 		return
 	}
-	st := Status{SHA: r.PathValue("sha"), State: in.State, Context: in.Context, Description: in.Description, TargetURL: in.TargetURL}
+	st := Status{SHA: r.PathValue("sha"), State: in.State, Context: in.Context, Description: in.Description, TargetURL: in.TargetURL, At: s.now()}
 	s.statuses = append(s.statuses, st)
 	writeJSON(w, http.StatusCreated, s.statusJSON(len(s.statuses)-1, st))
 }
@@ -373,6 +373,7 @@ func (s *Server) combinedStatus(w http.ResponseWriter, r *http.Request) {
 		if st.TargetURL != "" {
 			item["target_url"] = st.TargetURL
 		}
+		item["created_at"], item["updated_at"] = stamp(st.At), stamp(st.At)
 		statuses = append(statuses, item)
 		switch {
 		case st.State == "failure" || st.State == "error":
@@ -390,6 +391,110 @@ func (s *Server) combinedStatus(w http.ResponseWriter, r *http.Request) {
 	if repo, ok := out["repository"].(obj); ok {
 		s.repoFields(repo)
 	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// refSHA resolves a ref of the commits endpoints: a branch or a sha.
+func (s *Server) refSHA(ref string) string {
+	if b := s.sha(ref); b != "" {
+		return b
+	}
+	return ref
+}
+
+// page is GitHub's pagination of a list endpoint: the items of the page
+// the query asks for and the Link header to the next one.
+func page[T any](w http.ResponseWriter, r *http.Request, items []T) []T {
+	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if per <= 0 || per > 100 {
+		per = 30
+	}
+	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	if n < 1 {
+		n = 1
+	}
+	lo, hi := min((n-1)*per, len(items)), min(n*per, len(items))
+	if hi < len(items) {
+		q := r.URL.Query()
+		q.Set("page", strconv.Itoa(n+1))
+		next := *r.URL
+		next.RawQuery = q.Encode()
+		w.Header().Set("Link", fmt.Sprintf(`<http://%s%s>; rel="next"`, r.Host, next.RequestURI()))
+	}
+	return items[lo:hi]
+}
+
+// listStatuses lists every status of a commit, newest first.
+func (s *Server) listStatuses(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sha := s.refSHA(r.PathValue("ref"))
+	var idx []int
+	for i := len(s.statuses) - 1; i >= 0; i-- {
+		if s.statuses[i].SHA == sha {
+			idx = append(idx, i)
+		}
+	}
+	tmpl := s.templateItem("repos/list-commit-statuses-for-ref", 200)
+	out := []any{}
+	for _, i := range page(w, r, idx) {
+		item := obj{}
+		for k, v := range s.statusJSON(i, s.statuses[i]) {
+			item[k] = v
+		}
+		item["creator"] = tmpl["creator"]
+		item["avatar_url"] = tmpl["avatar_url"]
+		out = append(out, item)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listCheckRuns lists a commit's check runs (filter=latest, the default,
+// keeps the newest of each name; filter=all keeps every one), filtered by
+// check_name and status as GitHub does.
+func (s *Server) listCheckRuns(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := r.URL.Query()
+	sha := s.refSHA(r.PathValue("ref"))
+	var idx []int
+	seen := map[string]bool{}
+	for i := len(s.checkRuns) - 1; i >= 0; i-- {
+		c := s.checkRuns[i]
+		switch {
+		case c.SHA != sha,
+			q.Get("check_name") != "" && c.Name != q.Get("check_name"),
+			q.Get("status") != "" && c.Status != q.Get("status"),
+			q.Get("filter") != "all" && seen[c.Name]:
+			continue
+		}
+		seen[c.Name] = true
+		idx = append(idx, i)
+	}
+	out := s.template("checks/list-for-ref", 200)
+	tmpl := out["check_runs"].([]any)[0].(obj)
+	runs := []any{}
+	for _, i := range page(w, r, idx) {
+		c := s.checkRuns[i]
+		item := obj{}
+		for k, v := range tmpl {
+			item[k] = v
+		}
+		id := 7000 + i
+		item["id"], item["node_id"], item["name"], item["head_sha"] = id, fmt.Sprintf("CR_fake%d", id), c.Name, c.SHA
+		item["url"] = s.apiURL("/check-runs/%d", id)
+		item["html_url"] = s.htmlURL("/runs/%d", id)
+		item["external_id"], item["details_url"] = "", s.htmlURL("/runs/%d", id)
+		item["status"], item["conclusion"] = c.Status, nil
+		item["started_at"], item["completed_at"] = stamp(c.StartedAt), nil
+		if c.Status == "completed" {
+			item["conclusion"], item["completed_at"] = c.Conclusion, stamp(c.CompletedAt)
+		}
+		item["output"] = obj{"title": c.Title, "summary": c.Title, "text": nil, "annotations_count": 0, "annotations_url": s.apiURL("/check-runs/%d/annotations", id)}
+		item["pull_requests"] = []any{}
+		runs = append(runs, item)
+	}
+	out["total_count"], out["check_runs"] = len(idx), runs
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -155,5 +155,6 @@ func (s *Server) statusJSON(i int, st Status) obj {
 	if st.TargetURL != "" {
 		out["target_url"] = st.TargetURL
 	}
+	out["created_at"], out["updated_at"] = stamp(st.At), stamp(st.At)
 	return out
 }

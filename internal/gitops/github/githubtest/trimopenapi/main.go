@@ -33,6 +33,8 @@ var Operations = []string{
 	"issues/create-comment",
 	"repos/create-commit-status",
 	"repos/get-combined-status-for-ref",
+	"repos/list-commit-statuses-for-ref",
+	"checks/list-for-ref",
 	"repos/get",
 	"repos/get-branch-rules",
 	"git/get-ref",
