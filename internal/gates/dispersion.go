@@ -106,20 +106,52 @@ func chi2Quantile(df, z float64) float64 {
 	return df * v * v * v
 }
 
-// podBad returns the per-pod requests and bad events of a tile for one
-// family: errors (bound 0) or requests slower than bound.
-func podBad(pods []PodCounts, bound float64) (n, y []float64, ok bool) {
-	n, y = make([]float64, len(pods)), make([]float64, len(pods))
-	for i, p := range pods {
-		if bound == 0 {
-			n[i], y[i] = math.Round(p.Requests), math.Round(p.Errors)
-			continue
-		}
-		above, has := p.Latency.Above(bound)
-		if !has && p.Latency.Total() > 0 {
-			return nil, nil, false
-		}
-		n[i], y[i] = math.Round(p.Latency.Total()), math.Round(above)
+// podFamilies holds one tile's per-pod counts for every family, reused
+// from tile to tile: family 0 counts errors, family f > 0 the requests
+// slower than bounds[f-1].
+type podFamilies struct {
+	bounds []float64
+	n, y   [][]float64
+	ok     []bool
+}
+
+func newPodFamilies(bounds []float64) *podFamilies {
+	f := len(bounds) + 1
+	return &podFamilies{bounds: bounds, n: make([][]float64, f), y: make([][]float64, f), ok: make([]bool, f)}
+}
+
+// fill sets the per-pod requests and bad events of pods for each family;
+// a family is not ok when some pod's histogram, with observations, lacks
+// its bound (a missing bucket is not zero slow requests).
+func (pf *podFamilies) fill(pods []PodCounts) {
+	for f := range pf.n {
+		pf.n[f], pf.y[f], pf.ok[f] = pf.n[f][:0], pf.y[f][:0], true
 	}
-	return n, y, true
+	for _, p := range pods {
+		pf.n[0] = append(pf.n[0], math.Round(p.Requests))
+		pf.y[0] = append(pf.y[0], math.Round(p.Errors))
+		total := p.Latency.Total()
+		for b, le := range pf.bounds {
+			f := b + 1
+			count, has := bucketCount(p.Latency, le)
+			var above float64
+			if has {
+				above = math.Max(0, total-count)
+			} else if total > 0 {
+				pf.ok[f] = false
+			}
+			pf.n[f] = append(pf.n[f], math.Round(total))
+			pf.y[f] = append(pf.y[f], math.Round(above))
+		}
+	}
+}
+
+// bucketCount returns the count of h's first bucket with bound le.
+func bucketCount(h Histogram, le float64) (float64, bool) {
+	for _, b := range h {
+		if b.Le == le {
+			return b.Count, true
+		}
+	}
+	return 0, false
 }

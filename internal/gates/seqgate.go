@@ -23,14 +23,12 @@ func SequentialPairs(tiles, baseline []Tile, bounds []float64) (errs []Pair, slo
 		slow[b] = make([]Pair, len(tiles))
 	}
 	disp := make([]dispersionAcc, len(bounds)+1) // errors, then each bound
+	pf := newPodFamilies(bounds)
 	addPods := func(t Tile) {
+		pf.fill(t.StablePods)
 		for f := range disp {
-			bound := 0.0
-			if f > 0 {
-				bound = bounds[f-1]
-			}
-			if n, y, ok := podBad(t.StablePods, bound); ok {
-				disp[f].add(n, y)
+			if pf.ok[f] {
+				disp[f].add(pf.n[f], pf.y[f])
 			}
 		}
 	}
