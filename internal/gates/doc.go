@@ -66,7 +66,7 @@
 // grid dilutes; the grid keeps large regressions fast. A grid of many
 // points approximates a prior density in log r, and what one interval of
 // a x5 regression shows is that density near 5: stopping the grid at 10
-// rather than 20 raises it by a third, while a regression beyond 10 still
+// rather than 20 raises it by 30%, while a regression beyond 10 still
 // shows at once (its likelihood at 10 alone is overwhelming).
 // Errors are tested at 0.8 alpha, latency at 0.2 alpha (Bonferroni: the
 // probability that either family ever crosses is at most alpha). The
@@ -104,8 +104,9 @@
 // percentile of phi_k times that chi-square (errors in bad-pod minutes)
 // uses its own estimate. Not max(1, X^2/df): on independent requests that
 // keeps every upward fluctuation, averages above 1 and weakens the test
-// for nothing (a x5 regression at 10 requests/s was caught in the first
-// interval 52.6% of the time instead of 56%); what the test leaves
+// for nothing (in the benchmark a x5 regression at 10 requests/s was
+// caught in the first interval 52.6% of the time with the floored
+// estimate, 56% with no correction at all); what the test leaves
 // uncorrected is dispersion within about 1.6 sqrt(2/df) of 1, a few
 // percent of the evidence with the hundred-odd degrees of freedom of an
 // hour of ten pods. Dividing by phi
@@ -146,11 +147,17 @@
 // is rejected when a beta-binomial confidence sequence ([RateUpperBound],
 // valid at every look, at level alpha, on the counts divided by the
 // dispersion factor) puts the canary's rate below that allowance. Each
-// part is still rejected at level alpha on its own, so the union is too.
-// For a bound stable exceeds once in a million requests this is the only
-// test there can be: it takes about 12,000 canary requests with none above
-// the bound, and a canary that exceeds it in 3% of its requests (latency
-// x2 at a 250 ms bound, or a slow tail) is not promoted.
+// part is still rejected only by a test of level alpha, so the union is
+// rejected with probability at most alpha by either route; a family that
+// can take both (stable's count passes 10 during the canary, and the ratio
+// and the absolute route are both tried) is at most 2 alpha in the worst
+// case. For a bound stable exceeds once in a million requests this is the
+// only test there can be: it takes about 12,000 canary requests with none
+// above the bound, and a canary that exceeds it in 3% of its requests (the
+// benchmark's latency x2 at its 250 ms bound, or a slow tail) is not
+// promoted. What no test can do is promote a canary that has served too
+// few requests: at 1% weight and 10 requests/s it serves 720 in two hours,
+// and no confidence sequence puts a rate below 0.1% from 720 requests.
 //
 // # What each guarantee covers
 //
