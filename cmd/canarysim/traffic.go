@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/gates"
@@ -202,7 +203,16 @@ func versionTraffic(rng *rand.Rand, sc Scenario, mean, errRate float64, bins []f
 	for i := range pods {
 		burst := sc.Bursts && rng.Float64() < 0.02
 		pn, py, ph := podTraffic(rng, mean/float64(pods), errRate, bins, sc.Session, burst)
-		n, y, h = n+pn, y+py, h.Add(ph)
+		n, y = n+pn, y+py
+		if h == nil {
+			h = slices.Clone(ph)
+		} else {
+			// Every histogram of the simulation has the bins of binEdges:
+			// add bucket by bucket, in place, as Histogram.Add would.
+			for i := range h {
+				h[i].Count += ph[i].Count
+			}
+		}
 		if perPod {
 			byPod = append(byPod, gates.PodCounts{Pod: podName(i), Requests: pn, Errors: py, Latency: ph})
 		}

@@ -23,35 +23,45 @@ func SequentialPairs(tiles, baseline []Tile, bounds []float64) (errs []Pair, slo
 		slow[b] = make([]Pair, len(tiles))
 	}
 	disp := make([]dispersionAcc, len(bounds)+1) // errors, then each bound
+	pf := newPodFamilies(bounds)
 	addPods := func(t Tile) {
+		pf.fill(t.StablePods)
 		for f := range disp {
-			bound := 0.0
-			if f > 0 {
-				bound = bounds[f-1]
-			}
-			if n, y, ok := podBad(t.StablePods, bound); ok {
-				disp[f].add(n, y)
+			if pf.ok[f] {
+				disp[f].add(pf.n[f], pf.y[f])
 			}
 		}
 	}
 	for _, t := range baseline {
 		addPods(t)
 	}
-	// A family's factor is its own estimate or the one pooled over all
-	// families, whichever is larger: clustered requests (sessions, batch
-	// clients) share their latency as well as their fate, and the latency
-	// counts, many more than the errors, show the clustering long before
-	// a low error rate can.
-	phi := func(f int) float64 {
+	// A family's factor is the one pooled over all families: clustered
+	// requests (sessions, batch clients) share their latency as well as
+	// their fate, and the latency counts, many more than the errors, show
+	// the clustering long before a low error rate can. A family whose own
+	// counts are significantly more dispersed than the pooled estimate
+	// (errors in bad-pod minutes) uses its own.
+	var phis []float64
+	setPhis := func() {
 		var pooled dispersionAcc
 		for _, d := range disp {
-			pooled.x2, pooled.df = pooled.x2+d.x2, pooled.df+d.df
+			pooled = pooled.plus(d)
 		}
-		return math.Max(disp[f].phi(), pooled.phi())
+		p := pooled.phi()
+		phis = phis[:0]
+		for _, d := range disp {
+			if d.above(p, zDispersionOwn) {
+				phis = append(phis, math.Max(p, d.x2/d.df))
+			} else {
+				phis = append(phis, p)
+			}
+		}
 	}
+	phi := func(f int) float64 { return phis[f] }
 	lacks := map[float64]bool{}
 	for k, t := range tiles {
 		addPods(t)
+		setPhis()
 		errs[k] = Pair{
 			NC: math.Round(t.Requests.Canary), NS: math.Round(t.Requests.Stable),
 			YC: math.Round(t.Errors.Canary), YS: math.Round(t.Errors.Stable),

@@ -128,11 +128,19 @@ func (m Mixture) EProcess(tiles []Pair, ref float64) []float64 {
 	}
 	out := make([]float64, len(tiles))
 	for k, p := range tiles {
-		if p.informative() {
-			mk, base, w := p.YC+p.YS, math.Log(p.NC*ref+p.NS), p.scale()
-			for j, r := range m.R {
-				acc[j] += w * (p.YC*logRatio[j] - mk*(math.Log(p.NC*r+p.NS)-base))
+		if !p.informative() {
+			// Nothing changed: log E is the previous tile's (or the
+			// empty sum's, for leading uninformative tiles).
+			if k > 0 {
+				out[k] = out[k-1]
+			} else {
+				out[k] = m.logE(acc)
 			}
+			continue
+		}
+		mk, base, w := p.YC+p.YS, math.Log(p.NC*ref+p.NS), p.scale()
+		for j, r := range m.R {
+			acc[j] += w * (p.YC*logRatio[j] - mk*(math.Log(p.NC*r+p.NS)-base))
 		}
 		out[k] = m.logE(acc)
 	}

@@ -35,6 +35,8 @@ const (
 	DefaultPromoteRatio = 2.0
 	gridPoints          = 20
 	gridMax             = 20.0
+	// rollbackGridMax is the top of the rollback mixture's log grid.
+	rollbackGridMax = 10.0
 	// ErrorsShare is the share of alpha spent on the error family; the
 	// latency family gets the rest (Bonferroni).
 	ErrorsShare = 0.8
@@ -72,12 +74,15 @@ func (c SequentialConfig) familyAlpha(errors bool) float64 {
 func (c SequentialConfig) rejectAt(errors bool) float64 { return 1 / c.familyAlpha(errors) }
 
 // rollbackMixture is the prior over ratios worse than the margin r0: half
-// on 20 points evenly spaced in log r over [1.05*r0, 20] (equal weights),
-// half on 1.5*r0. The grid keeps large regressions fast to detect; the point
-// mass buys power against the modest regressions (x1.5) a grid spread to 20
-// dilutes.
+// on 20 points evenly spaced in log r over [1.05*r0, 10*r0] (equal
+// weights), half on 1.5*r0. The grid keeps large regressions fast to
+// detect; the point mass buys power against the modest regressions (x1.5)
+// a grid dilutes. The grid stops at 10: a regression larger than that
+// still shows at once (its likelihood at 10 is already overwhelming),
+// and the prior density the grid does not spend above 10 goes to the
+// ratios between 2 and 10 that one interval has to catch.
 func (c SequentialConfig) rollbackMixture() Mixture {
-	grid := LogGrid(1.05*c.Margin, math.Max(gridMax, 2*c.Margin), gridPoints)
+	grid := LogGrid(1.05*c.Margin, rollbackGridMax*c.Margin, gridPoints)
 	point := LogGrid(pointMassRatio*c.Margin, pointMassRatio*c.Margin, 1)
 	return grid.Blend(1-pointMassWeight, point)
 }
@@ -108,6 +113,8 @@ type Family struct {
 	CI Interval
 	// perTile is log E after each tile, and perTilePromote log E'.
 	perTile, perTilePromote []float64
+	// phi is the largest dispersion factor of the tiles.
+	phi float64
 }
 
 // SequentialResult is the outcome of the sequential test over the tiles since
@@ -149,6 +156,7 @@ func RunSequential(cfg SequentialConfig, errs []Pair, bounds []float64, slow [][
 	family := func(name string, bound float64, tiles []Pair) Family {
 		f := Family{Name: name, Bound: bound}
 		for _, p := range tiles {
+			f.phi = math.Max(f.phi, p.Phi)
 			f.CanaryBad += p.YC
 			f.CanaryRequests += p.NC
 			f.StableBad += p.YS
@@ -228,14 +236,16 @@ func withoutWarmup(tiles []Pair, warm []bool) []Pair {
 }
 
 // promotionTile returns the first tile at which every family has promotion
-// evidence: the errors' ratio is shown below r1 (or, when stable has too few
-// errors for any ratio to be shown, the canary's error rate is shown below
-// stable's plus a small absolute allowance), and at every latency bound the
-// ratio is shown below r1 by that bound's own e-process. The null of
+// evidence: the errors' ratio is shown below r1, and at every latency bound
+// the ratio is shown below r1 by that bound's own e-process. The null of
 // promotion is "the canary is r1 times worse in errors or at some bound", a
 // union: it is rejected only when each part is, each at level alpha, so no
-// average across bounds (whose nulls differ) may stand in for one. It
-// returns -1 if that never happened.
+// average across bounds (whose nulls differ) may stand in for one. A family
+// in which stable has too few bad events for any ratio to be shown (errors
+// of a service that almost never fails, a latency bound stable almost never
+// exceeds) is shown instead by the canary's own rate being below an
+// absolute allowance ([absoluteAllowed]). It returns -1 if that never
+// happened.
 func promotionTile(cfg SequentialConfig, res SequentialResult) int {
 	logThr := math.Log(1 / cfg.Alpha)
 	first := func(f Family) int {
@@ -244,9 +254,15 @@ func promotionTile(cfg SequentialConfig, res SequentialResult) int {
 				return k
 			}
 		}
+		if res.Tiles > 0 && absoluteAllowed(cfg, f) {
+			return res.Tiles - 1
+		}
 		return -1
 	}
-	at := 0
+	at := first(res.Errors)
+	if at < 0 {
+		return -1
+	}
 	for _, f := range res.Latency {
 		k := first(f)
 		if k < 0 {
@@ -254,26 +270,31 @@ func promotionTile(cfg SequentialConfig, res SequentialResult) int {
 		}
 		at = max(at, k)
 	}
-	if k := first(res.Errors); k >= 0 {
-		return max(at, k)
-	}
-	// Stable almost never fails: certify an absolute bound instead.
-	if res.Errors.StableBad < minStableBad && res.Tiles > 0 {
-		allowance := math.Max(absoluteErrorAllowance, cfg.PromoteRatio*res.Errors.StableBad/math.Max(1, res.Errors.StableRequests))
-		if RateUpperBound(res.Errors.CanaryBad, res.Errors.CanaryRequests, cfg.Alpha) <= allowance {
-			return res.Tiles - 1
-		}
-	}
-	return -1
+	return at
 }
 
-// With fewer than minStableBad stable errors no ratio can be certified, and
-// promotion evidence for errors falls back to the canary's error rate being
-// below absoluteErrorAllowance with confidence 1-alpha.
+// With fewer than minStableBad bad events of stable in a family no ratio
+// can be certified, and promotion evidence for that family falls back to
+// the canary's rate being below absoluteAllowance (or r1 times stable's
+// rate, if that is more) with confidence 1-alpha.
 const (
-	minStableBad           = 10
-	absoluteErrorAllowance = 0.001
+	minStableBad      = 10
+	absoluteAllowance = 0.001
 )
+
+// absoluteAllowed reports whether f, a family in which stable has fewer
+// than minStableBad bad events, has its canary's rate shown below the
+// allowance by the beta-binomial confidence sequence ([RateUpperBound]) at
+// level alpha. The counts are divided by the family's dispersion factor:
+// clustered requests carry less information than as many independent ones.
+func absoluteAllowed(cfg SequentialConfig, f Family) bool {
+	if f.StableBad >= minStableBad || f.CanaryRequests <= 0 {
+		return false
+	}
+	allowance := math.Max(absoluteAllowance, cfg.PromoteRatio*f.StableBad/math.Max(1, f.StableRequests))
+	phi := math.Max(1, f.phi)
+	return RateUpperBound(f.CanaryBad/phi, f.CanaryRequests/phi, cfg.Alpha) <= allowance
+}
 
 func holding(cfg SequentialConfig, res SequentialResult) string {
 	switch {

@@ -228,3 +228,53 @@ func TestPromotionEvidence(t *testing.T) {
 		t.Errorf("clean canary with 20000 requests and no errors not promoted: %s", res.Holding)
 	}
 }
+
+// TestFiveFoldErrorsInOneInterval: one interval at 10 requests/s with the
+// canary at 5% weight (150 canary and 2850 stable requests) holding 7
+// canary and 29 stable errors, a five-fold regression seen at its
+// expected counts, is conclusive at once.
+func TestFiveFoldErrorsInOneInterval(t *testing.T) {
+	res := RunSequential(SequentialConfig{Alpha: 0.05}, []Pair{{NC: 150, NS: 2850, YC: 7, YS: 29}}, nil, nil)
+	if !res.Reject {
+		t.Errorf("not rolled back after one interval of 7 of 150 canary errors against 29 of 2850 (p = %.3g)", res.PValue)
+	}
+}
+
+// TestLatencyPromotionAtABoundStableNeverExceeds: with coarse buckets
+// stable almost never exceeds the bounds above its body (250ms and 500ms
+// for a 120ms median), so no ratio can be shown there; a canary that never
+// exceeds them either is promoted once its own rate there is shown below
+// the absolute allowance, and one that exceeds them often is not.
+func TestLatencyPromotionAtABoundStableNeverExceeds(t *testing.T) {
+	const n = 24
+	errs := make([]Pair, n)
+	body := make([]Pair, n)
+	never := make([]Pair, n)
+	slow := make([]Pair, n)
+	for k := range n {
+		errs[k] = Pair{NC: 1000, NS: 1000, YC: 10, YS: 10}
+		body[k] = Pair{NC: 1000, NS: 1000, YC: 890, YS: 890}
+		never[k] = Pair{NC: 1000, NS: 1000}
+		slow[k] = Pair{NC: 1000, NS: 1000, YC: 30}
+	}
+	cfg := SequentialConfig{Alpha: 0.05, Evidence: true}
+	bounds := []float64{100, 250, 500}
+	res := RunSequential(cfg, errs, bounds, [][]Pair{body, never, never})
+	if !res.Promote {
+		t.Errorf("healthy canary with no request above 250ms in %d not promoted: %s", n*1000, res.Holding)
+	}
+	// The same traffic, but 3% of the canary's requests above 250ms: far
+	// above the allowance (0.1%); not promoted.
+	res = RunSequential(cfg, errs, bounds, [][]Pair{body, slow, never})
+	if res.Promote {
+		t.Errorf("canary with 3%% of its requests above 250ms (stable: none) promoted")
+	}
+	if a := absoluteAllowed(cfg.withDefaults(), res.Latency[1]); a {
+		t.Errorf("3%% of the canary's requests above 250ms shown below the 0.1%% allowance")
+	}
+	// Too few requests to show the allowance: holds.
+	res = RunSequential(cfg, errs[:2], bounds, [][]Pair{body[:2], never[:2], never[:2]})
+	if res.Promote {
+		t.Errorf("promoted after 2000 canary requests: the absolute allowance of 0.1%% cannot be shown yet")
+	}
+}
