@@ -70,6 +70,8 @@ type copier struct {
 	// reaches them, harmless otherwise.
 	refused map[string]error
 	total   int64
+	// refuseRemote applies the textual rule of checkRef (see build).
+	refuseRemote bool
 }
 
 // copyRoots copies every kustomization root reachable from dir (the
@@ -99,7 +101,7 @@ func (c *copier) copyRoots(dir string) error {
 		if err != nil {
 			return err
 		}
-		if len(k.HelmCharts) > 0 || k.HelmChartInflationGenerator != nil { //nolint:staticcheck // still accepted by kustomize
+		if c.refuseRemote && (len(k.HelmCharts) > 0 || k.HelmChartInflationGenerator != nil) { //nolint:staticcheck // still accepted by kustomize
 			return fmt.Errorf("%s: helmCharts: inflating charts runs helm, which builds here never do: render the chart into the repository", file)
 		}
 		dirs, err := c.checkReferences(dir, file)
@@ -193,7 +195,7 @@ func refPath(key, ref string) string {
 // repository, or that names a file the sandbox refused.
 func (c *copier) checkRef(dir, file, key string, n *yaml.Node) error {
 	ref := refPath(key, n.Value)
-	if key == "repo" && ref != "" || strings.ContainsAny(ref, ":@") || hasPrefixFold(ref, "github.com/") || hasPrefixFold(ref, "git::") {
+	if c.refuseRemote && (key == "repo" && ref != "" || strings.ContainsAny(ref, ":@") || hasPrefixFold(ref, "github.com/") || hasPrefixFold(ref, "git::")) {
 		return &remoteError{file: file, line: n.Line, key: key, item: n.Value}
 	}
 	if path.IsAbs(ref) || key == "path" && strings.HasPrefix(ref, "/") {
