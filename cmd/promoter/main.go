@@ -24,9 +24,9 @@ import (
 const defaultShutdownGrace = 25 * time.Second
 
 func main() {
-	// First, before any other goroutine starts: no part of promoter starts
-	// a program or uses http.DefaultTransport, and a kustomize build must
-	// not either (see internal/lockdown).
+	// First thing: no part of promoter starts a program or uses
+	// http.DefaultTransport, and a kustomize build must not either (see
+	// internal/lockdown).
 	lockdown.Apply()
 	os.Exit(mainWithSignals(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

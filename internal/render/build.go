@@ -61,10 +61,10 @@ func (f Files) Paths() []string {
 // the cost does not grow with the repository. The build runs on an
 // in-memory copy of those roots made through the sandbox (see
 // internal/sandbox and sandbox.go): no file outside the repository, and
-// no remote reference (no network or subprocess either way in a process
-// locked down by internal/lockdown, as the binary is). Plugins are disabled, files are loaded only from
-// inside each kustomization root, and a panic inside kustomize becomes an
-// error.
+// no remote reference (and, in a process locked down by internal/lockdown
+// as the binary is, no network and no subprocess whatever the reference).
+// Plugins are disabled, files are loaded only from inside each
+// kustomization root, and a panic inside kustomize becomes an error.
 func Build(repo fs.FS, overlay string, overrides Files) (out []byte, err error) {
 	return build(repo, overlay, overrides, true)
 }
