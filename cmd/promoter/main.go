@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/promoter-dev/promoter/internal/lockdown"
 )
 
 // defaultShutdownGrace is how long promoter waits, after SIGINT or SIGTERM,
@@ -22,6 +24,10 @@ import (
 const defaultShutdownGrace = 25 * time.Second
 
 func main() {
+	// First thing: no part of promoter starts a program or uses
+	// http.DefaultTransport, and a kustomize build must not either (see
+	// internal/lockdown).
+	lockdown.Apply()
 	os.Exit(mainWithSignals(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

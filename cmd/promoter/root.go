@@ -14,6 +14,7 @@ import (
 
 	"github.com/promoter-dev/promoter/internal/buildinfo"
 	"github.com/promoter-dev/promoter/internal/creds"
+	"github.com/promoter-dev/promoter/internal/lockdown"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
@@ -187,6 +188,9 @@ func (g *globals) setup() error {
 		return withHint(fmt.Errorf("--log-format %q: unknown log format", g.logFormat), "use --log-format text or json")
 	}
 	g.log = slog.New(h)
+	if st, ok := lockdown.Applied(); ok {
+		g.log.Debug(st.String())
+	}
 	g.clock = time.Now
 	if g.now != "" {
 		t, err := time.Parse(time.RFC3339, g.now)

@@ -7,11 +7,18 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/promoter-dev/promoter/internal/lockdown"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
+		// Both run locked down, as the binary does: the scripts exercise
+		// every client promoter has (Git over HTTP, Prometheus, the
+		// GitHub API, webhooks) with http.DefaultTransport refusing and
+		// no program able to start.
 		"promoter": func() {
+			lockdown.Apply()
 			os.Exit(execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
 		// promoter-main is the binary's main: signals handled as in

@@ -21,6 +21,7 @@ import (
 
 	"github.com/promoter-dev/promoter/internal/bounded"
 	"github.com/promoter-dev/promoter/internal/creds"
+	"github.com/promoter-dev/promoter/internal/lockdown"
 	"github.com/promoter-dev/promoter/internal/wait"
 )
 
@@ -116,7 +117,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport := lockdown.Transport()
 	transport.TLSClientConfig = tlsConfig
 	transport.ResponseHeaderTimeout = opts.Timeout
 	header := http.Header{}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promoter-dev/promoter/internal/lockdown"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
@@ -187,5 +188,28 @@ func TestPrometheusFaults(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The Prometheus client does not use http.DefaultTransport: with it
+// refusing every request (as in the locked-down binary) queries still
+// reach Prometheus. Not parallel: it swaps the process's default
+// transport for its duration.
+func TestClientWithTheDefaultTransportRefusing(t *testing.T) {
+	saved, savedClient := http.DefaultTransport, http.DefaultClient
+	lockdown.ForbidDefaultHTTP()
+	t.Cleanup(func() { http.DefaultTransport, http.DefaultClient = saved, savedClient })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[600,"7"]}]}}`)
+	}))
+	defer srv.Close()
+	c, err := NewClient(ClientOptions{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	series, err := c.Query(context.Background(), Query{Expr: "up", Time: time.Unix(600, 0)})
+	if err != nil || len(series) != 1 {
+		t.Fatalf("series %+v, err %v", series, err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/promoter-dev/promoter/internal/lockdown"
 )
 
 // Bounds of the Git transport. A remote that stops answering ends the
@@ -25,7 +27,7 @@ var (
 
 // httpTransport is the HTTP(S) transport promoter's Git operations use.
 func httpTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	t := lockdown.Transport()
 	dialer := &net.Dialer{Timeout: gitConnectTimeout, KeepAlive: 30 * time.Second}
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dialer.DialContext(ctx, network, addr)

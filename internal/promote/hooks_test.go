@@ -3,6 +3,7 @@ package promote
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/promoter-dev/promoter/internal/lockdown"
 )
 
 // recorder is an HTTP endpoint that answers with status and keeps the
@@ -173,5 +176,29 @@ func TestAnyPassingRollbackWebhookRollsBack(t *testing.T) {
 	}
 	if len(idle.received()) != 1 || len(stop.received()) != 1 {
 		t.Errorf("hooks called %d and %d times, want once each", len(idle.received()), len(stop.received()))
+	}
+}
+
+// promoter's own clients, the Git remote's and the notifications', do not
+// use http.DefaultTransport: with it refusing every request (as in the
+// locked-down binary) a pass clones, pushes and notifies. Not parallel: it
+// swaps the process's default transport for its duration.
+func TestPassWithTheDefaultTransportRefusing(t *testing.T) {
+	saved, savedClient := http.DefaultTransport, http.DefaultClient
+	lockdown.ForbidDefaultHTTP()
+	t.Cleanup(func() { http.DefaultTransport, http.DefaultClient = saved, savedClient })
+	slack := &recorder{status: http.StatusOK}
+	srv := httptest.NewServer(slack)
+	defer srv.Close()
+	h := newHarness(t, exampleFiles(t, "direct", "myapp"))
+	h.env["SLACK_WEBHOOK_URL"] = srv.URL + "/services/T000/B000/key"
+	if d := h.run(context.Background()).Decisions[0]; d.Action != ActStart || !d.Landed || d.Err != nil {
+		t.Fatalf("decision %+v\n%s", d, h.log.String())
+	}
+	if got := slack.received(); len(got) != 1 {
+		t.Errorf("%d Slack messages, want 1\n%s", len(got), h.log.String())
+	}
+	if _, err := http.Get(srv.URL); !errors.Is(err, lockdown.ErrRefused) {
+		t.Errorf("the default transport was not refusing: %v", err)
 	}
 }

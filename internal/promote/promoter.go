@@ -34,6 +34,7 @@ import (
 
 	"github.com/promoter-dev/promoter/internal/gates"
 	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/lockdown"
 	"github.com/promoter-dev/promoter/internal/render"
 	"github.com/promoter-dev/promoter/internal/spec"
 )
@@ -89,7 +90,7 @@ func New(opts Options) *Promoter {
 		opts.Concurrency = 8
 	}
 	if opts.HTTP == nil {
-		opts.HTTP = &http.Client{}
+		opts.HTTP = &http.Client{Transport: lockdown.Transport()}
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }

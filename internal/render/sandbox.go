@@ -23,17 +23,20 @@ import (
 // The build sandbox.
 //
 // kustomize (api v0.21.2) has no option to turn remote loading off: its
-// loader fetches any reference it parses as a URL over HTTP and clones any
-// reference it parses as a Git repository by running git. A build here
-// therefore never hands kustomize a reference it could fetch: before the
-// build, every path-valued field of every kustomization file and of every
-// generator, transformer and validator configuration the build reads is
-// checked, and a value that is not a plain relative path is refused. A
-// plain path contains no ':' and no '@' and does not start with
-// "github.com/": kustomize's URL and repository grammars all need one of
-// those, so the rule is a superset of what it could fetch. The build then
-// runs on an in-memory filesystem that holds only the kustomization roots
-// the overlay reaches, copied through the sandbox view of the repository.
+// loader fetches any reference it parses as a URL over HTTP (through
+// http.DefaultTransport) and clones any reference it parses as a Git
+// repository by running git from PATH. What keeps a build off the network
+// and from running git is the process lockdown (internal/lockdown, applied
+// by main): no program can start and the default transport refuses every
+// request. The rule here is the first line, the one that explains itself:
+// before the build, every path-valued field of every kustomization file
+// and of every generator, transformer and validator configuration the
+// build reads is checked, and a value that is not a plain relative path is
+// refused with file, line and field. A plain path contains no ':' and no
+// '@' and does not start with "github.com/": kustomize's URL and
+// repository grammars all need one of those. The build then runs on an
+// in-memory filesystem that holds only the kustomization roots the
+// overlay reaches, copied through the sandbox view of the repository.
 //
 // Limits: MaxBuildBytes for everything one build copies, the sandbox's
 // MaxFileBytes per file, and spec.MaxExpandedNodes for what any YAML document
@@ -70,6 +73,8 @@ type copier struct {
 	// reaches them, harmless otherwise.
 	refused map[string]error
 	total   int64
+	// refuseRemote applies the textual rule of checkRef (see build).
+	refuseRemote bool
 }
 
 // copyRoots copies every kustomization root reachable from dir (the
@@ -99,7 +104,7 @@ func (c *copier) copyRoots(dir string) error {
 		if err != nil {
 			return err
 		}
-		if len(k.HelmCharts) > 0 || k.HelmChartInflationGenerator != nil { //nolint:staticcheck // still accepted by kustomize
+		if c.refuseRemote && (len(k.HelmCharts) > 0 || k.HelmChartInflationGenerator != nil) { //nolint:staticcheck // still accepted by kustomize
 			return fmt.Errorf("%s: helmCharts: inflating charts runs helm, which builds here never do: render the chart into the repository", file)
 		}
 		dirs, err := c.checkReferences(dir, file)
@@ -193,7 +198,7 @@ func refPath(key, ref string) string {
 // repository, or that names a file the sandbox refused.
 func (c *copier) checkRef(dir, file, key string, n *yaml.Node) error {
 	ref := refPath(key, n.Value)
-	if key == "repo" && ref != "" || strings.ContainsAny(ref, ":@") || hasPrefixFold(ref, "github.com/") || hasPrefixFold(ref, "git::") {
+	if c.refuseRemote && (key == "repo" && ref != "" || strings.ContainsAny(ref, ":@") || hasPrefixFold(ref, "github.com/") || hasPrefixFold(ref, "git::")) {
 		return &remoteError{file: file, line: n.Line, key: key, item: n.Value}
 	}
 	if path.IsAbs(ref) || key == "path" && strings.HasPrefix(ref, "/") {

@@ -209,37 +209,8 @@ func TestBuildNeverFetches(t *testing.T) {
 	t.Setenv("PATH", bin)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	host := strings.TrimPrefix(u, "http://")
-	for _, k := range []string{
-		"resources:\n- deploy@" + host + ":org/repo.git\n",
-		"resources:\n- git::git@" + host + ":org/repo\n",
-		"resources:\n- git::" + u + "/org/repo\n",
-		"resources:\n- github.com:org/repo\n",
-		"resources:\n- GITHUB.COM/org/repo/base\n",
-		"resources:\n- ssh://git@" + host + "/org/repo\n",
-		"resources:\n- " + u + "/cm.yaml\n",
-		"resources:\n- file:///etc/\n",
-		"components:\n- " + u + "/org/repo//component?ref=v1\n",
-		"bases:\n- " + u + "/org/repo\n",
-		"resources:\n- cm.yaml\npatches:\n- path: " + u + "/patch.yaml\n",
-		"resources:\n- cm.yaml\npatchesStrategicMerge:\n- " + u + "/patch.yaml\n",
-		"resources:\n- cm.yaml\npatchesJson6902:\n- target: {kind: ConfigMap, name: plain}\n  path: " + u + "/p.json\n",
-		"configMapGenerator:\n- name: x\n  files:\n  - k=" + u + "/f\n",
-		"configMapGenerator:\n- name: x\n  envs:\n  - " + u + "/env\n",
-		"resources:\n- cm.yaml\nopenapi:\n  path: " + u + "/schema.json\n",
-		"resources:\n- cm.yaml\ncrds:\n- " + u + "/crd.json\n",
-		"resources:\n- cm.yaml\nconfigurations:\n- " + u + "/conf.yaml\n",
-		"resources:\n- cm.yaml\nreplacements:\n- path: " + u + "/r.yaml\n",
-		"generators:\n- |-\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n  metadata: {name: g}\n  files:\n  - " + u + "/f\n",
-		"generators:\n- gen.yaml\n",
-		"transformers:\n- " + u + "/t.yaml\n",
-		"helmCharts:\n- name: x\n  repo: " + u + "\n",
-	} {
-		repo := fstest.MapFS{
-			"base/kustomization.yaml": {Data: []byte(k)},
-			"base/cm.yaml":            {Data: []byte(cm)},
-			"base/gen.yaml":           {Data: []byte("apiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p}\npath: " + u + "/patch.yaml\n")},
-		}
+	for _, k := range remoteForms(u) {
+		repo := remoteRepo(k, u)
 		if _, err := Build(repo, "base", nil); !errors.Is(err, ErrBuild) {
 			t.Errorf("%q: got %v, want a build error", k, err)
 		}
@@ -282,5 +253,47 @@ func TestNestedKustomizationReachingOutBuildsAsTheCLI(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("kustomize CLI and promoter disagree:\n--- CLI\n%s\n--- promoter\n%s", want, got)
+	}
+}
+
+// remoteForms are kustomization files (of base/, see remoteRepo) that
+// reference u, the URL of a listening server, in every remote form
+// kustomize accepts and every field it loads from.
+func remoteForms(u string) []string {
+	host := strings.TrimPrefix(u, "http://")
+	return []string{
+		"resources:\n- deploy@" + host + ":org/repo.git\n",
+		"resources:\n- git::git@" + host + ":org/repo\n",
+		"resources:\n- git::" + u + "/org/repo\n",
+		"resources:\n- github.com:org/repo\n",
+		"resources:\n- github.com/org/repo\n",
+		"resources:\n- GITHUB.COM/org/repo/base\n",
+		"resources:\n- ssh://git@" + host + "/org/repo\n",
+		"resources:\n- " + u + "/cm.yaml\n",
+		"resources:\n- file:///etc/\n",
+		"components:\n- " + u + "/org/repo//component?ref=v1\n",
+		"bases:\n- " + u + "/org/repo\n",
+		"resources:\n- cm.yaml\npatches:\n- path: " + u + "/patch.yaml\n",
+		"resources:\n- cm.yaml\npatchesStrategicMerge:\n- " + u + "/patch.yaml\n",
+		"resources:\n- cm.yaml\npatchesJson6902:\n- target: {kind: ConfigMap, name: plain}\n  path: " + u + "/p.json\n",
+		"configMapGenerator:\n- name: x\n  files:\n  - k=" + u + "/f\n",
+		"configMapGenerator:\n- name: x\n  envs:\n  - " + u + "/env\n",
+		"resources:\n- cm.yaml\nopenapi:\n  path: " + u + "/schema.json\n",
+		"resources:\n- cm.yaml\ncrds:\n- " + u + "/crd.json\n",
+		"resources:\n- cm.yaml\nconfigurations:\n- " + u + "/conf.yaml\n",
+		"resources:\n- cm.yaml\nreplacements:\n- path: " + u + "/r.yaml\n",
+		"generators:\n- |-\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n  metadata: {name: g}\n  files:\n  - " + u + "/f\n",
+		"generators:\n- gen.yaml\n",
+		"transformers:\n- " + u + "/t.yaml\n",
+		"helmCharts:\n- name: x\n  repo: " + u + "\n",
+	}
+}
+
+// remoteRepo is a repository whose base/ has kustomization k.
+func remoteRepo(k, u string) fstest.MapFS {
+	return fstest.MapFS{
+		"base/kustomization.yaml": {Data: []byte(k)},
+		"base/cm.yaml":            {Data: []byte(cm)},
+		"base/gen.yaml":           {Data: []byte("apiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p}\npath: " + u + "/patch.yaml\n")},
 	}
 }

@@ -63,6 +63,7 @@ import (
 
 	"github.com/promoter-dev/promoter/internal/creds"
 	"github.com/promoter-dev/promoter/internal/gitops"
+	"github.com/promoter-dev/promoter/internal/lockdown"
 	"github.com/promoter-dev/promoter/internal/wait"
 )
 
@@ -160,7 +161,7 @@ func New(o Options) (*Forge, error) {
 	}
 	hc := o.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = &http.Client{Timeout: 30 * time.Second, Transport: lockdown.Transport()}
 	}
 	api := "https://api.github.com/"
 	if o.BaseURL != "" {
@@ -175,7 +176,7 @@ func New(o Options) (*Forge, error) {
 	authed := *hc
 	base := authed.Transport
 	if base == nil {
-		base = http.DefaultTransport
+		base = lockdown.Transport()
 	}
 	header := http.Header{}
 	if o.Token != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/promoter-dev/promoter/internal/gitops/github"
 
 	"github.com/promoter-dev/promoter/internal/creds/credstest"
+	"github.com/promoter-dev/promoter/internal/lockdown"
 )
 
 // GITHUB_TOKEN goes to the API host only: an API redirect to another host
@@ -48,5 +49,36 @@ func TestTokenDoesNotFollowARedirect(t *testing.T) {
 		if strings.Contains(a, "SECRET") {
 			t.Errorf("the other host got Authorization %q", a)
 		}
+	}
+}
+
+// The forge's client does not use http.DefaultTransport: with it refusing
+// every request (as in the locked-down binary) the API is still reached,
+// with and without an HTTP client of the caller's. Not parallel: it swaps
+// the process's default transport for its duration.
+func TestForgeWithTheDefaultTransportRefusing(t *testing.T) {
+	saved, savedClient := http.DefaultTransport, http.DefaultClient
+	lockdown.ForbidDefaultHTTP()
+	t.Cleanup(func() { http.DefaultTransport, http.DefaultClient = saved, savedClient })
+	var mu sync.Mutex
+	hits := 0
+	api := credstest.Listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("[]"))
+	}))
+	for _, hc := range []*http.Client{nil, {}} {
+		f, err := github.New(github.Options{Owner: "acme", Repo: "gitops", Token: "t", BaseURL: api.URL + "/api/v3/", HTTPClient: hc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.FindPullRequest(context.Background(), "promoter/myapp/step-1"); err != nil {
+			t.Fatalf("HTTPClient %v: %v", hc, err)
+		}
+	}
+	if hits < 2 {
+		t.Errorf("the API got %d requests, want one per client at least", hits)
 	}
 }
