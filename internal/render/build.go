@@ -65,6 +65,7 @@ func (f Files) Paths() []string {
 // inside each kustomization root, and a panic inside kustomize becomes an
 // error.
 func Build(repo fs.FS, overlay string, overrides Files) (out []byte, err error) {
+	builds.Add(1)
 	mem := filesys.MakeFsInMemory()
 	c := &copier{repo: sandbox.New(repo), mem: mem, overrides: overrides, refused: map[string]error{}}
 	if err := c.copyRoots(overlay); err != nil {

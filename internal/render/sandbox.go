@@ -70,6 +70,9 @@ type copier struct {
 	// reaches them, harmless otherwise.
 	refused map[string]error
 	total   int64
+	// rec, when set, records what the copier observes (inputs.go); mem
+	// is nil then and nothing is copied.
+	rec *inputRecorder
 }
 
 // copyRoots copies every kustomization root reachable from dir (the
@@ -207,7 +210,9 @@ func (c *copier) checkRef(dir, file, key string, n *yaml.Node) error {
 		return fmt.Errorf("%s:%d: %s: %q: %w", file, n.Line, key, n.Value, err)
 	}
 	if _, ok := c.overrides[target]; !ok {
-		if _, _, err := c.repo.Resolve(target, true); errors.Is(err, sandbox.ErrRefused) {
+		_, _, err := c.repo.Resolve(target, true)
+		c.rec.result("resolve", target, err)
+		if errors.Is(err, sandbox.ErrRefused) {
 			return fmt.Errorf("%s:%d: %s: %q: %w", file, n.Line, key, n.Value, err)
 		}
 	}
@@ -320,13 +325,25 @@ func (c *copier) readKustomization(dir string) (*types.Kustomization, string, er
 		}
 		return &k, p, nil
 	}
-	if _, _, err := c.repo.Resolve(dir, true); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	_, _, err := c.repo.Resolve(dir, true)
+	c.rec.result("resolve", dir, err)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, dir, err
 	}
 	return nil, dir, fmt.Errorf("%s: no kustomization.yaml", dir)
 }
 
 func (c *copier) readFile(p string) ([]byte, error) {
+	data, err := c.read(p)
+	if err != nil {
+		c.rec.result("read", p, err)
+	} else {
+		c.rec.file(p, data)
+	}
+	return data, err
+}
+
+func (c *copier) read(p string) ([]byte, error) {
 	if data, ok := c.overrides[p]; ok {
 		if data == nil {
 			return nil, fs.ErrNotExist
@@ -340,6 +357,12 @@ func (c *copier) readFile(p string) ([]byte, error) {
 }
 
 func (c *copier) isDir(p string) bool {
+	is := c.testDir(p)
+	c.rec.add("isdir", p, fmt.Sprint(is))
+	return is
+}
+
+func (c *copier) testDir(p string) bool {
 	for o := range c.overrides {
 		if strings.HasPrefix(o, p+"/") {
 			return true
@@ -350,6 +373,12 @@ func (c *copier) isDir(p string) bool {
 }
 
 func (c *copier) isFile(p string) bool {
+	is := c.testFile(p)
+	c.rec.add("isfile", p, fmt.Sprint(is))
+	return is
+}
+
+func (c *copier) testFile(p string) bool {
 	if data, ok := c.overrides[p]; ok {
 		return data != nil
 	}
@@ -363,7 +392,9 @@ func (c *copier) isFile(p string) bool {
 // left out and remembered: it fails the build only if the build reaches
 // it, with the reason.
 func (c *copier) copyTree(dir string) error {
-	if _, _, err := c.repo.Resolve(dir, true); err != nil {
+	_, _, err := c.repo.Resolve(dir, true)
+	c.rec.result("resolve", dir, err)
+	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -386,11 +417,20 @@ func (c *copier) copyTree(dir string) error {
 			if d.Name() == ".git" {
 				return fs.SkipDir
 			}
+			if c.mem == nil {
+				c.rec.dir(p)
+				return nil
+			}
 			return c.mem.MkdirAll("/" + p)
 		}
 		if _, ok := c.overrides[p]; ok {
 			return nil
 		}
+		defer func() {
+			if why, ok := c.refused[p]; ok {
+				c.rec.result("refused", p, why)
+			}
+		}()
 		if t := d.Type(); t&fs.ModeSymlink == 0 && !t.IsRegular() {
 			if _, err := fs.Stat(c.repo, p); err != nil {
 				c.refused[p] = err // names the kind of file
@@ -419,6 +459,10 @@ func (c *copier) copyTree(dir string) error {
 		}
 		if c.total += int64(len(data)); c.total > MaxBuildBytes {
 			return fmt.Errorf("%s: the kustomization roots the overlay reaches hold more than %d bytes", dir, MaxBuildBytes)
+		}
+		if c.mem == nil {
+			c.rec.file(p, data)
+			return nil
 		}
 		return c.mem.WriteFile("/"+p, data)
 	})
