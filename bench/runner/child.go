@@ -20,7 +20,9 @@ type sample struct {
 	Wall time.Duration
 	// RSS is the child's peak resident set size in bytes (getrusage
 	// ru_maxrss).
-	RSS  int64
+	RSS int64
+	// CPU is the child's user and system time (getrusage).
+	CPU  time.Duration
 	Code int
 	// Stderr is where the child's stderr went.
 	Stderr string
@@ -54,6 +56,7 @@ func measure(ctx context.Context, dir, tag string, env []string, name string, ar
 	s.Code = cmd.ProcessState.ExitCode()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.RSS = ru.Maxrss * 1024 // kilobytes on Linux
+		s.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return s, nil
 }
