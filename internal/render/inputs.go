@@ -155,9 +155,16 @@ func inputsHash(c *spec.Canary, repo fs.FS, files Files, recorded string) (strin
 	if err := cp.copyRoots(c.Spec.Overlay); err != nil {
 		return "", err
 	}
+	// The files laid over the tree, and the directories they create (the
+	// first commit creates promoter's directory).
 	for p, data := range cp.overrides {
-		if data != nil && slices.ContainsFunc(cp.copied, func(d string) bool { return within(p, d) }) {
-			rec.file(p, data)
+		root := slices.IndexFunc(cp.copied, func(d string) bool { return within(p, d) })
+		if data == nil || root < 0 {
+			continue
+		}
+		rec.file(p, data)
+		for d := path.Dir(p); d != "." && within(d, cp.copied[root]); d = path.Dir(d) {
+			rec.dir(d)
 		}
 	}
 
@@ -236,16 +243,26 @@ func (r *inputRecorder) file(p string, data []byte) {
 	}
 }
 
-// result records the outcome of a read or a test: its error, or ok.
+// result records the outcome of a read or a test: ok, absent, the
+// sandbox's reason for a refusal, or another error. Only the class of a
+// missing path is recorded, not its message, which differs between
+// filesystems (a checkout, a Git tree, the in-memory trees of tests)
+// holding the same files.
 func (r *inputRecorder) result(kind, p string, err error) {
 	if r == nil {
 		return
 	}
-	if err != nil {
+	var refused *sandbox.RefusedError
+	switch {
+	case err == nil:
+		r.add(kind, p, "ok")
+	case errors.Is(err, fs.ErrNotExist):
+		r.add(kind, p, "absent")
+	case errors.As(err, &refused):
+		r.add(kind, p, "refused "+refused.Reason)
+	default:
 		r.add(kind, p, "error "+err.Error())
-		return
 	}
-	r.add(kind, p, "ok")
 }
 
 var kustomizeVersion = sync.OnceValue(func() string {

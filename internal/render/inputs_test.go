@@ -2,6 +2,8 @@ package render
 
 import (
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -154,5 +156,55 @@ func TestRecordMissingOrMalformed(t *testing.T) {
 	_, err = Unchanged(c, repo, &bad)
 	if err == nil || !strings.Contains(err.Error(), StateFile(c)) || !strings.Contains(err.Error(), AnnotationBuild) {
 		t.Errorf("malformed record: %v", err)
+	}
+}
+
+// The record does not depend on the filesystem the tree is read from: a
+// record taken on one holds on another holding the same files (here a
+// directory on disk, whose errors for missing paths read differently).
+func TestRecordHoldsAcrossFilesystems(t *testing.T) {
+	repo, _ := committedRepo(t)
+	dir := t.TempDir()
+	for p, f := range repo {
+		writeFile(t, filepath.Join(dir, filepath.FromSlash(p)), f.Data)
+	}
+	if recordOn(t, fstest.MapFS(repo)) == nil {
+		t.Fatal("the record does not hold on its own tree")
+	}
+	c, _ := loadExample(t)
+	disk := os.DirFS(dir)
+	committed, err := ReadStage(c, disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Unchanged(c, disk, committed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r == nil {
+		t.Fatal("the record taken in memory does not hold on the same files on disk")
+	}
+}
+
+// The record of promoter's first commit, which creates its directory,
+// holds on the tree that commit makes.
+func TestRecordOfTheFirstCommit(t *testing.T) {
+	c, repo := loadExample(t)
+	for p := range repo {
+		if strings.HasPrefix(p, "apps/myapp/overlays/production/promoter/") {
+			delete(repo, p)
+		}
+	}
+	res, err := Render(c, repo, Stage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range res.Files {
+		if data != nil {
+			repo[p] = &fstest.MapFile{Data: data}
+		}
+	}
+	if recordOn(t, repo) == nil {
+		t.Fatal("the record of the first commit does not hold on the tree it makes")
 	}
 }
