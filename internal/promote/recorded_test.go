@@ -6,10 +6,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/promoter-dev/promoter/internal/gitops/gittest"
 	"github.com/promoter-dev/promoter/internal/render"
+	"github.com/promoter-dev/promoter/internal/spec"
 )
 
 // A pass over a canary whose component records the build's inputs, and
@@ -89,5 +91,42 @@ func TestRecordedBuildIsSkippedUntilAnInputChanges(t *testing.T) {
 	}
 	if d, n := pass("rolled back"); d.Action != ActNone || n != 0 {
 		t.Fatalf("after the rollback: want nothing to do and no build, got %+v after %d builds", d, n)
+	}
+}
+
+// A component rendered anywhere (here in memory, as a tool that prepares a
+// repository would) records inputs that hold on the Git tree it is
+// committed to: the pass over it builds nothing.
+func TestRecordRenderedInMemoryHoldsInGit(t *testing.T) {
+	files := exampleFiles(t, "direct", "myapp")
+	canary := "apps/myapp/base/deployment-canary.yaml"
+	files[canary] = strings.ReplaceAll(files[canary], "myapp:v2.0.0", "myapp:v1.0.0") // idle
+	fsys := fstest.MapFS{}
+	for p, data := range files {
+		fsys[p] = &fstest.MapFile{Data: []byte(data)}
+	}
+	cs, err := spec.Load(context.Background(), fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := render.Render(cs[0], fsys, render.Stage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range res.Files {
+		if data == nil {
+			delete(files, p)
+		} else {
+			files[p] = string(data)
+		}
+	}
+	h := newHarness(t, files)
+	before := render.BuildCount()
+	d := h.run(context.Background()).Decisions[0]
+	if d.Err != nil || d.Action != ActNone || d.Phase != Idle {
+		t.Fatalf("want an idle canary with nothing to do, got %+v", d)
+	}
+	if n := render.BuildCount() - before; n != 0 {
+		t.Errorf("the pass ran %d builds, want none", n)
 	}
 }

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -237,10 +238,38 @@ func (r *inputRecorder) add(kind, p, detail string) {
 
 func (r *inputRecorder) dir(p string) { r.add("dir", p, "") }
 
+// file records a file by its content's Git blob ID: the ID a Git tree
+// lists for it (see blobIDOf), so that a file the walk only lists and one
+// it reads count the same.
 func (r *inputRecorder) file(p string, data []byte) {
 	if r != nil {
-		r.add("file", p, fmt.Sprintf("%x", sha256.Sum256(data)))
+		r.add("file", p, blobID(data))
 	}
+}
+
+// blobID is Git's object ID of a blob with content data (SHA-1).
+func blobID(data []byte) string {
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", len(data))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// blobIDOf is the blob ID a directory listing gives for a regular file
+// (a Git tree's entries do, see gitops), or "" when it gives none.
+func blobIDOf(d fs.DirEntry) string {
+	info, err := d.Info()
+	if err != nil {
+		return ""
+	}
+	b, ok := info.(interface{ BlobID() string })
+	if !ok {
+		return ""
+	}
+	if id := b.BlobID(); len(id) == 2*sha1.Size {
+		return id
+	}
+	return "" // another object format: the content is read and hashed
 }
 
 // result records the outcome of a read or a test: ok, absent, the

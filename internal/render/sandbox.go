@@ -431,6 +431,22 @@ func (c *copier) copyTree(dir string) error {
 				c.rec.result("refused", p, why)
 			}
 		}()
+		if c.mem == nil && d.Type().IsRegular() {
+			// Hashing: a regular file counts by its content, which a Git
+			// tree identifies without a read. What a build refuses of a
+			// file's content (its size, an alias bomb) follows from it.
+			if id := blobIDOf(d); id != "" {
+				c.rec.add("file", p, id)
+				return nil
+			}
+			data, err := fs.ReadFile(c.repo, p)
+			if err != nil {
+				c.rec.result("read", p, err)
+			} else {
+				c.rec.file(p, data)
+			}
+			return nil
+		}
 		if t := d.Type(); t&fs.ModeSymlink == 0 && !t.IsRegular() {
 			if _, err := fs.Stat(c.repo, p); err != nil {
 				c.refused[p] = err // names the kind of file
@@ -461,7 +477,7 @@ func (c *copier) copyTree(dir string) error {
 			return fmt.Errorf("%s: the kustomization roots the overlay reaches hold more than %d bytes", dir, MaxBuildBytes)
 		}
 		if c.mem == nil {
-			c.rec.file(p, data)
+			c.rec.file(p, data) // a symlink's target
 			return nil
 		}
 		return c.mem.WriteFile("/"+p, data)
