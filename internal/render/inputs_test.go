@@ -208,3 +208,23 @@ func TestRecordOfTheFirstCommit(t *testing.T) {
 		t.Fatal("the record of the first commit does not hold on the tree it makes")
 	}
 }
+
+// The kustomize version that records hash is the one promoter builds
+// with: go.mod requires it and go.sum holds its hash.
+func TestRecordedKustomizeVersion(t *testing.T) {
+	version, sum, _ := strings.Cut(kustomizeAPI, " ")
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "\tsigs.k8s.io/kustomize/api "+version+"\n") {
+		t.Errorf("go.mod does not require sigs.k8s.io/kustomize/api %s: update kustomizeAPI (and RenderVersion if rendering changes)", version)
+	}
+	gosum, err := os.ReadFile("../../go.sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(gosum), "sigs.k8s.io/kustomize/api "+version+" "+sum+"\n") {
+		t.Errorf("go.sum has no %s %s for sigs.k8s.io/kustomize/api: update kustomizeAPI", version, sum)
+	}
+}
