@@ -99,11 +99,18 @@ func pushedAt(path string) []time.Time {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var rec struct {
-			Time time.Time `json:"time"`
-			Msg  string    `json:"msg"`
+			Time string `json:"time"`
+			Msg  string `json:"msg"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "pushed" {
-			out = append(out, rec.Time)
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Msg != "pushed" {
+			continue
+		}
+		// RFC 3339, or the form time.Time's String method writes.
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999 -0700 MST"} {
+			if t, err := time.Parse(layout, rec.Time); err == nil {
+				out = append(out, t)
+				break
+			}
 		}
 	}
 	return out
