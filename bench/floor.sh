@@ -5,6 +5,7 @@
 #
 #   floor.sh clone  REMOTE BRANCH WORKDIR      clone the target branch
 #   floor.sh commit WORKDIR BRANCH CHANGES     one commit and one push per change
+#   floor.sh read   WORKDIR                    read every blob of HEAD's tree
 #
 # CHANGES holds one directory per commit, in order (0001, 0002, …), each with
 # `message` (the commit message), `paths` (every changed path, one a line),
@@ -30,8 +31,13 @@ commit)
 		git push -q origin "HEAD:refs/heads/$branch"
 	done
 	;;
+read)
+	# What any run has to do at least: read the whole tree of the target
+	# branch from the object store, every blob's content.
+	git -C "$2" ls-tree -r --object-only HEAD | git -C "$2" cat-file --batch >/dev/null
+	;;
 *)
-	echo "usage: floor.sh clone REMOTE BRANCH WORKDIR | floor.sh commit WORKDIR BRANCH CHANGES" >&2
+	echo "usage: floor.sh clone REMOTE BRANCH WORKDIR | floor.sh commit WORKDIR BRANCH CHANGES | floor.sh read WORKDIR" >&2
 	exit 2
 	;;
 esac

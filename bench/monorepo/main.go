@@ -148,7 +148,9 @@ func generate(ctx context.Context, cfg config) (*Meta, error) {
 	for _, n := range cfg.progressing {
 		maxProgressing = max(maxProgressing, n)
 	}
-	if err := renderAll(ctx, apps, maxProgressing, cfg.step); err != nil {
+	// Promoter's idle components, as its first run writes them when an
+	// application is added.
+	if err := renderAll(ctx, apps, func(s *appState, _ int) error { return renderIdle(ctx, s) }); err != nil {
 		return nil, err
 	}
 
@@ -191,6 +193,17 @@ func generate(ctx context.Context, cfg config) (*Meta, error) {
 		w.commit("refs/heads/main", 0, human(rng.IntN(40)), tick(time.Duration(30+rng.IntN(180))*time.Minute), subject, files)
 	}
 	mainTip, mainCommits, mainEnd := w.last, w.count, clock
+	// The stages promoter's runs commit on the progressing branches, after
+	// the human edits: rendered on the tree those runs see.
+	err = renderAll(ctx, apps, func(s *appState, i int) error {
+		if i >= maxProgressing {
+			return nil
+		}
+		return renderStages(s, cfg.step)
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	meta := &Meta{Apps: cfg.apps, Files: len(shared) + cfg.apps*(12+fillers), Commits: mainCommits, Branches: map[string]Branch{
 		"main": {Commits: mainCommits, Now: mainEnd.Add(time.Hour).Format(time.RFC3339)},
@@ -279,10 +292,8 @@ func promoterMessage(s *appState, step int) string {
 	}.String()
 }
 
-// renderAll parses each app's spec and renders promoter's component with
-// promoter's own renderer: at step 0 for every app (idle), and at steps
-// 1..step after the canary image bump for the first progressing apps.
-func renderAll(ctx context.Context, apps []*appState, progressing, step int) error {
+// renderAll calls fn for each app (and its index), concurrently.
+func renderAll(ctx context.Context, apps []*appState, fn func(s *appState, i int) error) error {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -294,7 +305,7 @@ func renderAll(ctx context.Context, apps []*appState, progressing, step int) err
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				if err := renderApp(ctx, apps[i], i < progressing, step); err != nil {
+				if err := fn(apps[i], i); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -312,43 +323,58 @@ func renderAll(ctx context.Context, apps []*appState, progressing, step int) err
 	return firstErr
 }
 
-func renderApp(ctx context.Context, s *appState, progressing bool, step int) error {
-	fsys := fstest.MapFS{}
-	for p, data := range s.files {
-		fsys[p] = &fstest.MapFile{Data: []byte(data), Mode: 0o644}
-	}
+// renderIdle parses the app's spec and renders promoter's component at
+// step 0 with promoter's own renderer, as its first run does.
+func renderIdle(ctx context.Context, s *appState) error {
+	fsys := mapFS(s.files)
 	cs, err := spec.Load(ctx, fsys)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.app.name, err)
 	}
 	s.canary = cs[0]
-	b, err := render.Inspect(s.canary, fsys)
+	res, err := render.Render(s.canary, fsys, render.Stage{})
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", s.app.name, err)
 	}
-	if s.idle, err = render.Component(s.canary, b, render.Stage{}); err != nil {
-		return err
-	}
+	s.idle = res.Files
 	for _, st := range s.canary.Spec.Steps {
 		s.weights = append(s.weights, st.Weight)
 	}
-	if !progressing {
-		return nil
-	}
+	return nil
+}
+
+// renderStages renders what promoter's start and promote commits write
+// (see promote.change: the step and its weight, images from the base) on
+// the app's files as they are now, after the canary image bump.
+func renderStages(s *appState, step int) error {
+	fsys := mapFS(s.files)
 	fsys[s.app.dir+"/base/deployment-canary.yaml"] = &fstest.MapFile{Data: []byte(canaryDeployment(s)), Mode: 0o644}
 	for p, data := range s.idle {
 		fsys[p] = &fstest.MapFile{Data: data, Mode: 0o644}
 	}
 	for k := 1; k <= step; k++ {
-		// What promoter's start and promote commits render (see
-		// promote.change): the step and its weight, images from the base.
 		res, err := render.Render(s.canary, fsys, render.Stage{Step: k, Weight: s.weights[k-1]})
 		if err != nil {
 			return fmt.Errorf("%s step %d: %w", s.app.name, k, err)
 		}
 		s.stages = append(s.stages, res.Files)
+		for p, data := range res.Files {
+			if data == nil {
+				delete(fsys, p)
+			} else {
+				fsys[p] = &fstest.MapFile{Data: data, Mode: 0o644}
+			}
+		}
 	}
 	return nil
+}
+
+func mapFS(files map[string]string) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for p, data := range files {
+		fsys[p] = &fstest.MapFile{Data: []byte(data), Mode: 0o644}
+	}
+	return fsys
 }
 
 // humanEdit is one human commit to an application: a setting, a runbook,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/promoter-dev/promoter/internal/gitops"
 	"github.com/promoter-dev/promoter/internal/promote"
+	"github.com/promoter-dev/promoter/internal/render"
 )
 
 func setup(t *testing.T) (repo, out string) {
@@ -79,10 +80,12 @@ func TestProfileIdle(t *testing.T) {
 	profiled(t, out, "clone", func() { r = open(t, ctx, repo, "main") })
 	p := promote.New(promote.Options{Repo: r})
 	profiled(t, out, "idle", func() {
+		before := render.BuildCount()
 		pass, err := p.Run(ctx, promote.Selection{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("idle: %d kustomize builds for %d canaries", render.BuildCount()-before, len(pass.Decisions))
 		for _, d := range pass.Decisions {
 			if d.Action != promote.ActNone || d.Err != nil {
 				t.Fatalf("%s: %s %v", d.Canary, d.Action, d.Err)

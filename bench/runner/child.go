@@ -20,7 +20,9 @@ type sample struct {
 	Wall time.Duration
 	// RSS is the child's peak resident set size in bytes (getrusage
 	// ru_maxrss).
-	RSS  int64
+	RSS int64
+	// CPU is the child's user and system time (getrusage).
+	CPU  time.Duration
 	Code int
 	// Stderr is where the child's stderr went.
 	Stderr string
@@ -54,6 +56,7 @@ func measure(ctx context.Context, dir, tag string, env []string, name string, ar
 	s.Code = cmd.ProcessState.ExitCode()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.RSS = ru.Maxrss * 1024 // kilobytes on Linux
+		s.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return s, nil
 }
@@ -96,11 +99,18 @@ func pushedAt(path string) []time.Time {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var rec struct {
-			Time time.Time `json:"time"`
-			Msg  string    `json:"msg"`
+			Time string `json:"time"`
+			Msg  string `json:"msg"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "pushed" {
-			out = append(out, rec.Time)
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Msg != "pushed" {
+			continue
+		}
+		// RFC 3339, or the form time.Time's String method writes.
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999 -0700 MST"} {
+			if t, err := time.Parse(layout, rec.Time); err == nil {
+				out = append(out, t)
+				break
+			}
 		}
 	}
 	return out

@@ -170,6 +170,9 @@ func runIdle(ctx context.Context, o options, prom *promStub) *idleResult {
 	r := &idleResult{Branch: "main"}
 	tip := git(ctx, o.repo, "rev-parse", "main")
 	repoArg := o.repoArg(ctx, o.repo, "main", filepath.Join(o.work, "idle-checkout"))
+	if !o.checkout {
+		fatalf("the idle scenario's read floor needs -checkout")
+	}
 	r.Command = fmt.Sprintf("promoter run --repo %s --branch main --prometheus $PROM --log-format json", o.repoShown("$REPO"))
 	for i := 1; i <= o.runs; i++ {
 		s, err := measure(ctx, o.work, fmt.Sprintf("idle-%d", i), nil, o.promoter,
@@ -181,8 +184,16 @@ func runIdle(ctx context.Context, o options, prom *promStub) *idleResult {
 		if now := git(ctx, o.repo, "rev-parse", "main"); now != tip {
 			fatalf("idle run %d pushed to main", i)
 		}
-		logf("idle %d/%d: %s, %d MB, %d Prometheus requests", i, o.runs, s.Wall.Round(time.Millisecond), s.RSS>>20, n)
+		// The floor right after, from the same checkout: the Git CLI
+		// reading every blob of the tree.
+		f, err := measure(ctx, o.work, fmt.Sprintf("idle-floor-%d", i), nil, "bash", o.floor, "read", repoArg)
+		if err != nil || f.Code != 0 {
+			fatalf("read floor %d: exit %d %v (see %s)", i, f.Code, err, f.Stderr)
+		}
+		logf("idle %d/%d: %s (CPU %s), %d MB, %d Prometheus requests; read floor %s (CPU %s)", i, o.runs, s.Wall.Round(time.Millisecond), s.CPU.Round(time.Millisecond), s.RSS>>20, n,
+			f.Wall.Round(time.Millisecond), f.CPU.Round(time.Millisecond))
 		r.Samples = append(r.Samples, s)
+		r.Floor = append(r.Floor, f)
 		r.PromRequests = append(r.PromRequests, n)
 	}
 	return r
@@ -264,11 +275,12 @@ func runProm(ctx context.Context, o options, meta Meta, prom *promStub) []promRe
 		copyDir := filepath.Join(o.work, "prom.git")
 		copyRepo(ctx, o.repo, copyDir)
 		tip := git(ctx, copyDir, "rev-parse", name)
+		repoArg := o.repoArg(ctx, copyDir, name, filepath.Join(o.work, "prom-checkout"))
 		r := promResult{Branch: name, Canaries: b.Progressing, Step: b.Step,
-			Command: fmt.Sprintf("promoter run --repo file://$COPY --branch %s --now %s --prometheus $PROM --log-format json", name, b.Now)}
+			Command: fmt.Sprintf("promoter run --repo %s --branch %s --now %s --prometheus $PROM --log-format json", o.repoShown("$COPY"), name, b.Now)}
 		for i := 1; i <= o.promRuns; i++ {
 			s, err := measure(ctx, o.work, fmt.Sprintf("prom-%d-%d", b.Progressing, i), nil, o.promoter,
-				"run", "--repo", "file://"+copyDir, "--branch", name, "--now", b.Now, "--prometheus", prom.URL, "--log-format", "json")
+				"run", "--repo", repoArg, "--branch", name, "--now", b.Now, "--prometheus", prom.URL, "--log-format", "json")
 			if err != nil || s.Code != 0 {
 				fatalf("prometheus run on %s: exit %d %v (see %s)", name, s.Code, err, s.Stderr)
 			}

@@ -267,7 +267,9 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 func (t *treeFS) entries(dir *object.Tree, name string) ([]fs.DirEntry, error) {
 	out := make([]fs.DirEntry, 0, len(dir.Entries))
 	for _, e := range dir.Entries {
-		out = append(out, fs.FileInfoToDirEntry(t.info(e.Name, e.Mode, 0)))
+		info := t.info(e.Name, e.Mode, 0)
+		info.hash = e.Hash
+		out = append(out, fs.FileInfoToDirEntry(info))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
 	return out, nil
@@ -282,6 +284,18 @@ type fileInfo struct {
 	mode filemode.FileMode
 	size int64
 	when time.Time
+	// hash is the entry's object ID, when listed from its tree.
+	hash plumbing.Hash
+}
+
+// BlobID is the Git object ID of a listed entry ("" when unknown): for a
+// file, the ID of its content, which identifies the content without
+// reading it (render fingerprints a build's inputs with it).
+func (i fileInfo) BlobID() string {
+	if i.hash.IsZero() {
+		return ""
+	}
+	return i.hash.String()
 }
 
 func (i fileInfo) Name() string       { return i.name }

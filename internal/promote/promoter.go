@@ -166,7 +166,7 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 	defer prog.stop()
 	states := make([]*State, len(cs))
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
-		st, err := derive(ctx, nil, view, tip.Commit, c)
+		st, err := deriveRecorded(ctx, view, tip.Commit, c)
 		if err != nil {
 			out.Decisions[i] = failed(c, err)
 			return

@@ -45,7 +45,9 @@ type State struct {
 	Canary *spec.Canary
 	// Tip is the target branch commit the state was read at.
 	Tip gitops.Commit
-	// Base is the overlay without promoter's component.
+	// Base is the overlay without promoter's component. It is nil in a
+	// state derived from the component's build record (deriveRecorded):
+	// every change is planned on a state derive builds.
 	Base *render.Base
 	// Committed is the stage promoter's component records.
 	Committed *render.Committed
@@ -112,16 +114,8 @@ func derive(ctx context.Context, h history, tip snapshot, head gitops.Commit, c 
 	if err != nil {
 		return nil, fmt.Errorf("canary %s: promoter's component cannot be read (edited by hand?): %w", c.Metadata.Name, err)
 	}
-	s := &State{
-		Canary: c, Tip: head, Base: b, Committed: committed,
-		Revision: b.Canary.Image, StableRevision: b.Stable.Image,
-	}
-	if committed.CanaryImage != "" {
-		s.Revision = committed.CanaryImage
-	}
-	if committed.StableImage != "" {
-		s.StableRevision = committed.StableImage
-	}
+	s := &State{Canary: c, Tip: head, Base: b, Committed: committed}
+	s.revisions(b.Canary.Image, b.Stable.Image)
 
 	// Drift: the component is not what promoter renders for the committed
 	// stage on this base. Rendering is pure (no build), so this is cheap;
@@ -137,9 +131,52 @@ func derive(ctx context.Context, h history, tip snapshot, head gitops.Commit, c 
 		}
 		s.Drift = !sameFiles(current, files)
 	}
+	s.phase()
+	if h != nil {
+		if err := s.attach(ctx, h); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
 
+// deriveRecorded is derive for the states of a pass. When the committed
+// component records a build whose inputs did not change since promoter
+// wrote it (render.Unchanged), the overlay builds exactly as when promoter
+// built and checked it, and the component is byte for byte what promoter
+// rendered from it: the base's images and versions come from the record,
+// there is no drift, and nothing is built. Otherwise, and whenever the
+// record cannot be read, it is derive. The state has no Base then; a
+// change decided on it is planned on a state that derive builds (job.plan),
+// so every commit promoter pushes is still built and checked.
+func deriveRecorded(ctx context.Context, tip snapshot, head gitops.Commit, c *spec.Canary) (*State, error) {
+	fsys := tip.FS()
+	committed, err := render.ReadStage(c, fsys)
+	if err != nil {
+		return derive(ctx, nil, tip, head, c)
+	}
+	rec, err := render.Unchanged(c, fsys, committed)
+	if err != nil || rec == nil {
+		return derive(ctx, nil, tip, head, c)
+	}
+	c = render.WithVersions(c, &render.Base{StableVersion: rec.StableVersion, CanaryVersion: rec.CanaryVersion})
+	s := &State{Canary: c, Tip: head, Committed: committed}
+	s.revisions(rec.CanaryImage, rec.StableImage)
+	s.phase()
+	return s, nil
+}
+
+// revisions sets the revisions in effect: the component's images, or else
+// the base's.
+func (s *State) revisions(baseCanary, baseStable string) {
+	s.Revision, s.StableRevision = cmpOr(s.Committed.CanaryImage, baseCanary), cmpOr(s.Committed.StableImage, baseStable)
+}
+
+// phase sets the phase from the component alone.
+func (s *State) phase() {
+	committed := s.Committed
 	rb := committed.Rollback
-	steps := scheduleOf(c)
+	steps := scheduleOf(s.Canary)
 	switch {
 	case rb != nil && rb.Revision == s.Revision:
 		s.Phase = RolledBack
@@ -153,12 +190,6 @@ func derive(ctx context.Context, h history, tip snapshot, head gitops.Commit, c 
 		// A new revision, or a revision changed mid-flight: start over.
 		s.Phase = Pending
 	}
-	if h != nil {
-		if err := s.attach(ctx, h); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
 }
 
 // needsHistory reports whether deciding for s needs promoter's commits: a

@@ -74,8 +74,9 @@ func Build(repo fs.FS, overlay string, overrides Files) (out []byte, err error) 
 // not this textual rule, keeps a build off the network and from running
 // git).
 func build(repo fs.FS, overlay string, overrides Files, refuseRemote bool) (out []byte, err error) {
+	builds.Add(1)
 	mem := filesys.MakeFsInMemory()
-	c := &copier{repo: sandbox.New(repo), mem: mem, overrides: overrides, refused: map[string]error{}, refuseRemote: refuseRemote}
+	c := &copier{repo: sandbox.New(repo), mem: mem, overrides: overrides, refused: map[string]error{}, allowRemote: !refuseRemote}
 	if err := c.copyRoots(overlay); err != nil {
 		return nil, &BuildError{Overlay: overlay, Err: err}
 	}

@@ -69,6 +69,10 @@ func RenderOn(c *spec.Canary, repo fs.FS, b *Base, st Stage) (*Result, error) {
 			}
 		}
 	}
+	// The component records its build's inputs (inputs.go): rendered
+	// with a placeholder first, hashed with the tree as it will be, then
+	// rendered with the hash.
+	st.Build = recordOf(b, hashPlaceholder)
 	files, err := Component(c, b, st)
 	if err != nil {
 		return nil, err
@@ -87,6 +91,18 @@ func RenderOn(c *spec.Canary, repo fs.FS, b *Base, st Stage) (*Result, error) {
 		return nil, err
 	}
 	for p, data := range add {
+		files[p] = data
+	}
+	h, err := inputsHash(c, repo, files, hashPlaceholder)
+	if err != nil {
+		return nil, err
+	}
+	st.Build = recordOf(b, h)
+	recorded, err := Component(c, b, st)
+	if err != nil {
+		return nil, err
+	}
+	for p, data := range recorded {
 		files[p] = data
 	}
 	out, err := Check(c, repo, b, files, st)
@@ -250,6 +266,9 @@ func stateAnnotations(c *spec.Canary, b *Base, st Stage) map[string]string {
 	}
 	if st.SequentialTest != "" {
 		a[AnnotationSequentialTest] = st.SequentialTest
+	}
+	if st.Build != "" {
+		a[AnnotationBuild] = st.Build
 	}
 	if rb := st.Rollback; rb != nil {
 		a[AnnotationRolledBackRevision] = rb.Revision

@@ -53,6 +53,7 @@ func ReadStage(c *spec.Canary, repo fs.FS) (*Committed, error) {
 	}
 	out := &Committed{CanaryRevision: a[AnnotationCanaryRevision]}
 	out.SequentialTest = a[AnnotationSequentialTest]
+	out.Build = a[AnnotationBuild]
 	if out.Step, err = atoi(a, AnnotationStep); err != nil {
 		return nil, bad(AnnotationStep, err)
 	}

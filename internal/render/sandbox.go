@@ -73,8 +73,12 @@ type copier struct {
 	// reaches them, harmless otherwise.
 	refused map[string]error
 	total   int64
-	// refuseRemote applies the textual rule of checkRef (see build).
-	refuseRemote bool
+	// allowRemote switches the textual rule of checkRef off (see build);
+	// the zero value applies it.
+	allowRemote bool
+	// rec, when set, records what the copier observes (inputs.go); mem
+	// is nil then and nothing is copied.
+	rec *inputRecorder
 }
 
 // copyRoots copies every kustomization root reachable from dir (the
@@ -104,7 +108,7 @@ func (c *copier) copyRoots(dir string) error {
 		if err != nil {
 			return err
 		}
-		if c.refuseRemote && (len(k.HelmCharts) > 0 || k.HelmChartInflationGenerator != nil) { //nolint:staticcheck // still accepted by kustomize
+		if !c.allowRemote && (len(k.HelmCharts) > 0 || k.HelmChartInflationGenerator != nil) { //nolint:staticcheck // still accepted by kustomize
 			return fmt.Errorf("%s: helmCharts: inflating charts runs helm, which builds here never do: render the chart into the repository", file)
 		}
 		dirs, err := c.checkReferences(dir, file)
@@ -198,7 +202,7 @@ func refPath(key, ref string) string {
 // repository, or that names a file the sandbox refused.
 func (c *copier) checkRef(dir, file, key string, n *yaml.Node) error {
 	ref := refPath(key, n.Value)
-	if c.refuseRemote && (key == "repo" && ref != "" || strings.ContainsAny(ref, ":@") || hasPrefixFold(ref, "github.com/") || hasPrefixFold(ref, "git::")) {
+	if !c.allowRemote && (key == "repo" && ref != "" || strings.ContainsAny(ref, ":@") || hasPrefixFold(ref, "github.com/") || hasPrefixFold(ref, "git::")) {
 		return &remoteError{file: file, line: n.Line, key: key, item: n.Value}
 	}
 	if path.IsAbs(ref) || key == "path" && strings.HasPrefix(ref, "/") {
@@ -212,7 +216,9 @@ func (c *copier) checkRef(dir, file, key string, n *yaml.Node) error {
 		return fmt.Errorf("%s:%d: %s: %q: %w", file, n.Line, key, n.Value, err)
 	}
 	if _, ok := c.overrides[target]; !ok {
-		if _, _, err := c.repo.Resolve(target, true); errors.Is(err, sandbox.ErrRefused) {
+		_, _, err := c.repo.Resolve(target, true)
+		c.rec.result("resolve", target, err)
+		if errors.Is(err, sandbox.ErrRefused) {
 			return fmt.Errorf("%s:%d: %s: %q: %w", file, n.Line, key, n.Value, err)
 		}
 	}
@@ -320,18 +326,36 @@ func (c *copier) readKustomization(dir string) (*types.Kustomization, string, er
 			return nil, p, fmt.Errorf("%s: a document expands to more than %d nodes through aliases; refusing to read it", p, spec.MaxExpandedNodes)
 		}
 		var k types.Kustomization
+		if c.mem == nil {
+			// Hashing (inputs.go) needs only the references, which
+			// checkReferences reads. What the typed parse refuses here was
+			// refused when the record was written, from the same content.
+			return &k, p, nil
+		}
 		if err := k8syaml.Unmarshal(data, &k); err != nil {
 			return nil, p, fmt.Errorf("%s: %w", p, err)
 		}
 		return &k, p, nil
 	}
-	if _, _, err := c.repo.Resolve(dir, true); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	_, _, err := c.repo.Resolve(dir, true)
+	c.rec.result("resolve", dir, err)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, dir, err
 	}
 	return nil, dir, fmt.Errorf("%s: no kustomization.yaml", dir)
 }
 
 func (c *copier) readFile(p string) ([]byte, error) {
+	data, err := c.read(p)
+	if err != nil {
+		c.rec.result("read", p, err)
+	} else {
+		c.rec.file(p, data)
+	}
+	return data, err
+}
+
+func (c *copier) read(p string) ([]byte, error) {
 	if data, ok := c.overrides[p]; ok {
 		if data == nil {
 			return nil, fs.ErrNotExist
@@ -345,6 +369,12 @@ func (c *copier) readFile(p string) ([]byte, error) {
 }
 
 func (c *copier) isDir(p string) bool {
+	is := c.testDir(p)
+	c.rec.add("isdir", p, fmt.Sprint(is))
+	return is
+}
+
+func (c *copier) testDir(p string) bool {
 	for o := range c.overrides {
 		if strings.HasPrefix(o, p+"/") {
 			return true
@@ -355,6 +385,12 @@ func (c *copier) isDir(p string) bool {
 }
 
 func (c *copier) isFile(p string) bool {
+	is := c.testFile(p)
+	c.rec.add("isfile", p, fmt.Sprint(is))
+	return is
+}
+
+func (c *copier) testFile(p string) bool {
 	if data, ok := c.overrides[p]; ok {
 		return data != nil
 	}
@@ -368,7 +404,9 @@ func (c *copier) isFile(p string) bool {
 // left out and remembered: it fails the build only if the build reaches
 // it, with the reason.
 func (c *copier) copyTree(dir string) error {
-	if _, _, err := c.repo.Resolve(dir, true); err != nil {
+	_, _, err := c.repo.Resolve(dir, true)
+	c.rec.result("resolve", dir, err)
+	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -391,9 +429,34 @@ func (c *copier) copyTree(dir string) error {
 			if d.Name() == ".git" {
 				return fs.SkipDir
 			}
+			if c.mem == nil {
+				c.rec.dir(p)
+				return nil
+			}
 			return c.mem.MkdirAll("/" + p)
 		}
 		if _, ok := c.overrides[p]; ok {
+			return nil
+		}
+		defer func() {
+			if why, ok := c.refused[p]; ok {
+				c.rec.result("refused", p, why)
+			}
+		}()
+		if c.mem == nil && d.Type().IsRegular() {
+			// Hashing: a regular file counts by its content, which a Git
+			// tree identifies without a read. What a build refuses of a
+			// file's content (its size, an alias bomb) follows from it.
+			if id := blobIDOf(d); id != "" {
+				c.rec.add("file", p, id)
+				return nil
+			}
+			data, err := fs.ReadFile(c.repo, p)
+			if err != nil {
+				c.rec.result("read", p, err)
+			} else {
+				c.rec.file(p, data)
+			}
 			return nil
 		}
 		if t := d.Type(); t&fs.ModeSymlink == 0 && !t.IsRegular() {
@@ -424,6 +487,10 @@ func (c *copier) copyTree(dir string) error {
 		}
 		if c.total += int64(len(data)); c.total > MaxBuildBytes {
 			return fmt.Errorf("%s: the kustomization roots the overlay reaches hold more than %d bytes", dir, MaxBuildBytes)
+		}
+		if c.mem == nil {
+			c.rec.file(p, data) // a symlink's target
+			return nil
 		}
 		return c.mem.WriteFile("/"+p, data)
 	})

@@ -76,6 +76,10 @@ type Stage struct {
 	// SequentialTest is what the sequential test pinned when the canary
 	// started (gates.Pinned's recorded form); empty when nothing is pinned.
 	SequentialTest string
+	// Build is the record of the build's inputs (AnnotationBuild): read
+	// back from a committed component, and set by RenderOn for the tree
+	// it renders; empty in components that record none.
+	Build string
 }
 
 // Rollback records why and when a revision was rolled back.
