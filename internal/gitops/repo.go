@@ -11,15 +11,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-git/go-billy/v5"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // DefaultDepth is the depth of a clone of a network remote. Walks that
@@ -154,32 +151,7 @@ func openCheckout(source string) *git.Repository {
 	if err != nil || isBare(repo) {
 		return nil
 	}
-	return keepDescriptors(repo)
-}
-
-// keepDescriptors reopens repo's object storage so that it keeps its
-// packfiles open: by default go-git opens and parses the packfile again
-// for every object it reads, which is most of the cost of reading a tree's
-// files one by one. Repo.Close closes them. A storage it cannot reopen is
-// left as it is.
-func keepDescriptors(repo *git.Repository) *git.Repository {
-	st, ok := repo.Storer.(*filesystem.Storage)
-	if !ok {
-		return repo
-	}
-	var worktree billy.Filesystem // nil: bare
-	if wt, err := repo.Worktree(); err == nil {
-		worktree = wt.Filesystem
-	} else if !errors.Is(err, git.ErrIsBareRepository) {
-		return repo
-	}
-	kept := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
-	again, err := git.Open(kept, worktree)
-	if err != nil {
-		kept.Close()
-		return repo
-	}
-	return again
+	return repo
 }
 
 func isBare(repo *git.Repository) bool {
@@ -285,7 +257,6 @@ func (r *Repo) clone(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("clone %s: %w", r.remote.clean, r.classify(err))
 	}
-	r.git = keepDescriptors(r.git)
 	if r.progress != nil {
 		fmt.Fprintf(r.progress, "promoter: cloned %s in %s\n", r.remote.clean, time.Since(started).Round(100*time.Millisecond))
 	}
@@ -310,11 +281,6 @@ func (r *Repo) clone(ctx context.Context, opts Options) error {
 func (r *Repo) Close() error {
 	if r == nil {
 		return nil
-	}
-	if r.git != nil {
-		if st, ok := r.git.Storer.(*filesystem.Storage); ok {
-			st.Close()
-		}
 	}
 	if r.cloned && r.dir != "" {
 		return os.RemoveAll(r.dir)
