@@ -113,13 +113,19 @@ func report(stderr io.Writer, err error) int {
 // redactAttr passes every logged string and error through the one
 // redaction, so a URL with credentials never reaches the log whole.
 func redactAttr(_ []string, a slog.Attr) slog.Attr {
-	switch v := a.Value.Any().(type) {
-	case string:
-		a.Value = slog.StringValue(creds.Redact(v))
-	case error:
-		a.Value = slog.StringValue(creds.Redact(v.Error()))
-	case fmt.Stringer:
-		a.Value = slog.StringValue(creds.Redact(v.String()))
+	switch a.Value.Kind() {
+	case slog.KindString:
+		a.Value = slog.StringValue(creds.Redact(a.Value.String()))
+	case slog.KindAny:
+		// Times and durations have kinds of their own and stay typed, so
+		// the JSON log keeps RFC 3339 times; anything else that prints
+		// itself may carry a URL.
+		switch v := a.Value.Any().(type) {
+		case error:
+			a.Value = slog.StringValue(creds.Redact(v.Error()))
+		case fmt.Stringer:
+			a.Value = slog.StringValue(creds.Redact(v.String()))
+		}
 	}
 	return a
 }
