@@ -187,6 +187,23 @@ func TestAdoptPromotes(t *testing.T) {
 // healthy canary until it is promoted, checking every commit it pushes.
 func adoptUntilPromoted(t *testing.T, fx adoptFixture, remote, bare string, m *testMesh, v *commitVerifier, cadence time.Duration) {
 	t.Helper()
+	adoptUntilPromotedAt(t, fx, remote, bare, m, v, func(int) time.Duration { return cadence })
+}
+
+// scaffoldPauses runs promoter when each pause of the scaffold's schedule
+// (that of examples/repo, healthySchedule) is over: one run per step, as
+// a run between them holds and writes nothing.
+func scaffoldPauses(i int) time.Duration {
+	if i+1 < len(healthySchedule) {
+		return healthySchedule[i+1].after
+	}
+	return 30 * time.Minute
+}
+
+// adoptUntilPromotedAt is adoptUntilPromoted with the run after run i
+// coming after(i) later.
+func adoptUntilPromotedAt(t *testing.T, fx adoptFixture, remote, bare string, m *testMesh, v *commitVerifier, after func(i int) time.Duration) {
+	t.Helper()
 	at := adoptStart.Add(time.Hour)
 	for i := 0; ; i++ {
 		if _, err := m.advance(bare, at); err != nil {
@@ -209,7 +226,7 @@ func adoptUntilPromoted(t *testing.T, fx adoptFixture, remote, bare string, m *t
 		if i > 40 {
 			t.Fatalf("not promoted after %d runs:\n%s", i, out)
 		}
-		at = at.Add(cadence)
+		at = at.Add(after(i))
 	}
 	if v.last.Weight != 0 || v.last.StableImage == "" {
 		t.Errorf("promoted stage is %+v, want weight 0 and the stable image pinned", v.last.Stage)
@@ -741,8 +758,7 @@ func TestInitHostSplitPromotes(t *testing.T) {
 	}
 	v := newCommitVerifier(t, bare, fx)
 	m := adoptMesh(t, fx, "healthy")
-	// The scaffold's pauses are multiples of 30 minutes.
-	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
+	adoptUntilPromotedAt(t, fx, srv.RepoURL("gitops"), bare, m, v, scaffoldPauses)
 	// The scaffold ties its feature flag to the canary: in the built
 	// ConfigMap of every commit (krusty and the kustomize CLI alike) its
 	// rollout_percentage was the weight, then 100.
@@ -797,6 +813,7 @@ func TestInitFeatureFlagRollsBack(t *testing.T) {
 // the kustomize CLI builds it, validates against the Gateway API CRDs and
 // changes only the rule's weights, images and replicas.
 func TestInitHTTPRoutePromotes(t *testing.T) {
+	t.Parallel()
 	work := t.TempDir()
 	out, code := promoterCmd(t, "init", "--name", "shop", "--namespace", "shop", "--route", "httproute", "--runners", "none", "--dir", work)
 	if code != 0 {
@@ -817,7 +834,7 @@ func TestInitHTTPRoutePromotes(t *testing.T) {
 	}
 	v := newCommitVerifier(t, bare, fx)
 	m := adoptMesh(t, fx, "healthy")
-	adoptUntilPromoted(t, fx, srv.RepoURL("gitops"), bare, m, v, 30*time.Minute)
+	adoptUntilPromotedAt(t, fx, srv.RepoURL("gitops"), bare, m, v, scaffoldPauses)
 }
 
 // A canary whose version label matches no series holds, and the run says
@@ -857,6 +874,7 @@ func TestRunNamesReportedVersions(t *testing.T) {
 // no longer builds (its test op of the rule's name fails), and the next
 // run re-renders it for the rule's new position, at the same stage.
 func TestAdoptGatewayMovedRule(t *testing.T) {
+	t.Parallel()
 	fx := fixture(t, "gateway-api-http")
 	remote, bare := adoptRepo(t, fx)
 	v := newCommitVerifier(t, bare, fx)

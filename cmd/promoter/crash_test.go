@@ -18,21 +18,22 @@ import (
 	"github.com/promoter-dev/promoter/internal/spec"
 )
 
-// Kill `promoter run` in the middle of landing a step, 12 times (50 with
+// Kill `promoter run` in the middle of landing a step, 8 times (50 with
 // PROMOTER_TEST_FULL=1, as `make test-full` runs it): at a random moment,
 // right after the pull request branch is pushed, after its status is set,
 // and right after the merge (before the branch is deleted), each kill point
 // in turn. After each kill a clean run converges to what an uninterrupted
 // run would have done: the step lands exactly once. Between canaries
 // `promoter start` begins a new attempt, so every kill interrupts real
-// work; 12 iterations take one canary through all six steps and the next
-// through six more. At the end every commit of the target branch builds.
+// work; 8 iterations kill at each point twice and take one canary through
+// all six steps and the next, started by `promoter start`, through two.
+// At the end every commit of the target branch builds.
 func TestCrashInjection(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kills 12 processes")
+		t.Skip("kills 8 processes")
 	}
 	t.Parallel()
-	iterations := repetitions(12, 50)
+	iterations := repetitions(8, 50)
 	if _, err := exec.LookPath("promoter"); err != nil {
 		t.Fatalf("promoter is not on PATH: %v", err)
 	}

@@ -17,8 +17,9 @@ import (
 // the run that opened it. Every request and answer is checked against
 // GitHub's description (the fake fails the test otherwise).
 func TestHealthyThroughGitHub(t *testing.T) {
+	t.Parallel()
 	const token = "ghs_e2e_token"
-	srv, bare, gh := githubFixture(t, token)
+	srv, bare, gh, ghEnv := githubServe(t, token)
 	gh.SetMergeableNullPolls(2)
 
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -29,7 +30,7 @@ func TestHealthyThroughGitHub(t *testing.T) {
 		if _, err := env.advance(bare, at); err != nil {
 			t.Fatal(err)
 		}
-		code, out, errs := run("--repo", srv.RepoURL("repo"), "--forge", "github", "--prometheus", env.URL, "--now", at.Format(time.RFC3339), "run")
+		code, out, errs := runEnv(ghEnv, "--repo", srv.RepoURL("repo"), "--forge", "github", "--prometheus", env.URL, "--now", at.Format(time.RFC3339), "run")
 		if code != 0 {
 			t.Fatalf("run at %s: exit %d\n%s%s", at, code, out, errs)
 		}

@@ -14,13 +14,15 @@ import (
 )
 
 // githubRun starts a healthy mesh over the GitHub fixture and returns a
-// function that runs `promoter run` at a time.
+// function that runs `promoter run` at a time. It sets no environment
+// variable (its tests run in parallel): runAt passes GitHub's to promoter,
+// as githubEnv gives them for any other command.
 func githubRun(t *testing.T, token string) (url, bare string, gh *githubtest.Server, runAt func(at time.Time) (int, string, string), start time.Time) {
 	t.Helper()
-	srv, bare, gh := githubFixture(t, token)
+	srv, bare, gh, env := githubServe(t, token)
 	start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	env := startMesh(t, start, healthyVersion, 20, 3, 30*time.Second)
-	gh.Clock = env.clock
+	mesh := startMesh(t, start, healthyVersion, 20, 3, 30*time.Second)
+	gh.Clock = mesh.clock
 	url = srv.RepoURL("repo")
 	runAt = func(at time.Time) (int, string, string) {
 		t.Helper()
@@ -28,7 +30,7 @@ func githubRun(t *testing.T, token string) (url, bare string, gh *githubtest.Ser
 		// it can come back empty, so read again.
 		var err error
 		for range 5 {
-			if _, err = env.advance(bare, at); err == nil {
+			if _, err = mesh.advance(bare, at); err == nil {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -36,7 +38,7 @@ func githubRun(t *testing.T, token string) (url, bare string, gh *githubtest.Ser
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, out, errs := run("--repo", url, "--forge", "github", "--prometheus", env.URL, "--now", at.Format(time.RFC3339), "run")
+		code, out, errs := runEnv(env, "--repo", url, "--forge", "github", "--prometheus", mesh.URL, "--now", at.Format(time.RFC3339), "run")
 		if strings.Contains(out+errs, token) {
 			t.Fatal("the token reached the output")
 		}
@@ -45,10 +47,16 @@ func githubRun(t *testing.T, token string) (url, bare string, gh *githubtest.Ser
 	return url, bare, gh, runAt, start
 }
 
+// githubEnv is promoter's environment for the GitHub fake gh.
+func githubEnv(gh *githubtest.Server, token string) map[string]string {
+	return map[string]string{"GITHUB_TOKEN": token, "GITHUB_API_URL": gh.BaseURL, "GITHUB_REPOSITORY": "acme/gitops"}
+}
+
 // A merge method the repository does not allow ends the run with exit 1,
 // GitHub's refusal and the hint, run after run; validate refuses the spec
 // before any run.
 func TestGitHubMergeMethodRefusedEndsTheRun(t *testing.T) {
+	t.Parallel()
 	_, bare, gh, runAt, start := githubRun(t, "ghs_refused_token")
 	gh.SetMergeMethods(false, true, true)
 	for i, at := range []time.Time{start.Add(time.Hour), start.Add(time.Hour + 5*time.Minute)} {
@@ -66,13 +74,14 @@ func TestGitHubMergeMethodRefusedEndsTheRun(t *testing.T) {
 	}
 	work := t.TempDir()
 	gittest.Git(t, "", "clone", "-q", bare, work)
-	code, out, errs := run("--repo", work, "validate")
+	env := githubEnv(gh, "ghs_refused_token")
+	code, out, errs := runEnv(env, "--repo", work, "validate")
 	if code != exitError || !strings.Contains(out, "apps/myapp/canary.yaml:") ||
 		!strings.Contains(out, "spec.pullRequests.mergeMethod: merge is not allowed on acme/gitops, which allows squash, rebase") {
 		t.Fatalf("validate: exit %d, want 1 naming file, line and field:\n%s%s", code, out, errs)
 	}
 	gh.SetMergeMethods(true, true, true)
-	if code, out, errs := run("--repo", work, "validate"); code != 0 {
+	if code, out, errs := runEnv(env, "--repo", work, "validate"); code != 0 {
 		t.Fatalf("validate once merge commits are allowed: exit %d\n%s%s", code, out, errs)
 	}
 }
@@ -80,6 +89,7 @@ func TestGitHubMergeMethodRefusedEndsTheRun(t *testing.T) {
 // GITHUB_TOKEN in a repository where Actions may not open pull requests:
 // exit 1 with GitHub's words and the setting that allows it.
 func TestGitHubActionsMayNotOpenPullRequests(t *testing.T) {
+	t.Parallel()
 	_, _, gh, runAt, start := githubRun(t, "ghs_actions_token")
 	gh.DenyActionsPullRequests(true)
 	code, out, errs := runAt(start.Add(time.Hour))
@@ -96,6 +106,7 @@ func TestGitHubActionsMayNotOpenPullRequests(t *testing.T) {
 // and waits (exit 0, saying so), reruns wait while it is queued, and once
 // the queue merged it the canary is live at 5%.
 func TestGitHubMergeQueue(t *testing.T) {
+	t.Parallel()
 	url, _, gh, runAt, start := githubRun(t, "ghs_queue_token")
 	gh.RequireMergeQueue("main", "MERGE")
 	at := start.Add(time.Hour)
@@ -130,6 +141,7 @@ func TestGitHubMergeQueue(t *testing.T) {
 // A run that waits on a blocked pull request writes nothing to GitHub once
 // the pull request says what promoter would write.
 func TestGitHubWaitingRunWritesNothing(t *testing.T) {
+	t.Parallel()
 	_, _, gh, runAt, start := githubRun(t, "ghs_wait_token")
 	gh.SetMergeableStateAll("blocked")
 	at := start.Add(time.Hour)
@@ -161,6 +173,7 @@ func TestGitHubWaitingRunWritesNothing(t *testing.T) {
 // 429 on the merge, each with Retry-After) are waited out within the run:
 // the step still lands, exit 0.
 func TestGitHubSecondaryRateLimits(t *testing.T) {
+	t.Parallel()
 	_, _, gh, runAt, start := githubRun(t, "ghs_limits_token")
 	gh.SecondaryRateLimit("POST", "/pulls", 403, 1)
 	gh.SecondaryRateLimit("PUT", "/merge", 429, 1)
@@ -180,31 +193,43 @@ func TestGitHubSecondaryRateLimits(t *testing.T) {
 }
 
 // A healthy canary through auto-merge pull requests while a human pushes
-// to the target branch every 0.2 s: the target moves between deriving a
-// step and merging it in almost every attempt, and every step still lands,
-// each in the run that decided it, with every human commit kept.
+// to the target branch after each of promoter's requests to GitHub (at
+// most one push per request and per 50 ms): the target moves between
+// deriving a step and merging it in almost every attempt, and every step
+// still lands, each in the run that decided it, with every human commit
+// kept. Pacing the human by promoter's requests rather than by the clock
+// keeps the work the same however slow the machine is: a human on a timer
+// pushes more commits the slower each run, and every one of them is more
+// for promoter to fetch.
 func TestGitHubBusyTargetAutoMerge(t *testing.T) {
+	t.Parallel()
 	_, bare, gh, runAt, start := githubRun(t, "ghs_busy_token")
 
-	// The human: a clone of their own, a commit every 0.2 s, and on a
-	// rejected push (promoter merged first) a fetch and a rebase, as a
-	// person would.
+	// The human: a clone of their own, a commit whenever promoter made a
+	// request to GitHub since the last one, and on a rejected push
+	// (promoter merged first) a fetch and a rebase, as a person would.
 	work := t.TempDir()
 	gittest.Git(t, "", "clone", "-q", bare, work)
 	stop, done := make(chan struct{}), make(chan int)
 	stopHuman := sync.OnceValue(func() int { close(stop); return <-done })
 	defer stopHuman()
 	go func() {
-		pushed := 0
-		tick := time.NewTicker(200 * time.Millisecond)
+		pushed, seen, n := 0, 0, 0
+		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
-		for n := 1; ; n++ {
+		for {
 			select {
 			case <-stop:
 				done <- pushed
 				return
 			case <-tick.C:
 			}
+			r := len(gh.Requests())
+			if r == seen {
+				continue // promoter asked nothing since the last push
+			}
+			seen = r
+			n++
 			if err := os.WriteFile(filepath.Join(work, "docs-busy.txt"), fmt.Appendf(nil, "edit %d\n", n), 0o644); err != nil {
 				t.Error(err)
 				continue

@@ -21,8 +21,20 @@ import (
 
 // run executes promoter in-process and returns its exit code and output.
 func run(args ...string) (code int, stdout, stderr string) {
+	return runEnv(nil, args...)
+}
+
+// runEnv is run with env's variables over the process's environment, so
+// that a test which sets them can run in parallel (t.Setenv cannot).
+func runEnv(env map[string]string, args ...string) (code int, stdout, stderr string) {
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
 	var out, errb bytes.Buffer
-	code = execute(context.Background(), args, strings.NewReader(""), &out, &errb)
+	code = executeEnv(context.Background(), args, getenv, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -249,10 +261,11 @@ func TestConcurrentRollbacks(t *testing.T) {
 // Tokens travel in the Authorization header only: never in output, logs,
 // commit messages or a checkout's .git/config.
 func TestTokenNeverLeaks(t *testing.T) {
+	t.Parallel()
 	const token = "tok-5ecret-9f8e7d"
 	srv := gittest.NewServer(t, gittest.WithToken(token))
 	bare := seedExample(t, srv, "auto-merge")
-	t.Setenv("GIT_TOKEN", token)
+	env := map[string]string{"GIT_TOKEN": token}
 	work := t.TempDir()
 	// A CI checkout made with a credential helper-free URL.
 	gittest.Git(t, "", "-c", "http.extraHeader=Authorization: Basic "+basic("x", token), "clone", "-q", srv.RepoURL("repo"), work)
@@ -262,7 +275,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		{"--repo", srv.RepoURL("repo"), "rollback", "myapp", "--reason", "p99 too high"},
 		{"--repo", strings.Replace(srv.RepoURL("repo"), "http://", "http://x:"+token+"@", 1), "rollback", "myapp", "--reason", "again"},
 	} {
-		code, out, errs := run(args...)
+		code, out, errs := runEnv(env, args...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errs)
 		}
@@ -300,13 +313,14 @@ func base64Encode(s string) string { return base64.StdEncoding.EncodeToString([]
 // The GitHub forge end to end: start and rollback through pull requests on
 // the fake API, whose merges move the real repository.
 func TestStartRollbackThroughGitHub(t *testing.T) {
-	srv, bare, gh := githubFixture(t, "ghs_cmd_token")
+	t.Parallel()
+	srv, bare, gh, env := githubServe(t, "ghs_cmd_token")
 	url := srv.RepoURL("repo")
 	for _, args := range [][]string{
 		{"--repo", url, "--forge", "github", "start", "myapp", "--image", "myapp:v2.0.0"},
 		{"--repo", url, "--forge", "github", "rollback", "myapp", "--reason", "p99 too high"},
 	} {
-		code, out, errs := run(args...)
+		code, out, errs := runEnv(env, args...)
 		if code != 0 || !strings.Contains(out, "/pull/") {
 			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errs)
 		}
@@ -326,16 +340,14 @@ func TestStartRollbackThroughGitHub(t *testing.T) {
 	}
 }
 
-// githubFixture serves examples/repo (auto-merge mode) over smart HTTP with
-// the GitHub API fake over the same repository, and points promoter's
-// environment at it.
-func githubFixture(t *testing.T, token string) (*gittest.Server, string, *githubtest.Server) {
+// githubServe serves examples/repo (auto-merge mode) over smart HTTP with
+// the GitHub API fake over the same repository, and returns promoter's
+// environment pointing at it, for runEnv (it sets none: its tests run in
+// parallel).
+func githubServe(t *testing.T, token string) (*gittest.Server, string, *githubtest.Server, map[string]string) {
 	t.Helper()
 	srv := gittest.NewServer(t)
 	bare := seedExample(t, srv, "auto-merge")
 	gh := githubtest.New(t, bare, "acme", "gitops", token)
-	t.Setenv("GITHUB_TOKEN", token)
-	t.Setenv("GITHUB_API_URL", gh.BaseURL)
-	t.Setenv("GITHUB_REPOSITORY", "acme/gitops")
-	return srv, bare, gh
+	return srv, bare, gh, githubEnv(gh, token)
 }

@@ -124,6 +124,7 @@ func TestSIGTERMEndsAStuckPass(t *testing.T) {
 // An image that is not an image reference is refused before anything is
 // committed.
 func TestStartRefusesInvalidImages(t *testing.T) {
+	t.Parallel()
 	srv := gittest.NewServer(t)
 	bare := seedExample(t, srv, "direct")
 	before := gittest.Git(t, bare, "rev-parse", "main")
@@ -179,6 +180,7 @@ func TestRenderBuildDoesNotLeakTheEnvironment(t *testing.T) {
 // Unreferenced committed symlinks in a base (one to /dev/zero, one
 // dangling) do not block run, as they do not block kustomize.
 func TestRunIgnoresUnreferencedCommittedSymlinks(t *testing.T) {
+	t.Parallel()
 	srv := gittest.NewServer(t)
 	src := t.TempDir()
 	if err := os.CopyFS(src, os.DirFS("../../examples/repo")); err != nil {

@@ -73,7 +73,12 @@ type globals struct {
 }
 
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return executeEnv(ctx, args, os.Getenv, stdin, stdout, stderr)
+}
+
+// executeEnv is execute with the environment read through getenv.
+func executeEnv(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)

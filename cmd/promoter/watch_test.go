@@ -11,6 +11,7 @@ import (
 
 // watch finishes the pass in flight when interrupted, then exits 0.
 func TestWatchFinishesThePassOnInterrupt(t *testing.T) {
+	t.Parallel()
 	srv := gittest.NewServer(t)
 	bare := seedExample(t, srv, "direct")
 	ctx, cancel := context.WithCancel(context.Background())
