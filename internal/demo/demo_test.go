@@ -3,7 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,16 +74,7 @@ func TestDemo(t *testing.T) {
 // The gateway-api scenario: shop is the ambient shape, an HTTPRoute whose
 // requests only a waypoint reports; its healthy canary is promoted, and
 // every commit of shop's component weighs the HTTPRoute's rule.
-//
-// Under the race detector it runs with PROMOTER_TEST_FULL=1 (make
-// test-full) only: a whole demo costs minutes of CPU there, TestDemo is
-// the whole loop under -race, and cmd/promoter's TestInitHTTPRoutePromotes
-// takes the same scaffold (init --route httproute, waypoint series) to
-// promotion under it. Without -race it always runs.
 func TestDemoGatewayAPI(t *testing.T) {
-	if raceEnabled && os.Getenv("PROMOTER_TEST_FULL") == "" {
-		t.Skip("under -race with PROMOTER_TEST_FULL=1 only (make test-full); go test without -race runs it")
-	}
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
