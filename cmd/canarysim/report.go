@@ -65,8 +65,9 @@ not promoter gates and are evaluated as written:
   (rollback e-process on errors at 0.8 alpha and on slow requests at 0.2 alpha, each a mixture
   of a log grid and a point mass at 1.5x; counts scaled by the dispersion estimated from
   stable's pods; one interval of warm-up after each weight change left out of the latency test;
-  promotion when the ratio is shown below 2x at level alpha for errors and at every latency
-  bound).
+  promotion when the ratio is shown below 2x for errors and at every latency bound, or, where
+  stable has fewer than 10 bad events, the canary's rate below 0.1%; each of the two routes at
+  level alpha/2, so a family that may take either is wrongly promoted at most alpha).
 
 Columns: P(rollback); the fraction rolled back by the first run (the run one minute after the
 first interval ends) and within 60 minutes; median minutes to rollback and median canary

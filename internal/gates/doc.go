@@ -135,29 +135,36 @@
 // Promotion evidence (analysis.promoteWhen: evidence). The null is "the
 // canary is at least r1 times worse (r1 = 1 + maxIncrease, default 2) in
 // errors or at some latency bound": a union, rejected only when each part is
-// rejected by its own e-process E' = sum_j w'_j exp(l(r'_j) - l(r1)) over a
-// grid below r1 reaching 1/alpha. P(ever promote a canary that is r1 times
-// worse anywhere) <= alpha. (An average of the bounds' E' has no common
-// null and is not a test of this.) When stable has fewer than 10 bad
-// events in a family (errors of a service that almost never fails, or a
-// latency bound stable almost never exceeds: with coarse buckets, a 120 ms
-// median puts the bounds above the body at 250 and 500 ms) no ratio can be
-// certified there, however healthy the canary. That part of the null is
-// then "the canary's rate is at least max(0.1%, r1 times stable's)", and it
-// is rejected when a beta-binomial confidence sequence ([RateUpperBound],
-// valid at every look, at level alpha, on the counts divided by the
-// dispersion factor) puts the canary's rate below that allowance. Each
-// part is still rejected only by a test of level alpha, so the union is
-// rejected with probability at most alpha by either route; a family that
-// can take both (stable's count passes 10 during the canary, and the ratio
-// and the absolute route are both tried) is at most 2 alpha in the worst
-// case. For a bound stable exceeds once in a million requests this is the
-// only test there can be: it takes about 12,000 canary requests with none
-// above the bound, and a canary that exceeds it in 3% of its requests (the
-// benchmark's latency x2 at its 250 ms bound, or a slow tail) is not
-// promoted. What no test can do is promote a canary that has served too
-// few requests: at 1% weight and 10 requests/s it serves 720 in two hours,
-// and no confidence sequence puts a rate below 0.1% from 720 requests.
+// rejected by its own test. (An average of the bounds' e-processes has no
+// common null and is not a test of this.) A part can be rejected by two
+// routes. The ratio route: an e-process E' = sum_j w'_j exp(l(r'_j) -
+// l(r1)) over a grid below r1 reaching 2/alpha. The absolute route, for
+// when stable has fewer than 10 bad events in the family (errors of a
+// service that almost never fails, or a latency bound stable almost never
+// exceeds: with coarse buckets, a 120 ms median puts the bounds above the
+// body at 250 and 500 ms) and no ratio can be certified there, however
+// healthy the canary: a beta-binomial confidence sequence
+// ([RateUpperBound], valid at every look, at level alpha/2, on the counts
+// divided by the dispersion factor) puts the canary's rate below max(0.1%,
+// r1 times stable's). The part's null is then "r >= r1 and the canary's
+// rate is at least the allowance", and it is rejected when either route
+// rejects: by the union bound, with probability at most alpha/2 + alpha/2 =
+// alpha. Alpha is split between the two routes in every family, always:
+// which routes a family can take depends on stable's count, which grows
+// with the data (a family whose stable count passes 10 during the canary
+// could take the absolute route before and the ratio route after), so
+// giving a family the full alpha when it "only has one route" would let
+// the data choose the level. P(ever promote a canary that is r1 times
+// worse, and above the allowance, anywhere) <= alpha. The split costs the
+// ratio route log 2 of evidence (2/alpha rather than 1/alpha) and the
+// absolute route about 6% more canary requests. For a bound stable exceeds
+// once in a million requests the absolute route is the only test there can
+// be: it takes about 13,000 canary requests with none above the bound, and
+// a canary that exceeds it in 3% of its requests (the benchmark's latency
+// x2 at its 250 ms bound, or a slow tail) is not promoted. What no test can
+// do is promote a canary that has served too few requests: at 1% weight
+// and 10 requests/s it serves 720 in two hours, and no confidence sequence
+// puts a rate below 0.1% from 720 requests.
 //
 // # What each guarantee covers
 //
@@ -169,10 +176,9 @@
 // interval (stable breaks the limit too, or the canary is not 3 standard
 // errors worse than stable's rate), as rollbackOn triggers do; still, a
 // service whose own rate sits at an absolute limit fails such checks often.
-// Promotion evidence bounds P(promote a canary r1 times worse) by alpha,
-// where the ratio can be certified; in a family where stable has fewer
-// than 10 bad events, P(promote a canary whose rate there is above the
-// absolute allowance) by alpha.
+// Promotion evidence bounds by alpha P(promote a canary that is r1 times
+// worse than stable, and above the absolute allowance, in errors or at some
+// latency bound): each family's ratio route and absolute route at alpha/2.
 //
 // # Using it
 //

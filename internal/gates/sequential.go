@@ -246,8 +246,16 @@ func withoutWarmup(tiles []Pair, warm []bool) []Pair {
 // exceeds) is shown instead by the canary's own rate being below an
 // absolute allowance ([absoluteAllowed]). It returns -1 if that never
 // happened.
+//
+// Each family may promote by either route, and which one it takes depends
+// on stable's count, which grows with the data: a family whose stable count
+// passes minStableBad during the canary could have promoted by the absolute
+// route before and by the ratio route after. Its null (r >= r1 and the rate
+// at least the allowance) is rejected when either route rejects, so each
+// route is judged at alpha/2 ([SequentialConfig.routeAlpha]) and the two
+// together at most alpha, in every family, whichever routes are tried.
 func promotionTile(cfg SequentialConfig, res SequentialResult) int {
-	logThr := math.Log(1 / cfg.Alpha)
+	logThr := math.Log(1 / cfg.routeAlpha())
 	first := func(f Family) int {
 		for k, v := range f.perTilePromote {
 			if v >= logThr {
@@ -276,24 +284,37 @@ func promotionTile(cfg SequentialConfig, res SequentialResult) int {
 // With fewer than minStableBad bad events of stable in a family no ratio
 // can be certified, and promotion evidence for that family falls back to
 // the canary's rate being below absoluteAllowance (or r1 times stable's
-// rate, if that is more) with confidence 1-alpha.
+// rate, if that is more) with confidence 1-alpha/2.
 const (
 	minStableBad      = 10
 	absoluteAllowance = 0.001
+	// promoteRoutes is the number of routes by which a family may promote
+	// (the ratio and the absolute allowance); each is judged at
+	// alpha/promoteRoutes.
+	promoteRoutes = 2
 )
+
+// routeAlpha is the level at which each promotion route of a family is
+// judged: alpha split evenly between the ratio and the absolute route, so
+// that a family that may promote by either is wrongly promoted with
+// probability at most alpha (union bound). The split does not depend on
+// which routes a family turns out to take: that depends on stable's count,
+// which depends on the data.
+func (c SequentialConfig) routeAlpha() float64 { return c.Alpha / promoteRoutes }
 
 // absoluteAllowed reports whether f, a family in which stable has fewer
 // than minStableBad bad events, has its canary's rate shown below the
 // allowance by the beta-binomial confidence sequence ([RateUpperBound]) at
-// level alpha. The counts are divided by the family's dispersion factor:
-// clustered requests carry less information than as many independent ones.
+// level alpha/2 (the route's share, [SequentialConfig.routeAlpha]). The
+// counts are divided by the family's dispersion factor: clustered requests
+// carry less information than as many independent ones.
 func absoluteAllowed(cfg SequentialConfig, f Family) bool {
 	if f.StableBad >= minStableBad || f.CanaryRequests <= 0 {
 		return false
 	}
 	allowance := math.Max(absoluteAllowance, cfg.PromoteRatio*f.StableBad/math.Max(1, f.StableRequests))
 	phi := math.Max(1, f.phi)
-	return RateUpperBound(f.CanaryBad/phi, f.CanaryRequests/phi, cfg.Alpha) <= allowance
+	return RateUpperBound(f.CanaryBad/phi, f.CanaryRequests/phi, cfg.routeAlpha()) <= allowance
 }
 
 func holding(cfg SequentialConfig, res SequentialResult) string {

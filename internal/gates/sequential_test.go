@@ -278,3 +278,76 @@ func TestLatencyPromotionAtABoundStableNeverExceeds(t *testing.T) {
 		t.Errorf("promoted after 2000 canary requests: the absolute allowance of 0.1%% cannot be shown yet")
 	}
 }
+
+// TestPromotionRoutesSplitAlpha: a family may promote by the ratio route or
+// by the absolute route, and which it can take depends on stable's count,
+// so each is judged at alpha/2. Evidence that is enough at alpha but not at
+// alpha/2 does not promote, by either route.
+func TestPromotionRoutesSplitAlpha(t *testing.T) {
+	const alpha = 0.05
+	cfg := SequentialConfig{Alpha: alpha, Evidence: true}
+	if got := cfg.withDefaults().routeAlpha(); got != alpha/2 {
+		t.Fatalf("each promotion route judged at %g, want alpha/2 = %g", got, alpha/2)
+	}
+
+	// Ratio route: a healthy canary with stable well above minStableBad
+	// errors (the absolute route is closed). Find the first look at which
+	// the promotion e-value is between 1/alpha and 2/alpha.
+	tile := Pair{NC: 100, NS: 100, YC: 3, YS: 3}
+	var errs []Pair
+	k := -1
+	for n := 1; n <= 200 && k < 0; n++ {
+		errs = append(errs, tile)
+		res := RunSequential(cfg, errs, nil, nil)
+		if e := res.Errors.PromoteLogE; e >= math.Log(1/alpha) && e < math.Log(2/alpha) {
+			k = n
+		}
+	}
+	if k < 0 {
+		t.Fatal("no look with a promotion e-value between 1/alpha and 2/alpha")
+	}
+	if res := RunSequential(cfg, errs[:k], nil, nil); res.Promote {
+		t.Errorf("promoted by the ratio route at E' = %.3g, below 2/alpha = %g", math.Exp(res.Errors.PromoteLogE), 2/alpha)
+	}
+	for n := k + 1; ; n++ {
+		errs = append(errs, tile)
+		res := RunSequential(cfg, errs, nil, nil)
+		if res.Errors.PromoteLogE >= math.Log(2/alpha) {
+			if !res.Promote {
+				t.Errorf("not promoted at E' = %.3g >= 2/alpha: %s", math.Exp(res.Errors.PromoteLogE), res.Holding)
+			}
+			break
+		}
+		if n > 400 {
+			t.Fatal("promotion e-value never reached 2/alpha")
+		}
+	}
+
+	// Absolute route: a latency bound neither version ever exceeds. Find a
+	// canary request count whose upper rate bound is below the allowance
+	// at alpha but not at alpha/2.
+	req := 0.0
+	for n := 100.0; n < 1e6; n += 100 {
+		if RateUpperBound(0, n, alpha) <= absoluteAllowance && RateUpperBound(0, n, alpha/2) > absoluteAllowance {
+			req = n
+			break
+		}
+	}
+	if req == 0 {
+		t.Fatal("no request count between the two levels' requirements")
+	}
+	never := Pair{NC: req / 4, NS: req / 4}
+	good := Pair{NC: req / 4, NS: req / 4, YC: 50, YS: 50}
+	errs = []Pair{good, good, good, good}
+	slow := [][]Pair{{never, never, never, never}}
+	res := RunSequential(cfg, errs, []float64{500}, slow)
+	if res.Promote {
+		t.Errorf("promoted by the absolute route after %g canary requests, none slow: enough at alpha, not at alpha/2", req)
+	}
+	more := Pair{NC: 4 * req, NS: 4 * req, YC: 200, YS: 200}
+	never = Pair{NC: 4 * req, NS: 4 * req}
+	res = RunSequential(cfg, append(errs, more, more), []float64{500}, [][]Pair{append(slow[0], never, never)})
+	if !res.Promote {
+		t.Errorf("not promoted after %g canary requests, none slow: %s", 12*req, res.Holding)
+	}
+}
