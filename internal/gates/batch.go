@@ -30,11 +30,12 @@ import (
 // gets the empty answer its own query would get (Inconclusive), and one
 // whose batch failed gets that error.
 //
-// Every other query (custom gates, the values asked when a canary has no
-// series) goes to the underlying [Querier], as does a built-in query the
-// batch does not cover (a canary added after [Batch.Fetch], or a range
-// that grew since), and every canary's query when the batched answer was
-// over the client's response bound (ClientOptions.MaxResponseBytes).
+// The versions a canary without series is told of come from the batched
+// requests series too (see [Batch.versionValues]). Custom gates go to the
+// underlying [Querier], as does a built-in query the batch does not cover
+// (a canary added after [Batch.Fetch], or a range that grew since), and
+// every canary's query when the batched answer was over the client's
+// response bound (ClientOptions.MaxResponseBytes).
 type Batch struct {
 	q           Querier
 	concurrency int
@@ -221,6 +222,16 @@ func alternatives(set map[string]bool) string {
 // selects reports whether a batched series is one of the target's, as the
 // matchers of [Target.selector] decide.
 func (t Target) selects(l map[string]string) bool {
+	if !t.selectsService(l) {
+		return false
+	}
+	v := l[t.label()]
+	return v == t.StableVersion || v == t.CanaryVersion
+}
+
+// selectsService reports whether a batched series is one of the target's
+// service, whatever its version: the series [Target.ValuesQuery] lists.
+func (t Target) selectsService(l map[string]string) bool {
 	if l[labelReporter] != t.reporter() {
 		return false
 	}
@@ -238,8 +249,32 @@ func (t Target) selects(l map[string]string) bool {
 			return false
 		}
 	}
-	v := l[t.label()]
-	return v == t.StableVersion || v == t.CanaryVersion
+	return true
+}
+
+// versionValues answers, from the batched requests series, what
+// [Target.ValuesQuery] asks: the values of the label that tells the
+// versions apart among the target's service's series, over the batch's
+// range (which covers the canary's tiles). ok is false when the batch
+// cannot say: the target was not added before [Batch.Fetch], the range
+// (its first tile begins a step before its first end) does not reach
+// back to start, or the requests query failed or was over
+// the response bound.
+func (b *Batch) versionValues(t Target, interval time.Duration, start time.Time) (values []string, ok bool) {
+	b.mu.Lock()
+	u, added := b.uses[t.RequestsQuery(interval)]
+	g := b.groups[batchKey{family: FamilyRequests, step: interval}]
+	b.mu.Unlock()
+	if !added || g == nil || u.key != g.key || !g.fetched || g.err != nil || start.Before(g.start.Add(-interval)) {
+		return nil, false
+	}
+	label := t.label()
+	for _, s := range g.series {
+		if v := s.Labels[label]; v != "" && t.selectsService(s.Labels) {
+			values = append(values, v)
+		}
+	}
+	return values, true
 }
 
 // split returns what the target's own query of the family gives over q's

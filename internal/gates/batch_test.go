@@ -63,9 +63,9 @@ func fingerprint(obs *Observations, r *Report) string {
 // TestBatchDecidesAsPerCanaryQueries evaluates the same canaries' stages
 // over the real PromQL engine twice: each with its own queries, and all
 // from one batch. Tiles, reports and decisions must be identical, the
-// batch must send one query per metric family (plus the versions query of
-// the canary without series), and the report must still show each
-// canary's own query.
+// batch must send one query per metric family and nothing else (the
+// versions the canary without series is told of come from the batch), and
+// the report must still show each canary's own query.
 func TestBatchDecidesAsPerCanaryQueries(t *testing.T) {
 	gates := []spec.Gate{
 		{Name: "errors", Type: spec.GateErrorRate, Max: spec.Q("2%")},
@@ -129,9 +129,13 @@ func TestBatchDecidesAsPerCanaryQueries(t *testing.T) {
 	if verdicts["shop-web"] != Pass || verdicts["shop-api"] != Fail || verdicts["shop-cart"] != Inconclusive || verdicts["pay-web"] != Pass {
 		t.Errorf("verdicts %v, want shop-web Pass, shop-api Fail, shop-cart Inconclusive, pay-web Pass", verdicts)
 	}
-	// Only the canary without series asked more: which versions exist.
-	if n := len(*eng.seen); n != 4 {
-		t.Errorf("%d queries in all, want 4 (3 batched, the versions of the canary without series)", n)
+	// The canary without series is told which versions exist, from the
+	// batch: nothing more is asked.
+	if n := len(*eng.seen); n != 3 {
+		t.Errorf("%d queries in all, want the 3 batched ones", n)
+	}
+	if !strings.Contains(want[2], "no series with") {
+		t.Errorf("shop-cart's own queries name no missing versions; the comparison would prove nothing:\n%s", want[2])
 	}
 }
 
@@ -264,5 +268,42 @@ func TestBatchTooLargeFallsBackToOwnQueries(t *testing.T) {
 	}
 	if batched.Load() != 3 || own.Load() != 3 {
 		t.Errorf("%d batched and %d own queries, want 3 and 3", batched.Load(), own.Load())
+	}
+}
+
+// TestPassRequestsWithoutDataIndependentOfCanaryCount: canaries whose
+// series are missing altogether (no traffic yet, or a version label that
+// does not match) are told which versions exist from the batch, so a pass
+// still sends the same few requests with 100 or 1,000 of them.
+func TestPassRequestsWithoutDataIndependentOfCanaryCount(t *testing.T) {
+	count := func(n int) int64 {
+		var asked atomic.Int64
+		q := QuerierFunc(func(context.Context, Query) ([]Series, error) {
+			asked.Add(1)
+			return nil, nil
+		})
+		b := NewBatch(q, 4)
+		g := spec.Gate{Name: "errors", Type: spec.GateErrorRate, Max: spec.Q("2%")}
+		cs := make([]*spec.Canary, n)
+		st := Stage{Weight: 10, Start: epoch.Add(time.Hour), Now: epoch.Add(2 * time.Hour)}
+		for i := range n {
+			cs[i] = batchCanary("shop", fmt.Sprintf("svc-%d", i), g)
+			b.Add(cs[i], st)
+		}
+		b.Fetch(context.Background())
+		for i := range n {
+			obs, err := Observe(context.Background(), b, cs[i], st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := Judge(cs[i], st, obs, Options{}); r.Verdict != Inconclusive {
+				t.Fatalf("canary %d without data: verdict %s, want Inconclusive", i, r.Verdict)
+			}
+		}
+		return asked.Load()
+	}
+	n100, n1000 := count(100), count(1000)
+	if n100 > 20 || n1000 != n100 {
+		t.Errorf("requests without data: %d with 100 canaries, %d with 1,000; want at most 20 and the same", n100, n1000)
 	}
 }

@@ -254,7 +254,8 @@ func Observe(ctx context.Context, q Querier, c *spec.Canary, st Stage) (*Observa
 // missingCanary asks, when the canary served no requests in any of its
 // tiles, which values of the label that tells the versions apart the
 // service reports since the canary started; when the canary's value is
-// not among them it returns what to change. One more query, only then.
+// not among them it returns what to change. One more query, only then,
+// and none when q is a [Batch] that holds the service's series.
 func missingCanary(ctx context.Context, q Querier, t Target, ts TileSet, start, now time.Time, interval time.Duration) string {
 	if len(ts.Tiles) == 0 || ts.Errs[FamilyRequests] != nil {
 		return ""
@@ -264,25 +265,29 @@ func missingCanary(ctx context.Context, q Querier, t Target, ts TileSet, start, 
 			return ""
 		}
 	}
-	window := max(now.Sub(start), interval)
-	series, err := q.Query(ctx, Query{Expr: t.ValuesQuery(window), Time: now})
-	if err != nil {
-		return ""
-	}
 	label := t.label()
 	var values []string
-	for _, s := range series {
-		v, ok := s.Labels[label]
-		if !ok || v == "" {
-			continue
-		}
-		if v == t.CanaryVersion {
-			return "" // the canary has series, only no requests
-		}
-		values = append(values, v)
+	b, batched := q.(*Batch)
+	if batched {
+		// The batch holds the service's requests series already: asking
+		// Prometheus once per such canary would make a pass's requests
+		// grow with the number of canaries without traffic.
+		values, batched = b.versionValues(t, interval, start)
 	}
-	if len(values) == 0 {
-		return ""
+	if !batched {
+		window := max(now.Sub(start), interval)
+		series, err := q.Query(ctx, Query{Expr: t.ValuesQuery(window), Time: now})
+		if err != nil {
+			return ""
+		}
+		for _, s := range series {
+			if v := s.Labels[label]; v != "" {
+				values = append(values, v)
+			}
+		}
+	}
+	if len(values) == 0 || slices.Contains(values, t.CanaryVersion) {
+		return "" // nothing to name, or the canary has series, only no requests
 	}
 	slices.Sort(values)
 	values = slices.Compact(values)
