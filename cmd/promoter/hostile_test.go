@@ -19,26 +19,16 @@ import (
 // validate renders custom query templates against the spec's values: one
 // that cannot run is reported with file, line and field.
 func TestValidateRendersCustomQueries(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS("../../examples/repo")); err != nil {
-		t.Fatal(err)
-	}
-	specFile := filepath.Join(dir, "apps/myapp/canary.yaml")
-	data, err := os.ReadFile(specFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	gate := "      - {name: regression, type: sequential, alpha: 0.05}\n"
-	if !bytes.Contains(data, []byte(gate)) {
-		t.Fatal("the example has changed")
-	}
-	data = bytes.Replace(data, []byte(gate), []byte(gate+
-		"      - {name: typo, type: custom, max: 1, query: 'sum(up{namespace=\"{{ .Nmespace }}\"})'}\n"+
-		"      - {name: loop, type: custom, max: 1, query: '{{ range 100000000000 }}x{{ end }}'}\n"+
-		"      - {name: file, type: custom, max: 1, query: '{{ readFile \"/etc/passwd\" }}'}\n"), 1)
-	if err := os.WriteFile(specFile, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := exampleEdited(t, "apps/myapp/canary.yaml", func(data []byte) []byte {
+		if !bytes.Contains(data, []byte(gate)) {
+			t.Fatal("the example has changed")
+		}
+		return bytes.Replace(data, []byte(gate), []byte(gate+
+			"      - {name: typo, type: custom, max: 1, query: 'sum(up{namespace=\"{{ .Nmespace }}\"})'}\n"+
+			"      - {name: loop, type: custom, max: 1, query: '{{ range 100000000000 }}x{{ end }}'}\n"+
+			"      - {name: file, type: custom, max: 1, query: '{{ readFile \"/etc/passwd\" }}'}\n"), 1)
+	})
 	code, out, errs := run("--repo", dir, "validate")
 	if code != exitError {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
@@ -147,19 +137,9 @@ func TestStartRefusesInvalidImages(t *testing.T) {
 func TestRenderBuildDoesNotLeakTheEnvironment(t *testing.T) {
 	t.Setenv("GITHUB_TOKEN", "ghs_ENVIRON_LEAK_CHECK")
 	t.Setenv("GITHUB_REPOSITORY", "") // no repository to check merge methods against: stay offline
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS("../../examples/repo")); err != nil {
-		t.Fatal(err)
-	}
-	k := filepath.Join(dir, "apps/myapp/base/kustomization.yaml")
-	data, err := os.ReadFile(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data = append(data, "configMapGenerator:\n  - name: leak\n    files:\n      - env\n"...)
-	if err := os.WriteFile(k, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := exampleEdited(t, "apps/myapp/base/kustomization.yaml", func(data []byte) []byte {
+		return append(data, "configMapGenerator:\n  - name: leak\n    files:\n      - env\n"...)
+	})
 	if err := os.Symlink("/proc/self/environ", filepath.Join(dir, "apps/myapp/base/env")); err != nil {
 		t.Fatal(err)
 	}
@@ -199,4 +179,24 @@ func TestRunIgnoresUnreferencedCommittedSymlinks(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "myapp: start 0% -> 5%") {
 		t.Errorf("exit %d\n%s%s", code, out, errs)
 	}
+}
+
+// exampleEdited copies examples/repo into a temporary directory, rewrites
+// the file at rel (slash-separated, relative to the repository) with edit,
+// and returns the directory.
+func exampleEdited(t *testing.T, rel string, edit func([]byte) []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("../../examples/repo")); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, filepath.FromSlash(rel))
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, edit(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -46,18 +46,9 @@ func TestBinaryBuildsRecordNoCalls(t *testing.T) {
 		"configMapGenerator:\n  - name: fetched\n    files:\n      - " + srv.URL + "/f\n",
 		"openapi:\n  path: " + srv.URL + "/schema.json\n",
 	} {
-		dir := t.TempDir()
-		if err := os.CopyFS(dir, os.DirFS("../../examples/repo")); err != nil {
-			t.Fatal(err)
-		}
-		k := filepath.Join(dir, "apps/myapp/base/kustomization.yaml")
-		data, err := os.ReadFile(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(k, append(data, extra...), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		dir := exampleEdited(t, "apps/myapp/base/kustomization.yaml", func(data []byte) []byte {
+			return append(data, extra...)
+		})
 		for _, args := range [][]string{{"validate"}, {"render", "myapp", "--build"}} {
 			tmp := t.TempDir()
 			cmd := exec.Command(bin, append([]string{"--repo", dir, "-v"}, args...)...)
