@@ -94,12 +94,8 @@ type buildWorld struct {
 
 func newBuildWorld(t *testing.T) *buildWorld {
 	t.Helper()
-	w := &buildWorld{bin: t.TempDir(), hits: new(atomic.Int64)}
-	w.calls = filepath.Join(w.bin, "calls")
-	fake := "#!/bin/sh\necho \"$@\" >> " + w.calls + "\nexit 1\n"
-	if err := os.WriteFile(filepath.Join(w.bin, "git"), []byte(fake), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	w := &buildWorld{hits: new(atomic.Int64)}
+	w.bin, w.calls = fakeGit(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

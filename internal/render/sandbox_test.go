@@ -200,12 +200,7 @@ func TestBuildNeverFetches(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	u := srv.URL
-	bin := t.TempDir()
-	gitLog := filepath.Join(bin, "calls")
-	fake := "#!/bin/sh\necho \"$@\" >> " + gitLog + "\nexit 1\n"
-	if err := os.WriteFile(filepath.Join(bin, "git"), []byte(fake), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin, gitLog := fakeGit(t)
 	t.Setenv("PATH", bin)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
@@ -296,4 +291,17 @@ func remoteRepo(k, u string) fstest.MapFS {
 		"base/cm.yaml":            {Data: []byte(cm)},
 		"base/gen.yaml":           {Data: []byte("apiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p}\npath: " + u + "/patch.yaml\n")},
 	}
+}
+
+// fakeGit writes a git into a new directory that logs its arguments to
+// the returned file and fails, and returns the directory and the log.
+func fakeGit(t *testing.T) (bin, calls string) {
+	t.Helper()
+	bin = t.TempDir()
+	calls = filepath.Join(bin, "calls")
+	fake := "#!/bin/sh\necho \"$@\" >> " + calls + "\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin, calls
 }
