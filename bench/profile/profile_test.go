@@ -62,9 +62,15 @@ func profiled(t *testing.T, out, name string, fn func()) {
 	}
 }
 
-func open(t *testing.T, ctx context.Context, source, branch string) *gitops.Repo {
+func open(t *testing.T, ctx context.Context, repo, branch string) *gitops.Repo {
 	t.Helper()
-	r, err := gitops.Open(ctx, gitops.Options{Source: "file://" + source, Branch: branch})
+	return openSource(t, ctx, "file://"+repo, branch)
+}
+
+// openSource opens a remote URL, or a checkout's directory.
+func openSource(t *testing.T, ctx context.Context, source, branch string) *gitops.Repo {
+	t.Helper()
+	r, err := gitops.Open(ctx, gitops.Options{Source: source, Branch: branch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,12 +78,18 @@ func open(t *testing.T, ctx context.Context, source, branch string) *gitops.Repo
 	return r
 }
 
-// TestProfileIdle profiles the clone, then a pass with nothing due.
+// TestProfileIdle profiles the clone, then a pass with nothing due. With
+// BENCH_CHECKOUT (a `git clone` of BENCH_REPO) it opens that checkout
+// instead of cloning, as a CI job runs promoter.
 func TestProfileIdle(t *testing.T) {
 	repo, out := setup(t)
 	ctx := context.Background()
+	source := "file://" + repo
+	if dir := os.Getenv("BENCH_CHECKOUT"); dir != "" {
+		source = dir
+	}
 	var r *gitops.Repo
-	profiled(t, out, "clone", func() { r = open(t, ctx, repo, "main") })
+	profiled(t, out, "clone", func() { r = openSource(t, ctx, source, "main") })
 	p := promote.New(promote.Options{Repo: r})
 	profiled(t, out, "idle", func() {
 		before := render.BuildCount()
