@@ -323,16 +323,24 @@ func (r *Repo) FetchBranch(ctx context.Context, branch string) (Commit, error) {
 }
 
 func (r *Repo) fetch(ctx context.Context, branch string, depth int) error {
-	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(branch), r.trackingRef(branch)))
+	specs := []config.RefSpec{config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(branch), r.trackingRef(branch)))}
+	if branch == r.branch {
+		// The build records come with the target branch (records.go). A
+		// pattern, so that their absence is no error; the ref is
+		// replaced, never fast-forwarded, hence the +.
+		specs = append(specs, config.RefSpec("+"+RecordsRefPrefix+"*:"+RecordsRefPrefix+"*"))
+	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	fo := &git.FetchOptions{
 		RemoteName: remoteName,
 		RemoteURL:  r.remote.clean,
-		RefSpecs:   []config.RefSpec{spec},
-		Auth:       r.auth,
-		Depth:      depth,
-		Tags:       git.NoTags,
+		RefSpecs:   specs,
+		// Records deleted on the remote are forgotten here too.
+		Prune: branch == r.branch,
+		Auth:  r.auth,
+		Depth: depth,
+		Tags:  git.NoTags,
 	}
 	if r.progress != nil {
 		fo.Progress = r.progress

@@ -113,6 +113,13 @@ type Pass struct {
 	Decisions []Decision
 	// Problems lists spec problems of canaries that were not evaluated.
 	Problems error
+
+	// canaries and states are the pass's canaries and their states (nil
+	// where deriving failed), by the index of Decisions; records are the
+	// build records the pass read (see saveRecords).
+	canaries []*spec.Canary
+	states   []*State
+	records  *gitops.Records
 }
 
 // RolledBack reports whether a canary was rolled back in the pass.
@@ -130,7 +137,11 @@ func (p *Pass) Failed() bool {
 // canary's failure is reported in its Decision and does not stop the
 // others.
 func (p *Promoter) Run(ctx context.Context, sel Selection) (*Pass, error) {
-	return p.pass(ctx, sel, false, p.reconcile)
+	out, err := p.pass(ctx, sel, false, p.reconcile)
+	if err == nil && !p.opts.DryRun {
+		p.saveRecords(ctx, sel, out)
+	}
+	return out, err
 }
 
 // Status derives every selected canary's state and phase without writing
@@ -158,15 +169,23 @@ func (p *Promoter) pass(ctx context.Context, sel Selection, allHistory bool, fn 
 	if err != nil {
 		return nil, err
 	}
-	out := &Pass{Tip: tip.Commit, Decisions: make([]Decision, len(cs))}
+	p.gitMu.Lock()
+	records, err := p.opts.Repo.Records()
+	p.gitMu.Unlock()
+	if err != nil {
+		// Records only save builds: without them every canary whose
+		// inputs changed since promoter wrote its component builds.
+		p.log.Warn("build records ignored", "err", err)
+	}
+	states := make([]*State, len(cs))
+	out := &Pass{Tip: tip.Commit, Decisions: make([]Decision, len(cs)), canaries: cs, states: states, records: records}
 	if problems != nil {
 		out.Problems = problems
 	}
 	prog := p.startProgress(len(cs))
 	defer prog.stop()
-	states := make([]*State, len(cs))
 	p.each(ctx, cs, out, func(i int, c *spec.Canary) {
-		st, err := deriveRecorded(ctx, view, tip.Commit, c)
+		st, err := deriveRecorded(ctx, view, tip.Commit, c, records.Entries[c.Metadata.Name])
 		if err != nil {
 			out.Decisions[i] = failed(c, err)
 			return

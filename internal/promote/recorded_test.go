@@ -60,10 +60,48 @@ func TestRecordedBuildIsSkippedUntilAnInputChanges(t *testing.T) {
 		t.Fatalf("an edit the build does not read: want a hold with no build, got %s after %d builds", d.Action, n)
 	}
 
+	// records is the canary's line in the build records on the server,
+	// "" when it has none.
+	records := func() string {
+		t.Helper()
+		out, err := gittest.GitErr(h.bare, "show", "refs/promoter/builds/main:records")
+		if err != nil {
+			return ""
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "myapp ") {
+				return l
+			}
+		}
+		return ""
+	}
+	if r := records(); r != "" {
+		t.Fatalf("no build since promoter's commit, yet the records hold %q", r)
+	}
+
 	// The overlay's own kustomization: a build, and nothing to re-render.
+	// What the build found is kept beside the branch, so the next pass
+	// does not build again; a second edit of the same file does.
 	edit("annotate", "apps/myapp/overlays/production/kustomization.yaml", "resources:", "commonAnnotations:\n  owner: team-a\nresources:")
 	if d, n := pass("overlay edit"); d.Action != ActHold || n == 0 {
 		t.Fatalf("an edit of the overlay's kustomization: want a build, got %s after %d builds", d.Action, n)
+	}
+	saved := records()
+	if !strings.Contains(saved, "stable=myapp:v1.0.0 canary=myapp:v2.0.0 versions=v1,v2 sha256:") {
+		t.Fatalf("after a pass that built: want the build's record saved, got %q", saved)
+	}
+	if d, n := pass("overlay edit, again"); d.Action != ActHold || n != 0 {
+		t.Fatalf("the inputs the saved record holds for: want a hold with no build, got %s after %d builds", d.Action, n)
+	}
+	edit("annotate again", "apps/myapp/overlays/production/kustomization.yaml", "owner: team-a", "owner: team-b")
+	if d, n := pass("second overlay edit"); d.Action != ActHold || n == 0 {
+		t.Fatalf("an edit after the saved record: want a build, got %s after %d builds", d.Action, n)
+	}
+	if r := records(); r == saved || r == "" {
+		t.Fatalf("after a build on new inputs: want a new record, got %q (was %q)", r, saved)
+	}
+	if d, n := pass("second overlay edit, again"); d.Action != ActHold || n != 0 {
+		t.Fatalf("the inputs the new record holds for: want a hold with no build, got %s after %d builds", d.Action, n)
 	}
 
 	// A file of the base that only the base's kustomization names: the
@@ -79,6 +117,9 @@ func TestRecordedBuildIsSkippedUntilAnInputChanges(t *testing.T) {
 	}
 	if d, n := pass("hold after re-render"); d.Action != ActHold || n != 0 {
 		t.Fatalf("after promoter's re-render: want a hold with no build, got %s after %d builds", d.Action, n)
+	}
+	if r := records(); r != "" {
+		t.Fatalf("the re-rendered component records its own build, yet the records still hold %q", r)
 	}
 
 	// A change decided by a pass that built nothing is built and checked

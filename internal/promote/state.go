@@ -79,6 +79,14 @@ type State struct {
 	// sync is what analysis.syncStatus found on the forge (sync.go); nil
 	// when not asked.
 	sync *syncObservation
+	// recordFrom is where the build record the state was derived from
+	// came from (zero: it was built).
+	recordFrom recordSource
+	// record is the canary's entry for the build records beside the
+	// target branch: the saved record taken, or the record of what derive
+	// built on inputs the committed component's record no longer holds
+	// for; "" when there is nothing to keep (see saveRecords).
+	record string
 }
 
 // Step and Weight are the committed step and canary weight.
@@ -145,26 +153,64 @@ func derive(ctx context.Context, h history, tip snapshot, head gitops.Commit, c 
 // wrote it (render.Unchanged), the overlay builds exactly as when promoter
 // built and checked it, and the component is byte for byte what promoter
 // rendered from it: the base's images and versions come from the record,
-// there is no drift, and nothing is built. Otherwise, and whenever the
-// record cannot be read, it is derive. The state has no Base then; a
-// change decided on it is planned on a state that derive builds (job.plan),
-// so every commit promoter pushes is still built and checked.
-func deriveRecorded(ctx context.Context, tip snapshot, head gitops.Commit, c *spec.Canary) (*State, error) {
+// there is no drift, and nothing is built. saved, the canary's entry in
+// the build records beside the target branch (gitops.Records), is taken
+// the same way when it holds for the inputs at the tip. Otherwise, and
+// whenever a record cannot be read, it is derive, and a derive that finds
+// no drift leaves in the state the record of what it built, to be saved
+// (see saveRecords). The state has no Base when a record was taken; a
+// change decided on it is planned on a state that derive builds
+// (job.plan), so every commit promoter pushes is still built and checked.
+func deriveRecorded(ctx context.Context, tip snapshot, head gitops.Commit, c *spec.Canary, saved string) (*State, error) {
 	fsys := tip.FS()
 	committed, err := render.ReadStage(c, fsys)
 	if err != nil {
 		return derive(ctx, nil, tip, head, c)
 	}
-	rec, err := render.Unchanged(c, fsys, committed)
-	if err != nil || rec == nil {
+	hash, err := render.InputsHash(c, fsys, committed)
+	if err != nil {
 		return derive(ctx, nil, tip, head, c)
 	}
-	c = render.WithVersions(c, &render.Base{StableVersion: rec.StableVersion, CanaryVersion: rec.CanaryVersion})
-	s := &State{Canary: c, Tip: head, Committed: committed}
-	s.revisions(rec.CanaryImage, rec.StableImage)
-	s.phase()
-	return s, nil
+	for _, from := range []recordSource{recordCommitted, recordSaved} {
+		v := committed.Build
+		if from == recordSaved {
+			v = saved
+		}
+		if v == "" {
+			continue
+		}
+		rec, err := render.Holds(v, hash)
+		if err != nil || rec == nil {
+			continue
+		}
+		c = render.WithVersions(c, &render.Base{StableVersion: rec.StableVersion, CanaryVersion: rec.CanaryVersion})
+		s := &State{Canary: c, Tip: head, Committed: committed, recordFrom: from}
+		if from == recordSaved {
+			s.record = saved
+		}
+		s.revisions(rec.CanaryImage, rec.StableImage)
+		s.phase()
+		return s, nil
+	}
+	s, err := derive(ctx, nil, tip, head, c)
+	if err == nil && !s.Drift {
+		s.record = render.Record(s.Base, hash)
+	}
+	return s, err
 }
+
+// recordSource says where the build record a state was derived from came
+// from.
+type recordSource int
+
+const (
+	// The zero recordSource: the state was built (derive).
+	_ recordSource = iota
+	// recordCommitted: the committed component's annotation.
+	recordCommitted
+	// recordSaved: the build records beside the target branch.
+	recordSaved
+)
 
 // revisions sets the revisions in effect: the component's images, or else
 // the base's.

@@ -129,11 +129,46 @@ func Unchanged(c *spec.Canary, repo fs.FS, committed *Committed) (*Recorded, err
 	if err != nil {
 		return nil, fmt.Errorf("%s: annotation %s: %w", StateFile(c), AnnotationBuild, err)
 	}
-	h, err := inputsHash(c, repo, nil, r.Hash)
+	h, err := InputsHash(c, repo, committed)
 	if err != nil {
 		return nil, err
 	}
 	if h != r.Hash {
+		return nil, nil
+	}
+	return r, nil
+}
+
+// InputsHash is the hash of the inputs of the build of c's overlay on
+// repo, with the component as committed: the hash a record must hold to
+// be taken. The committed component's own recorded hash, if it records
+// one, is left out of it (see AnnotationBuild). A record kept elsewhere
+// for the same inputs (see [Holds]) is taken on this hash too.
+func InputsHash(c *spec.Canary, repo fs.FS, committed *Committed) (string, error) {
+	recorded := ""
+	if committed != nil && committed.Build != "" {
+		r, err := parseRecord(committed.Build)
+		if err != nil {
+			return "", fmt.Errorf("%s: annotation %s: %w", StateFile(c), AnnotationBuild, err)
+		}
+		recorded = r.Hash
+	}
+	return inputsHash(c, repo, nil, recorded)
+}
+
+// Record is the record of a build of base whose inputs hash to hash (see
+// [InputsHash]), in the form of the build annotation.
+func Record(base *Base, hash string) string { return recordOf(base, hash) }
+
+// Holds parses record and returns it when it holds for inputs whose hash
+// is hash; nil when it is for other inputs; an error when it is not a
+// record.
+func Holds(record, hash string) (*Recorded, error) {
+	r, err := parseRecord(record)
+	if err != nil {
+		return nil, err
+	}
+	if r.Hash != hash {
 		return nil, nil
 	}
 	return r, nil
@@ -203,7 +238,10 @@ func inputsHash(c *spec.Canary, repo fs.FS, files Files, recorded string) (strin
 		sum.Write([]byte(l))
 	}
 	for _, p := range slices.Sorted(mapsKeys(component)) {
-		data := strings.ReplaceAll(string(component[p]), recorded, hashPlaceholder)
+		data := string(component[p])
+		if recorded != "" {
+			data = strings.ReplaceAll(data, recorded, hashPlaceholder)
+		}
 		fmt.Fprintf(sum, "component %q %x\n", p, sha256.Sum256([]byte(data)))
 	}
 	return hashPrefix + hex.EncodeToString(sum.Sum(nil)), nil
