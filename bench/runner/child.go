@@ -78,6 +78,13 @@ func git(ctx context.Context, gitDir string, args ...string) string {
 	return must(ctx, "", "git", append([]string{"--git-dir=" + gitDir}, args...)...)
 }
 
+// gitErr is git for a command that may fail: its trimmed stdout, or the
+// error.
+func gitErr(ctx context.Context, gitDir string, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, "git", append([]string{"--git-dir=" + gitDir}, args...)...).Output()
+	return strings.TrimSpace(string(out)), err
+}
+
 // copyRepo copies a bare repository (cp -a; the copy is the remote a run
 // writes to).
 func copyRepo(ctx context.Context, from, to string) {

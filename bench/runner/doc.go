@@ -22,7 +22,13 @@ type results struct {
 
 type idleResult struct {
 	Branch, Command string
-	Samples         []sample
+	// First is the pass right after the generated history, FirstFloor
+	// the floor after it; Recorded the canaries whose build records it
+	// saved (those it built).
+	First, FirstFloor sample
+	Recorded          int
+	// Samples are the passes after it, nothing changed since.
+	Samples []sample
 	// Floor is the Git CLI reading every blob of the tree, after each run.
 	Floor        []sample
 	PromRequests []int
@@ -322,9 +328,11 @@ func (r *results) headline(p func(format string, args ...any)) {
 		w, f := median(walls(i.Samples)), median(walls(i.Floor))
 		c, fc := median(cpus(i.Samples)), median(cpus(i.Floor))
 		ratio := float64(w) / float64(f)
-		p("| `run`, nothing due, %d canaries: wall %s | the Git CLI reading every blob of the tree (`floor.sh read`): %s | **%.1fx** | <= 10x | %s |\n",
+		p("| `run`, nothing due, %d canaries, nothing changed since the pass before: wall %s | the Git CLI reading every blob of the tree (`floor.sh read`): %s | **%.1fx** | <= 10x | %s |\n",
 			r.Meta.Apps, secs(w), secs(f), ratio, verdict(ratio <= 10))
 		p("| same, CPU time (user + system) %s | %s | %.1fx | | |\n", secs(c), secs(fc), float64(c)/float64(fc))
+		p("| the first of those passes, right after the generated history's human edits: wall %s, CPU %s; it builds the %d canaries whose inputs the edits changed and saves their build records | %s, CPU %s | %.1fx | (once per edit) | |\n",
+			secs(i.First.Wall), secs(i.First.CPU), i.Recorded, secs(i.FirstFloor.Wall), secs(i.FirstFloor.CPU), float64(i.First.Wall)/float64(i.FirstFloor.Wall))
 	}
 	if a := r.Advance; a != nil {
 		pw, fw := median(walls(a.Promoter)), median(walls(a.FloorCommits))

@@ -79,9 +79,6 @@ type State struct {
 	// sync is what analysis.syncStatus found on the forge (sync.go); nil
 	// when not asked.
 	sync *syncObservation
-	// recordFrom is where the build record the state was derived from
-	// came from (zero: it was built).
-	recordFrom recordSource
 	// record is the canary's entry for the build records beside the
 	// target branch: the saved record taken, or the record of what derive
 	// built on inputs the committed component's record no longer holds
@@ -171,11 +168,7 @@ func deriveRecorded(ctx context.Context, tip snapshot, head gitops.Commit, c *sp
 	if err != nil {
 		return derive(ctx, nil, tip, head, c)
 	}
-	for _, from := range []recordSource{recordCommitted, recordSaved} {
-		v := committed.Build
-		if from == recordSaved {
-			v = saved
-		}
+	for i, v := range []string{committed.Build, saved} {
 		if v == "" {
 			continue
 		}
@@ -184,9 +177,9 @@ func deriveRecorded(ctx context.Context, tip snapshot, head gitops.Commit, c *sp
 			continue
 		}
 		c = render.WithVersions(c, &render.Base{StableVersion: rec.StableVersion, CanaryVersion: rec.CanaryVersion})
-		s := &State{Canary: c, Tip: head, Committed: committed, recordFrom: from}
-		if from == recordSaved {
-			s.record = saved
+		s := &State{Canary: c, Tip: head, Committed: committed}
+		if i == 1 {
+			s.record = saved // still needed: keep it
 		}
 		s.revisions(rec.CanaryImage, rec.StableImage)
 		s.phase()
@@ -198,19 +191,6 @@ func deriveRecorded(ctx context.Context, tip snapshot, head gitops.Commit, c *sp
 	}
 	return s, err
 }
-
-// recordSource says where the build record a state was derived from came
-// from.
-type recordSource int
-
-const (
-	// The zero recordSource: the state was built (derive).
-	_ recordSource = iota
-	// recordCommitted: the committed component's annotation.
-	recordCommitted
-	// recordSaved: the build records beside the target branch.
-	recordSaved
-)
 
 // revisions sets the revisions in effect: the component's images, or else
 // the base's.
