@@ -38,9 +38,7 @@ func TestCrashInjection(t *testing.T) {
 	}
 	t.Parallel()
 	iterations := repetitions(8, 50)
-	if _, err := exec.LookPath("promoter"); err != nil {
-		t.Fatalf("promoter is not on PATH: %v", err)
-	}
+	bin := promoterBinary(t)
 	srv := gittest.NewServer(t)
 	// Eight healthy canaries run one after the other here; at alpha 0.05
 	// the sequential test may rightly reject one of them by chance, which
@@ -60,7 +58,7 @@ func TestCrashInjection(t *testing.T) {
 	// k.line, or k.after after it started (when set).
 	run := func(at time.Time, k killPoint, args ...string) (killed bool, out string) {
 		args = append([]string{"--repo", srv.RepoURL("repo"), "--prometheus", env.URL, "--now", at.Format(time.RFC3339)}, args...)
-		cmd := exec.Command("promoter", args...)
+		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 		var stdout, b strings.Builder
 		cmd.Stdout = &stdout
