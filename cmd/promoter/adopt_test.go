@@ -132,9 +132,44 @@ var adoptStart = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 // adoptRepo copies a fixture, validates it and serves it as a remote.
 func adoptRepo(t *testing.T, fx adoptFixture) (remote, bare string) {
 	t.Helper()
+	return adoptRepoSteps(t, fx, false)
+}
+
+// middleStep is the step between the fixtures' first (10%) and the
+// promotion.
+const middleStep = "    - {weight: 50, pause: 5m}\n"
+
+// adoptRepoSteps is adoptRepo with the middle step dropped from the
+// fixture's Canary spec when dropMiddle is set: the canary goes from its
+// first step straight to promotion.
+func adoptRepoSteps(t *testing.T, fx adoptFixture, dropMiddle bool) (remote, bare string) {
+	t.Helper()
 	work := t.TempDir()
 	if err := copyDir(filepath.Join("testdata/adopt", fx.dir), work); err != nil {
 		t.Fatal(err)
+	}
+	if dropMiddle {
+		dropped := 0
+		err := filepath.WalkDir(work, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if !bytes.Contains(data, []byte("\nkind: Canary\n")) || !bytes.Contains(data, []byte(middleStep)) {
+				return nil
+			}
+			dropped++
+			return os.WriteFile(p, bytes.Replace(data, []byte(middleStep), nil, 1), 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dropped != 1 {
+			t.Fatalf("test bug: %d Canary specs in %s have the step %q, want 1", dropped, fx.dir, strings.TrimSpace(middleStep))
+		}
 	}
 	out, code := promoterCmd(t, "validate", "--repo", work)
 	if code != 0 {
@@ -170,12 +205,20 @@ func adoptMesh(t *testing.T, fx adoptFixture, health string) *testMesh {
 // TestAdoptPromotes takes each fixture from validate through runs every 5
 // simulated minutes over a healthy canary to promotion, and checks every
 // commit promoter pushes.
+//
+// It runs reduced by default: each fixture's spec loses its middle step
+// (50%), so the canary goes through what differs from fixture to fixture
+// (adoption, the first step's commit, which also adds the component to
+// the overlay, and the promotion) and skips a second weight change like
+// the first. With PROMOTER_TEST_FULL=1 (make test-full) every fixture
+// runs every step.
 func TestAdoptPromotes(t *testing.T) {
 	t.Parallel()
+	full := os.Getenv("PROMOTER_TEST_FULL") != ""
 	for _, fx := range adoptFixtures {
 		t.Run(fx.dir, func(t *testing.T) {
 			t.Parallel()
-			remote, bare := adoptRepo(t, fx)
+			remote, bare := adoptRepoSteps(t, fx, !full)
 			v := newCommitVerifier(t, bare, fx)
 			m := adoptMesh(t, fx, "healthy")
 			adoptUntilPromoted(t, fx, remote, bare, m, v, 5*time.Minute)
@@ -221,6 +264,7 @@ func adoptUntilPromotedAt(t *testing.T, fx adoptFixture, remote, bare string, m 
 			t.Fatalf("first run landed %d commits, want %d", commits, want)
 		}
 		if strings.Contains(out, "[Succeeded]") {
+			t.Logf("promoted by run %d", i+1)
 			break
 		}
 		if i > 40 {
@@ -271,6 +315,7 @@ func adoptUntilRollback(t *testing.T, fx adoptFixture, remote, bare string, m *t
 			if !strings.HasPrefix(msg, "Revert ") {
 				t.Errorf("the rollback is not a revert:\n%s", msg)
 			}
+			t.Logf("rolled back by run %d", i+1)
 			return out
 		}
 		if code != 0 && !(code == 1 && tolerate != "" && strings.Contains(out, tolerate)) {
