@@ -35,15 +35,18 @@ build:
 # ones included (they pass their environment to promoter instead of setting
 # the process's).
 # The tests that run promoter as a child process (the end-to-end scripts,
-# crash injection, the gateway-api demo) run TEST_BIN, promoter built as
-# `make build` builds it, without -race (PROMOTER_TEST_BINARY): a child
-# built with -race spends most of its CPU in the race detector's bookkeeping
-# of kustomize and PromQL work, while the same code runs in-process under
-# -race in the other tests (TestDemo: the whole loop). Measured with one
-# test binary per test, CPU (user+sys): TestScripts 173 s with race-built
-# children, 55 s with TEST_BIN; TestCrashInjection 52 s, 21 s; the
-# gateway-api demo about 150 s in-process under -race, 22 s as a TEST_BIN
-# child.
+# crash injection, both demos) run TEST_BIN, promoter built static and
+# -trimpath as `make build` builds it, without -race
+# (PROMOTER_TEST_BINARY): a child built with -race spends most of its CPU in
+# the race detector's bookkeeping of kustomize and PromQL work, while
+# promoter's loop runs in-process under -race in the other end-to-end tests
+# of cmd/promoter (adoption, init, GitHub, watch). The adoption and GitHub
+# end-to-end tests run fewer steps (each doc comment says which).
+# Measured, each test alone from one race-built test binary, CPU
+# (user+sys, before -> now): TestScripts 173 -> 55 s, TestCrashInjection
+# 52 -> 21 s, TestAdoptPromotes 66 -> 43 s, TestHealthyThroughGitHub
+# 24 -> 11 s, TestGitHubBusyTargetAutoMerge 25 -> 13 s; internal/demo
+# about 260 s (TestDemo 103 s, TestDemoGatewayAPI 163 s) -> 50 s.
 # TEST_TIMEOUT is per package binary; 30m leaves a loaded machine margin
 # (cmd/promoter, the longest package, once needed 19 min at two busy loops
 # beside it) and still fails a hung test.
@@ -54,9 +57,10 @@ test: ensure-prometheus
 	PROMOTER_TEST_BINARY=$(TEST_BIN) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # test-full runs the repeated tests at their full count (PROMOTER_TEST_FULL=1:
-# 50 killed runs instead of 8, 8 racing runs instead of 4), and every child
-# process is the race-built test binary (no PROMOTER_TEST_BINARY), the
-# gateway-api demo in-process under -race.
+# 50 killed runs instead of 8, 8 racing runs and rollbacks instead of 4,
+# every step of the adoption and GitHub end-to-end tests), every child
+# process is the race-built test binary (no PROMOTER_TEST_BINARY), and
+# both demos run in-process under -race.
 FULL_TIMEOUT ?= 60m
 test-full: ensure-prometheus
 	PROMOTER_TEST_FULL=1 PROMOTER_TEST_BINARY= $(GO) test -race -count=1 -timeout $(FULL_TIMEOUT) $(PKGS)
