@@ -18,12 +18,12 @@ import (
 // the run that opened it. Every request and answer is checked against
 // GitHub's description (the fake fails the test otherwise).
 //
-// make test runs it on a shorter schedule (see githubSchedule): the start,
+// make test runs it on a shorter schedule (see testSchedule): the start,
 // one promotion and the finish; make test-full on every step.
 func TestHealthyThroughGitHub(t *testing.T) {
 	t.Parallel()
 	const token = "ghs_e2e_token"
-	edits, steps := githubSchedule()
+	edits, steps := testSchedule()
 	srv, bare, gh, ghEnv := githubServeWith(t, token, edits)
 	gh.SetMergeableNullPolls(2)
 
@@ -153,12 +153,12 @@ var shortSteps = map[string]string{
 	"    - {weight: 10, pause: 1h}\n    - {weight: 25, pause: 2h}\n    - {weight: 50, pause: 4h}\n": "",
 }
 
-// githubSchedule is the spec edits and the schedule of the GitHub tests
-// that take a canary through every step to promotion: the short schedule,
-// or every step of examples/repo with PROMOTER_TEST_FULL=1 (make
-// test-full). The steps between the first and the last land as the first
-// promotion does, through one pull request each.
-func githubSchedule() (map[string]string, schedule) {
+// testSchedule is the spec edits and the schedule of the tests that take
+// a canary of examples/repo's (or the scaffold's) steps through every step
+// to promotion: the short schedule, or every step with
+// PROMOTER_TEST_FULL=1 (make test-full). The steps between the first
+// promotion and the finish land as the first promotion does.
+func testSchedule() (map[string]string, schedule) {
 	if os.Getenv("PROMOTER_TEST_FULL") != "" {
 		return nil, healthySchedule
 	}

@@ -208,11 +208,11 @@ func TestGitHubSecondaryRateLimits(t *testing.T) {
 // keeps the work the same however slow the machine is: a human on a timer
 // pushes more commits the slower each run, and every one of them is more
 // for promoter to fetch. make test runs the short schedule (the start,
-// one promotion, the finish; see githubSchedule), make test-full every
+// one promotion, the finish; see testSchedule), make test-full every
 // step.
 func TestGitHubBusyTargetAutoMerge(t *testing.T) {
 	t.Parallel()
-	edits, steps := githubSchedule()
+	edits, steps := testSchedule()
 	_, bare, gh, runAt, start := githubRunWith(t, "ghs_busy_token", edits)
 
 	// The human: a clone of their own, a commit whenever promoter made a
