@@ -40,8 +40,9 @@ build:
 # (PROMOTER_TEST_BINARY): a child built with -race spends most of its CPU in
 # the race detector's bookkeeping of kustomize and PromQL work, while
 # promoter's loop runs in-process under -race in the other end-to-end tests
-# of cmd/promoter (adoption, init, GitHub, watch). The adoption and GitHub
-# end-to-end tests run fewer steps (each doc comment says which).
+# of cmd/promoter (adoption, init, GitHub, watch). The adoption, init and
+# GitHub end-to-end tests and the scaffold's TestOverlayValidates run fewer
+# steps (each doc comment says which).
 # Measured, each test alone from one race-built test binary, CPU
 # (user+sys, before -> now): TestScripts 173 -> 55 s, TestCrashInjection
 # 52 -> 21 s, TestAdoptPromotes 66 -> 43 s, TestHealthyThroughGitHub
@@ -63,7 +64,7 @@ test: ensure-prometheus
 
 # test-full runs the repeated tests at their full count (PROMOTER_TEST_FULL=1:
 # 50 killed runs instead of 8, 8 racing runs and rollbacks instead of 4,
-# every step of the adoption and GitHub end-to-end tests), every child
+# every step of the adoption, init, GitHub and scaffold tests), every child
 # process is the race-built test binary (no PROMOTER_TEST_BINARY), and
 # both demos run in-process under -race.
 FULL_TIMEOUT ?= 60m
