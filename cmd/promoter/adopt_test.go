@@ -132,9 +132,44 @@ var adoptStart = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 // adoptRepo copies a fixture, validates it and serves it as a remote.
 func adoptRepo(t *testing.T, fx adoptFixture) (remote, bare string) {
 	t.Helper()
+	return adoptRepoSteps(t, fx, false)
+}
+
+// middleStep is the step between the fixtures' first (10%) and the
+// promotion.
+const middleStep = "    - {weight: 50, pause: 5m}\n"
+
+// adoptRepoSteps is adoptRepo with the middle step dropped from the
+// fixture's Canary spec when dropMiddle is set: the canary goes from its
+// first step straight to promotion.
+func adoptRepoSteps(t *testing.T, fx adoptFixture, dropMiddle bool) (remote, bare string) {
+	t.Helper()
 	work := t.TempDir()
 	if err := copyDir(filepath.Join("testdata/adopt", fx.dir), work); err != nil {
 		t.Fatal(err)
+	}
+	if dropMiddle {
+		dropped := 0
+		err := filepath.WalkDir(work, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if !bytes.Contains(data, []byte("\nkind: Canary\n")) || !bytes.Contains(data, []byte(middleStep)) {
+				return nil
+			}
+			dropped++
+			return os.WriteFile(p, bytes.Replace(data, []byte(middleStep), nil, 1), 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dropped != 1 {
+			t.Fatalf("test bug: %d Canary specs in %s have the step %q, want 1", dropped, fx.dir, strings.TrimSpace(middleStep))
+		}
 	}
 	out, code := promoterCmd(t, "validate", "--repo", work)
 	if code != 0 {
@@ -170,12 +205,20 @@ func adoptMesh(t *testing.T, fx adoptFixture, health string) *testMesh {
 // TestAdoptPromotes takes each fixture from validate through runs every 5
 // simulated minutes over a healthy canary to promotion, and checks every
 // commit promoter pushes.
+//
+// It runs reduced by default: each fixture's spec loses its middle step
+// (50%), so the canary goes through what differs from fixture to fixture
+// (adoption, the first step's commit, which also adds the component to
+// the overlay, and the promotion) and skips a second weight change like
+// the first. With PROMOTER_TEST_FULL=1 (make test-full) every fixture
+// runs every step.
 func TestAdoptPromotes(t *testing.T) {
 	t.Parallel()
+	full := os.Getenv("PROMOTER_TEST_FULL") != ""
 	for _, fx := range adoptFixtures {
 		t.Run(fx.dir, func(t *testing.T) {
 			t.Parallel()
-			remote, bare := adoptRepo(t, fx)
+			remote, bare := adoptRepoSteps(t, fx, !full)
 			v := newCommitVerifier(t, bare, fx)
 			m := adoptMesh(t, fx, "healthy")
 			adoptUntilPromoted(t, fx, remote, bare, m, v, 5*time.Minute)
@@ -190,14 +233,40 @@ func adoptUntilPromoted(t *testing.T, fx adoptFixture, remote, bare string, m *t
 	adoptUntilPromotedAt(t, fx, remote, bare, m, v, func(int) time.Duration { return cadence })
 }
 
-// scaffoldPauses runs promoter when each pause of the scaffold's schedule
-// (that of examples/repo, healthySchedule) is over: one run per step, as
-// a run between them holds and writes nothing.
-func scaffoldPauses(i int) time.Duration {
-	if i+1 < len(healthySchedule) {
-		return healthySchedule[i+1].after
+// pausesOf runs promoter when each pause of sched is over: one run per
+// step, as a run between them holds and writes nothing.
+func pausesOf(sched schedule) func(i int) time.Duration {
+	return func(i int) time.Duration {
+		if i+1 < len(sched) {
+			return sched[i+1].after
+		}
+		return 30 * time.Minute
 	}
-	return 30 * time.Minute
+}
+
+// initSchedule edits the Canary spec that init wrote at p to the steps of
+// testSchedule and returns its schedule and the weights its commits go
+// through, as the feature flag's rollout_percentage shows them.
+func initSchedule(t *testing.T, p string) (schedule, string) {
+	t.Helper()
+	edits, sched := testSchedule()
+	if edits == nil {
+		return sched, "5 10 25 50 75 100"
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for from, to := range edits {
+		if !bytes.Contains(data, []byte(from)) {
+			t.Fatalf("init's canary spec has no %q:\n%s", from, data)
+		}
+		data = bytes.Replace(data, []byte(from), []byte(to), 1)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return sched, "5 75 100"
 }
 
 // adoptUntilPromotedAt is adoptUntilPromoted with the run after run i
@@ -221,6 +290,7 @@ func adoptUntilPromotedAt(t *testing.T, fx adoptFixture, remote, bare string, m 
 			t.Fatalf("first run landed %d commits, want %d", commits, want)
 		}
 		if strings.Contains(out, "[Succeeded]") {
+			t.Logf("promoted by run %d", i+1)
 			break
 		}
 		if i > 40 {
@@ -271,6 +341,7 @@ func adoptUntilRollback(t *testing.T, fx adoptFixture, remote, bare string, m *t
 			if !strings.HasPrefix(msg, "Revert ") {
 				t.Errorf("the rollback is not a revert:\n%s", msg)
 			}
+			t.Logf("rolled back by run %d", i+1)
 			return out
 		}
 		if code != 0 && !(code == 1 && tolerate != "" && strings.Contains(out, tolerate)) {
@@ -724,6 +795,8 @@ func TestAdoptPinnedReplicasRollBack(t *testing.T) {
 // splits by host (init --split host), validates it, and runs it over a
 // healthy canary to promotion; every commit builds as the kustomize CLI
 // builds it and changes only the route's weights, images and replicas.
+// make test cuts the scaffold's steps to 5% and 75% (see testSchedule),
+// make test-full runs them all.
 func TestInitHostSplitPromotes(t *testing.T) {
 	t.Parallel()
 	work := t.TempDir()
@@ -731,6 +804,7 @@ func TestInitHostSplitPromotes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("init exited %d:\n%s", code, out)
 	}
+	sched, weights := initSchedule(t, filepath.Join(work, "apps/shop/canary.yaml"))
 	vs, err := os.ReadFile(filepath.Join(work, "apps/shop/base/virtualservice.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -758,11 +832,11 @@ func TestInitHostSplitPromotes(t *testing.T) {
 	}
 	v := newCommitVerifier(t, bare, fx)
 	m := adoptMesh(t, fx, "healthy")
-	adoptUntilPromotedAt(t, fx, srv.RepoURL("gitops"), bare, m, v, scaffoldPauses)
+	adoptUntilPromotedAt(t, fx, srv.RepoURL("gitops"), bare, m, v, pausesOf(sched))
 	// The scaffold ties its feature flag to the canary: in the built
 	// ConfigMap of every commit (krusty and the kustomize CLI alike) its
 	// rollout_percentage was the weight, then 100.
-	if got, want := strings.Join(slices.Compact(v.flags), " "), "5 10 25 50 75 100"; got != want {
+	if got, want := strings.Join(slices.Compact(v.flags), " "), weights; got != want {
 		t.Errorf("the feature flag's rollout_percentage went %s over the commits, want %s", got, want)
 	}
 }
@@ -811,7 +885,9 @@ func TestInitFeatureFlagRollsBack(t *testing.T) {
 // httproute), validates it, and runs it over a healthy canary, whose
 // metrics only the waypoint reports, to promotion; every commit builds as
 // the kustomize CLI builds it, validates against the Gateway API CRDs and
-// changes only the rule's weights, images and replicas.
+// changes only the rule's weights, images and replicas. make test cuts
+// the scaffold's steps to 5% and 75% (see testSchedule), make test-full
+// runs them all.
 func TestInitHTTPRoutePromotes(t *testing.T) {
 	t.Parallel()
 	work := t.TempDir()
@@ -819,6 +895,7 @@ func TestInitHTTPRoutePromotes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("init exited %d:\n%s", code, out)
 	}
+	sched, _ := initSchedule(t, filepath.Join(work, "apps/shop/canary.yaml"))
 	out, code = promoterCmd(t, "validate", "--repo", work)
 	if code != 0 || !strings.Contains(out, "ok    shop (apps/shop/canary.yaml)") {
 		t.Fatalf("validate exited %d:\n%s", code, out)
@@ -834,7 +911,7 @@ func TestInitHTTPRoutePromotes(t *testing.T) {
 	}
 	v := newCommitVerifier(t, bare, fx)
 	m := adoptMesh(t, fx, "healthy")
-	adoptUntilPromotedAt(t, fx, srv.RepoURL("gitops"), bare, m, v, scaffoldPauses)
+	adoptUntilPromotedAt(t, fx, srv.RepoURL("gitops"), bare, m, v, pausesOf(sched))
 }
 
 // A canary whose version label matches no series holds, and the run says

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,16 +28,17 @@ import (
 // `promoter start` begins a new attempt, so every kill interrupts real
 // work; 8 iterations kill at each point twice and take one canary through
 // all six steps and the next, started by `promoter start`, through two.
-// At the end every commit of the target branch builds.
+// At the end every commit of the target branch builds. The runs get a
+// TMPDIR of the test's own: a killed run leaves its clone there (and the
+// test removes it), a clean run leaves nothing, and no clone of this
+// test's remote is left in the test process's TMPDIR.
 func TestCrashInjection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills 8 processes")
 	}
 	t.Parallel()
 	iterations := repetitions(8, 50)
-	if _, err := exec.LookPath("promoter"); err != nil {
-		t.Fatalf("promoter is not on PATH: %v", err)
-	}
+	bin := promoterBinary(t)
 	srv := gittest.NewServer(t)
 	// Eight healthy canaries run one after the other here; at alpha 0.05
 	// the sequential test may rightly reject one of them by chance, which
@@ -44,6 +46,9 @@ func TestCrashInjection(t *testing.T) {
 	bare := seedExampleWith(t, srv, "auto-merge", map[string]string{"type: sequential, alpha: 0.05": "type: sequential, alpha: 0.000001"})
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	env := startMesh(t, start, healthyVersion, 20, 11, time.Minute)
+	// tmp is the runs' TMPDIR; outside is where they would have put their
+	// clones without it.
+	tmp, outside, started := t.TempDir(), os.TempDir(), time.Now().Add(-time.Second)
 	advance := func(at time.Time) {
 		if _, err := env.advance(bare, at); err != nil {
 			t.Fatal(err)
@@ -53,7 +58,8 @@ func TestCrashInjection(t *testing.T) {
 	// k.line, or k.after after it started (when set).
 	run := func(at time.Time, k killPoint, args ...string) (killed bool, out string) {
 		args = append([]string{"--repo", srv.RepoURL("repo"), "--prometheus", env.URL, "--now", at.Format(time.RFC3339)}, args...)
-		cmd := exec.Command("promoter", args...)
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 		var stdout, b strings.Builder
 		cmd.Stdout = &stdout
 		stderr, err := cmd.StderrPipe()
@@ -115,8 +121,12 @@ func TestCrashInjection(t *testing.T) {
 		if killed {
 			kills++
 		}
+		left := clonesIn(t, tmp, srv.RepoURL("repo"), time.Time{})
 		if _, out := run(at, killPoint{}, "run"); strings.Contains(out, "error") {
 			t.Fatalf("clean run after a kill %s:\n%s", kp.name, out)
+		}
+		if now := clonesIn(t, tmp, srv.RepoURL("repo"), time.Time{}); len(now) != len(left) {
+			t.Errorf("iteration %d: the clean run left a clone in its TMPDIR: %v before, %v after", i, left, now)
 		}
 		if got := len(firstParent(t, bare)) - before; got != 1 {
 			t.Fatalf("iteration %d (killed %s: %v): %d commits landed for step %d, want exactly 1", i, kp.name, killed, got, step+1)
@@ -127,7 +137,38 @@ func TestCrashInjection(t *testing.T) {
 	if kills < iterations/2 {
 		t.Errorf("only %d of %d runs were killed before they finished", kills, iterations)
 	}
+	if got := clonesIn(t, tmp, srv.RepoURL("repo"), time.Time{}); len(got) > kills {
+		t.Errorf("%d clones left in the runs' TMPDIR, more than the %d killed runs", len(got), kills)
+	}
+	if got := clonesIn(t, outside, srv.RepoURL("repo"), started); len(got) > 0 {
+		t.Errorf("clones of this test's remote left outside its TMPDIR: %v", got)
+	}
 	assertEveryCommitBuilds(t, srv.RepoURL("repo"))
+}
+
+// clonesIn lists the promoter-clone-* directories in dir, changed since
+// since, whose remote is url.
+func clonesIn(t *testing.T, dir, url string, since time.Time) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "promoter-clone-") {
+			continue
+		}
+		if info, err := e.Info(); err != nil || info.ModTime().Before(since) {
+			continue
+		}
+		cfg, err := os.ReadFile(filepath.Join(dir, e.Name(), "config"))
+		if err != nil || !strings.Contains(string(cfg), "url = "+url+"\n") {
+			continue
+		}
+		out = append(out, e.Name())
+	}
+	return out
 }
 
 // repetitions is how often a repeated test repeats: n, or full when

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +17,14 @@ import (
 // in the background after a pull request opens: the step still lands in
 // the run that opened it. Every request and answer is checked against
 // GitHub's description (the fake fails the test otherwise).
+//
+// make test runs it on a shorter schedule (see testSchedule): the start,
+// one promotion and the finish; make test-full on every step.
 func TestHealthyThroughGitHub(t *testing.T) {
 	t.Parallel()
 	const token = "ghs_e2e_token"
-	srv, bare, gh, ghEnv := githubServe(t, token)
+	edits, steps := testSchedule()
+	srv, bare, gh, ghEnv := githubServeWith(t, token, edits)
 	gh.SetMergeableNullPolls(2)
 
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -41,7 +46,6 @@ func TestHealthyThroughGitHub(t *testing.T) {
 	}
 
 	at := start.Add(time.Hour)
-	steps := healthySchedule
 	for i, s := range steps {
 		at = at.Add(s.after)
 		if out := runAt(at); !strings.Contains(out, s.want) || !strings.Contains(out, "/pull/") {
@@ -84,7 +88,7 @@ func TestHealthyThroughGitHub(t *testing.T) {
 			t.Errorf("pull request %d (%s) merged=%v, duplicate head=%v", p.Number, p.Head, p.Merged, heads[p.Head])
 		}
 		heads[p.Head] = true
-		if want := fmt.Sprintf("promoter/myapp/step-%d", i+1); i < 5 && p.Head != want {
+		if want := fmt.Sprintf("promoter/myapp/step-%d", i+1); i < len(steps)-1 && p.Head != want {
 			t.Errorf("pull request %d head %s, want %s", p.Number, p.Head, want)
 		}
 		if !strings.Contains(p.Body, "### Schedule") || !strings.Contains(p.Body, "Promoter-Canary: myapp") {
@@ -117,17 +121,46 @@ func TestHealthyThroughGitHub(t *testing.T) {
 	}
 }
 
-// healthySchedule is a healthy canary's runs through the scaffold's
-// schedule: how long after the previous run each one comes, and the
-// decision it must print.
-var healthySchedule = []struct {
+// schedule is a healthy canary's runs through its steps: how long after
+// the previous run each one comes, and the decision it must print.
+type schedule []struct {
 	after time.Duration
 	want  string
-}{
+}
+
+// healthySchedule is the schedule of the scaffold's steps (those of
+// examples/repo).
+var healthySchedule = schedule{
 	{0, "myapp: start 0% -> 5%"},
 	{30 * time.Minute, "myapp: promote 5% -> 10%"},
 	{time.Hour, "myapp: promote 10% -> 25%"},
 	{2 * time.Hour, "myapp: promote 25% -> 50%"},
 	{4 * time.Hour, "myapp: promote 50% -> 75%"},
 	{2 * time.Hour, "myapp: finish 75% -> 100%"},
+}
+
+// shortSchedule is the schedule of examples/repo with its steps cut to 5%
+// and 75% (shortSteps): the start, one promotion, which carries a gate
+// report, and the finish.
+var shortSchedule = schedule{
+	{0, "myapp: start 0% -> 5%"},
+	{30 * time.Minute, "myapp: promote 5% -> 75%"},
+	{2 * time.Hour, "myapp: finish 75% -> 100%"},
+}
+
+// shortSteps are the edits to myapp's canary spec of shortSchedule.
+var shortSteps = map[string]string{
+	"    - {weight: 10, pause: 1h}\n    - {weight: 25, pause: 2h}\n    - {weight: 50, pause: 4h}\n": "",
+}
+
+// testSchedule is the spec edits and the schedule of the tests that take
+// a canary of examples/repo's (or the scaffold's) steps through every step
+// to promotion: the short schedule, or every step with
+// PROMOTER_TEST_FULL=1 (make test-full). The steps between the first
+// promotion and the finish land as the first promotion does.
+func testSchedule() (map[string]string, schedule) {
+	if os.Getenv("PROMOTER_TEST_FULL") != "" {
+		return nil, healthySchedule
+	}
+	return shortSteps, shortSchedule
 }

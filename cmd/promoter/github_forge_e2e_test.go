@@ -19,7 +19,14 @@ import (
 // as githubEnv gives them for any other command.
 func githubRun(t *testing.T, token string) (url, bare string, gh *githubtest.Server, runAt func(at time.Time) (int, string, string), start time.Time) {
 	t.Helper()
-	srv, bare, gh, env := githubServe(t, token)
+	return githubRunWith(t, token, nil)
+}
+
+// githubRunWith is githubRun with edits made to myapp's canary spec (see
+// seedExampleWith).
+func githubRunWith(t *testing.T, token string, edits map[string]string) (url, bare string, gh *githubtest.Server, runAt func(at time.Time) (int, string, string), start time.Time) {
+	t.Helper()
+	srv, bare, gh, env := githubServeWith(t, token, edits)
 	start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	mesh := startMesh(t, start, healthyVersion, 20, 3, 30*time.Second)
 	gh.Clock = mesh.clock
@@ -200,10 +207,13 @@ func TestGitHubSecondaryRateLimits(t *testing.T) {
 // kept. Pacing the human by promoter's requests rather than by the clock
 // keeps the work the same however slow the machine is: a human on a timer
 // pushes more commits the slower each run, and every one of them is more
-// for promoter to fetch.
+// for promoter to fetch. make test runs the short schedule (the start,
+// one promotion, the finish; see testSchedule), make test-full every
+// step.
 func TestGitHubBusyTargetAutoMerge(t *testing.T) {
 	t.Parallel()
-	_, bare, gh, runAt, start := githubRun(t, "ghs_busy_token")
+	edits, steps := testSchedule()
+	_, bare, gh, runAt, start := githubRunWith(t, "ghs_busy_token", edits)
 
 	// The human: a clone of their own, a commit whenever promoter made a
 	// request to GitHub since the last one, and on a rejected push
@@ -250,7 +260,6 @@ func TestGitHubBusyTargetAutoMerge(t *testing.T) {
 	}()
 
 	at := start.Add(time.Hour)
-	steps := healthySchedule
 	landed, catchUps, retries := 0, 0, 0
 	for i, s := range steps {
 		at = at.Add(s.after)

@@ -207,8 +207,9 @@ func TestStartReviewModeOpensOnePullRequest(t *testing.T) {
 	}
 }
 
-// Eight rollbacks race on one HTTP remote: one revert lands, the others
-// find it done, none fails.
+// Four rollbacks (eight with PROMOTER_TEST_FULL=1, make test-full) race
+// on one HTTP remote: one revert lands, the others find it done, none
+// fails.
 func TestConcurrentRollbacks(t *testing.T) {
 	t.Parallel()
 	srv := gittest.NewServer(t)
@@ -217,7 +218,7 @@ func TestConcurrentRollbacks(t *testing.T) {
 	if code, out, errs := run("--repo", url, "start", "myapp", "--image", "myapp:v2.0.0"); code != 0 {
 		t.Fatalf("start: exit %d\n%s%s", code, out, errs)
 	}
-	const n = 8
+	n := repetitions(4, 8)
 	type result struct {
 		code     int
 		out, err string
@@ -346,8 +347,15 @@ func TestStartRollbackThroughGitHub(t *testing.T) {
 // parallel).
 func githubServe(t *testing.T, token string) (*gittest.Server, string, *githubtest.Server, map[string]string) {
 	t.Helper()
+	return githubServeWith(t, token, nil)
+}
+
+// githubServeWith is githubServe with edits made to myapp's canary spec
+// (see seedExampleWith).
+func githubServeWith(t *testing.T, token string, edits map[string]string) (*gittest.Server, string, *githubtest.Server, map[string]string) {
+	t.Helper()
 	srv := gittest.NewServer(t)
-	bare := seedExample(t, srv, "auto-merge")
+	bare := seedExampleWith(t, srv, "auto-merge", edits)
 	gh := githubtest.New(t, bare, "acme", "gitops", token)
 	return srv, bare, gh, githubEnv(gh, token)
 }
