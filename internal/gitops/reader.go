@@ -1,0 +1,148 @@
+package gitops
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// errReadersClosed is the error of a read after [Repo.Close].
+var errReadersClosed = errors.New("repository is closed")
+
+// objectReaders read objects for the file systems of snapshots
+// ([Snapshot.FS]), apart from the storage that fetches, commits and
+// pushes.
+//
+// Each reader is a read-only storage over the same directory that keeps
+// its packfiles open: the repository's own storage opens (and resolves the
+// path of) the packfile again for every object it reads, which dominates
+// a pass that reads thousands of small files. Readers are not safe for
+// concurrent use, so the pool hands each read a reader of its own, up to
+// one per CPU; they share one object cache (safe for concurrent use).
+//
+// A reader only reads: it never writes, and the repository's storage
+// never sees its state. Objects written after a reader was opened are
+// found all the same: loose objects are opened by name, and a miss (a
+// packfile a fetch added) makes the reader read the list of packfiles
+// again before it says the object does not exist.
+type objectReaders struct {
+	fs    billy.Filesystem
+	cache cache.Object
+	// slots bounds the readers in use.
+	slots chan struct{}
+
+	mu   sync.Mutex
+	idle []*filesystem.Storage
+	// live counts the readers opened and not closed.
+	live   int
+	closed bool
+}
+
+// newObjectReaders reads the repository whose .git directory (or bare
+// repository) is fs, with at most n readers at a time (n <= 0: one per
+// CPU).
+func newObjectReaders(fs billy.Filesystem, n int) *objectReaders {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return &objectReaders{fs: fs, cache: cache.NewObjectLRUDefault(), slots: make(chan struct{}, n)}
+}
+
+// object reads the object h of type t (plumbing.AnyObject: any type).
+// Errors: plumbing.ErrObjectNotFound, or the storage's.
+func (p *objectReaders) object(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	var obj plumbing.EncodedObject
+	err := p.with(func(s *filesystem.Storage) error {
+		o, err := s.EncodedObject(t, h)
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			// A fetch may have added a packfile since s read the list.
+			s.Reindex()
+			o, err = s.EncodedObject(t, h)
+		}
+		obj = o
+		return err
+	})
+	return obj, err
+}
+
+// with runs fn with a reader of its own.
+func (p *objectReaders) with(fn func(s *filesystem.Storage) error) error {
+	if p == nil {
+		return errReadersClosed
+	}
+	p.slots <- struct{}{}
+	defer func() { <-p.slots }()
+	s, err := p.take()
+	if err != nil {
+		return err
+	}
+	defer p.put(s)
+	return fn(s)
+}
+
+func (p *objectReaders) take() (*filesystem.Storage, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errReadersClosed
+	}
+	if n := len(p.idle); n > 0 {
+		s := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		return s, nil
+	}
+	s := filesystem.NewStorageWithOptions(p.fs, p.cache, filesystem.Options{KeepDescriptors: true})
+	p.live++
+	return s, nil
+}
+
+func (p *objectReaders) put(s *filesystem.Storage) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		_ = s.Close()
+		p.live--
+		return
+	}
+	p.idle = append(p.idle, s)
+}
+
+// open reports how many readers are open (for tests).
+func (p *objectReaders) open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live
+}
+
+// Close closes the readers' packfiles; a reader in use is closed when its
+// read ends. Reads after Close fail. Closing twice, or a nil pool, does
+// nothing.
+func (p *objectReaders) Close() error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	for _, s := range p.idle {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		p.live--
+	}
+	p.idle = nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("closing object readers: %w", err)
+	}
+	return nil
+}
