@@ -20,11 +20,12 @@ var errReadersClosed = errors.New("repository is closed")
 // pushes.
 //
 // Each reader is a read-only storage over the same directory that keeps
-// its packfiles open: the repository's own storage opens (and resolves the
-// path of) the packfile again for every object it reads, which dominates
-// a pass that reads thousands of small files. Readers are not safe for
-// concurrent use, so the pool hands each read a reader of its own, up to
-// one per CPU; they share one object cache (safe for concurrent use).
+// its packfiles open (up to maxOpenPacks, the most recently opened): the
+// repository's own storage opens (and resolves the path of) the packfile
+// again for every object it reads, which dominates a pass that reads
+// thousands of small files. Readers are not safe for concurrent use, so
+// the pool hands each read a reader of its own, up to one per CPU (at most
+// maxReaders); they share one object cache (safe for concurrent use).
 //
 // A reader only reads: it never writes, and the repository's storage
 // never sees its state. Objects written after a reader was opened are
@@ -44,12 +45,19 @@ type objectReaders struct {
 	closed bool
 }
 
+// Bounds on the files readers hold open: a long-lived Repo that fetched
+// many times has many packfiles, and a large machine many CPUs.
+const (
+	maxReaders   = 8
+	maxOpenPacks = 16
+)
+
 // newObjectReaders reads the repository whose .git directory (or bare
 // repository) is fs, with at most n readers at a time (n <= 0: one per
-// CPU).
+// CPU, at most maxReaders).
 func newObjectReaders(fs billy.Filesystem, n int) *objectReaders {
 	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = min(runtime.GOMAXPROCS(0), maxReaders)
 	}
 	return &objectReaders{fs: fs, cache: cache.NewObjectLRUDefault(), slots: make(chan struct{}, n)}
 }
@@ -97,7 +105,7 @@ func (p *objectReaders) take() (*filesystem.Storage, error) {
 		p.idle = p.idle[:n-1]
 		return s, nil
 	}
-	s := filesystem.NewStorageWithOptions(p.fs, p.cache, filesystem.Options{KeepDescriptors: true})
+	s := filesystem.NewStorageWithOptions(p.fs, p.cache, filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
 	p.live++
 	return s, nil
 }

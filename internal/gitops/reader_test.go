@@ -211,3 +211,38 @@ func openFilesUnder(t *testing.T, dir string) int {
 	}
 	return n
 }
+
+// Every fetch adds a packfile; a Repo that fetched many times reads its
+// snapshots with a bounded number of packfiles open.
+func TestObjectReadersBoundOpenPackfiles(t *testing.T) {
+	ctx := context.Background()
+	files := map[string]string{"README.md": "v0\n"}
+	bare := gittest.Seed(t, filepath.Join(t.TempDir(), "repo.git"), "main", files)
+	r := open(t, bare)
+	for i := range 20 {
+		p := fmt.Sprintf("apps/app-%02d/canary.yaml", i)
+		files[p] = fmt.Sprintf("name: app-%02d\n", i)
+		gittest.CommitFiles(t, bare, "main", "add "+p, map[string]string{p: files[p]})
+		if _, err := r.Fetch(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	packDir, err := filepath.EvalSymlinks(filepath.Join(r.Dir(), "objects", "pack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if packs, _ := filepath.Glob(filepath.Join(packDir, "*.pack")); len(packs) <= 16 {
+		t.Fatalf("%d packfiles: the test needs more than a reader keeps open", len(packs))
+	}
+	tip, err := r.Tip(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFS(t, tip.FS(), files) // one reader: the reads are sequential
+	if n := gitops.OpenObjectReaders(r); n != 1 {
+		t.Fatalf("%d readers open after sequential reads, want 1", n)
+	}
+	if n := openFilesUnder(t, packDir); n > 16 {
+		t.Errorf("%d files open under %s, want at most 16", n, packDir)
+	}
+}
