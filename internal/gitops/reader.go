@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/go-git/go-billy/v5"
@@ -29,9 +30,9 @@ var errReadersClosed = errors.New("repository is closed")
 //
 // A reader only reads: it never writes, and the repository's storage
 // never sees its state. Objects written after a reader was opened are
-// found all the same: loose objects are opened by name, and a miss (a
-// packfile a fetch added) makes the reader read the list of packfiles
-// again before it says the object does not exist.
+// found all the same: loose objects are opened by name, and on a miss a
+// reader whose packfiles changed since (a fetch added one) reads their
+// indexes again before it says the object does not exist.
 type objectReaders struct {
 	fs    billy.Filesystem
 	cache cache.Object
@@ -39,7 +40,7 @@ type objectReaders struct {
 	slots chan struct{}
 
 	mu   sync.Mutex
-	idle []*filesystem.Storage
+	idle []*objectReader
 	// live counts the readers opened and not closed.
 	live   int
 	closed bool
@@ -66,35 +67,60 @@ func newObjectReaders(fs billy.Filesystem, n int) *objectReaders {
 // Errors: plumbing.ErrObjectNotFound, or the storage's.
 func (p *objectReaders) object(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
 	var obj plumbing.EncodedObject
-	err := p.with(func(s *filesystem.Storage) error {
-		o, err := s.EncodedObject(t, h)
-		if errors.Is(err, plumbing.ErrObjectNotFound) {
-			// A fetch may have added a packfile since s read the list.
-			s.Reindex()
-			o, err = s.EncodedObject(t, h)
-		}
-		obj = o
+	err := p.with(func(r *objectReader) error {
+		var err error
+		obj, err = r.object(t, h)
 		return err
 	})
 	return obj, err
 }
 
 // with runs fn with a reader of its own.
-func (p *objectReaders) with(fn func(s *filesystem.Storage) error) error {
+func (p *objectReaders) with(fn func(r *objectReader) error) error {
 	if p == nil {
 		return errReadersClosed
 	}
 	p.slots <- struct{}{}
 	defer func() { <-p.slots }()
-	s, err := p.take()
+	r, err := p.take()
 	if err != nil {
 		return err
 	}
-	defer p.put(s)
-	return fn(s)
+	defer p.put(r)
+	return fn(r)
 }
 
-func (p *objectReaders) take() (*filesystem.Storage, error) {
+// objectReader is one reader of the pool.
+type objectReader struct {
+	st *filesystem.Storage
+	// packs are the packfiles as last listed after a miss (nil: never).
+	packs []plumbing.Hash
+}
+
+// object reads an object; on a miss it reads the packfiles' indexes again
+// if a packfile was added since (a fetch), and tries once more.
+func (r *objectReader) object(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := r.st.EncodedObject(t, h)
+	if !errors.Is(err, plumbing.ErrObjectNotFound) || !r.packsChanged() {
+		return obj, err
+	}
+	r.st.Reindex()
+	return r.st.EncodedObject(t, h)
+}
+
+// packsChanged lists the packfiles and reports whether they differ from
+// the last listing (always on the first).
+func (r *objectReader) packsChanged() bool {
+	packs, err := r.st.ObjectPacks()
+	if err != nil {
+		return true // reading the indexes again reports it
+	}
+	changed := r.packs == nil || !slices.Equal(packs, r.packs)
+	r.packs = packs
+	return changed
+}
+
+func (p *objectReaders) take() (*objectReader, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -105,20 +131,20 @@ func (p *objectReaders) take() (*filesystem.Storage, error) {
 		p.idle = p.idle[:n-1]
 		return s, nil
 	}
-	s := filesystem.NewStorageWithOptions(p.fs, p.cache, filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
+	st := filesystem.NewStorageWithOptions(p.fs, p.cache, filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
 	p.live++
-	return s, nil
+	return &objectReader{st: st}, nil
 }
 
-func (p *objectReaders) put(s *filesystem.Storage) {
+func (p *objectReaders) put(r *objectReader) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		_ = s.Close()
+		_ = r.st.Close()
 		p.live--
 		return
 	}
-	p.idle = append(p.idle, s)
+	p.idle = append(p.idle, r)
 }
 
 // open reports how many readers are open (for tests).
@@ -142,8 +168,8 @@ func (p *objectReaders) Close() error {
 	}
 	p.closed = true
 	var errs []error
-	for _, s := range p.idle {
-		if err := s.Close(); err != nil {
+	for _, r := range p.idle {
+		if err := r.st.Close(); err != nil {
 			errs = append(errs, err)
 		}
 		p.live--
