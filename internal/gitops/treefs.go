@@ -48,22 +48,39 @@ func newTreeCache(objects *objectReaders, root *object.Tree) *treeCache {
 }
 
 // treeNode is a decoded tree, never modified once made (go-git's
-// object.Tree builds its index of names on first lookup, so it cannot be
+// object.Tree caches the subtrees it looked up in itself, so it cannot be
 // shared between goroutines).
 type treeNode struct {
 	entries []object.TreeEntry
-	byName  map[string]int
+	// refused marks the entries whose names go-git refuses to look up
+	// (".git" and its spellings, control characters, ".." between
+	// backslashes): lookups do not find them, as go-git's do not (nil:
+	// none).
+	refused []bool
+	// byName indexes the entries a lookup finds: the first of a name.
+	byName map[string]int
 }
 
 func newTreeNode(entries []object.TreeEntry) *treeNode {
 	n := &treeNode{entries: entries, byName: make(map[string]int, len(entries))}
 	for i, e := range entries {
-		n.byName[e.Name] = i
+		// An empty tree of its own (FindEntry writes to the tree) checks
+		// the name the way go-git's lookups do.
+		if _, err := new(object.Tree).FindEntry(e.Name); !errors.Is(err, object.ErrEntryNotFound) {
+			if n.refused == nil {
+				n.refused = make([]bool, len(entries))
+			}
+			n.refused[i] = true
+			continue
+		}
+		if _, dup := n.byName[e.Name]; !dup {
+			n.byName[e.Name] = i
+		}
 	}
 	return n
 }
 
-// find returns the entry called name, if there is one.
+// find returns the entry called name, if a lookup finds one.
 func (n *treeNode) find(name string) (object.TreeEntry, bool) {
 	i, ok := n.byName[name]
 	if !ok {
@@ -141,7 +158,7 @@ func (t *treeFS) ListFiles(keep func(path string) bool, skip func(dir string) bo
 	var out []string
 	var walk func(tree *treeNode, prefix string) error
 	walk = func(tree *treeNode, prefix string) error {
-		for _, e := range tree.entries {
+		for i, e := range tree.entries {
 			p := e.Name
 			if prefix != "" {
 				p = prefix + "/" + e.Name
@@ -150,6 +167,9 @@ func (t *treeFS) ListFiles(keep func(path string) bool, skip func(dir string) bo
 			case e.Mode == filemode.Dir:
 				if skip(p) {
 					continue
+				}
+				if tree.refused != nil && tree.refused[i] {
+					return object.ErrDirectoryNotFound // as go-git's lookup says
 				}
 				sub, err := t.trees.subtree(p, e.Hash)
 				if err != nil {
