@@ -34,6 +34,11 @@
 // the depth, when a walk reaches its boundary; Options.Depth sets the
 // initial depth.
 //
+// A snapshot's file system ([Snapshot.FS]) is safe for concurrent use, also
+// while the Repo fetches or commits: it reads objects through read-only
+// storages of its own that keep their packfiles open, so the canaries of a
+// pass read their files in parallel. [Repo.Close] closes them.
+//
 // # Writing
 //
 // [Repo.Commit] builds a commit object directly from a parent tree and a

@@ -8,3 +8,6 @@ func SetGitIdleTimeout(d time.Duration) (restore func()) {
 	gitIdleTimeout = d
 	return func() { gitIdleTimeout = old }
 }
+
+// OpenObjectReaders is the number of object readers r has open.
+func OpenObjectReaders(r *Repo) int { return r.objects.open() }

@@ -22,15 +22,17 @@ type Files map[string][]byte
 type Snapshot struct {
 	Commit Commit
 	tree   *object.Tree
-	// dirs are the subtrees its FS decoded, shared by every FS of the
+	// dirs are the trees its FS decoded, shared by every FS of the
 	// snapshot.
 	dirs *treeCache
 }
 
 // FS is the repository at the snapshot's commit as a read-only [fs.FS]
-// (also [fs.ReadFileFS], [fs.ReadDirFS] and [fs.StatFS]).
+// (also [fs.ReadFileFS], [fs.ReadDirFS] and [fs.StatFS]). It is safe for
+// concurrent use, also while the repository fetches or commits, until the
+// Repo is closed.
 func (s *Snapshot) FS() fs.FS {
-	return &treeFS{root: s.tree, when: s.Commit.CommitTime, dirs: s.dirs}
+	return &treeFS{trees: s.dirs, when: s.Commit.CommitTime}
 }
 
 // ReadDir returns every file under dir (recursively), keyed by
@@ -123,7 +125,7 @@ func (r *Repo) snapshot(c Commit) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tree of %s: %w", c.Short(), err)
 	}
-	return &Snapshot{Commit: c, tree: tree, dirs: newTreeCache()}, nil
+	return &Snapshot{Commit: c, tree: tree, dirs: newTreeCache(r.objects, tree)}, nil
 }
 
 func (r *Repo) commit(h plumbing.Hash) (Commit, error) {

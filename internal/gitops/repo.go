@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // DefaultDepth is the depth of a clone of a network remote. Walks that
@@ -89,6 +90,8 @@ type Repo struct {
 	retry  Retry
 	// progress is Options.Progress, or nil.
 	progress io.Writer
+	// objects read the objects of snapshots (see objectReaders).
+	objects *objectReaders
 
 	// mu serialises fetches and ref updates within the process.
 	mu sync.Mutex
@@ -130,6 +133,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	r.author = r.author.orDefault()
 	if checkout := openCheckout(opts.Source); checkout != nil {
 		if err := r.openCheckout(ctx, checkout, opts); err != nil {
+			r.Close()
 			return nil, err
 		}
 		return r, nil
@@ -139,6 +143,17 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// setGit makes repo the repository r works on.
+func (r *Repo) setGit(repo *git.Repository) error {
+	st, ok := repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return fmt.Errorf("repository storage %T is not a directory", repo.Storer)
+	}
+	r.git = repo
+	r.objects = newObjectReaders(st.Filesystem(), 0)
+	return nil
 }
 
 // openCheckout opens source if it is a directory inside a checkout (a
@@ -160,7 +175,9 @@ func isBare(repo *git.Repository) bool {
 }
 
 func (r *Repo) openCheckout(ctx context.Context, repo *git.Repository, opts Options) error {
-	r.git = repo
+	if err := r.setGit(repo); err != nil {
+		return err
+	}
 	r.dir = opts.Source
 	rem, err := repo.Remote(remoteName)
 	if err != nil {
@@ -252,10 +269,13 @@ func (r *Repo) clone(ctx context.Context, opts Options) error {
 		fmt.Fprintf(r.progress, "promoter: cloning %s\n", r.remote.clean)
 	}
 	cctx, cancel := bounded(ctx)
-	r.git, err = git.PlainCloneContext(cctx, r.dir, true, co)
+	repo, err := git.PlainCloneContext(cctx, r.dir, true, co)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("clone %s: %w", r.remote.clean, r.classify(err))
+	}
+	if err := r.setGit(repo); err != nil {
+		return err
 	}
 	if r.progress != nil {
 		fmt.Fprintf(r.progress, "promoter: cloned %s in %s\n", r.remote.clean, time.Since(started).Round(100*time.Millisecond))
@@ -276,16 +296,18 @@ func (r *Repo) clone(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// Close removes a clone Open made; it leaves a checkout alone. Closing a
-// nil Repo does nothing.
+// Close closes the files the Repo keeps open and removes a clone Open
+// made; it leaves a checkout alone. The file systems of its snapshots
+// cannot be read after Close. Closing a nil Repo does nothing.
 func (r *Repo) Close() error {
 	if r == nil {
 		return nil
 	}
+	err := r.objects.Close()
 	if r.cloned && r.dir != "" {
-		return os.RemoveAll(r.dir)
+		err = errors.Join(err, os.RemoveAll(r.dir))
 	}
-	return nil
+	return err
 }
 
 // Branch is the target branch.

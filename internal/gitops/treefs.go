@@ -1,13 +1,13 @@
 package gitops
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,63 +20,145 @@ import (
 // at one commit, without a checkout. Modification times are the commit's
 // time. Symbolic links and submodules appear as files that cannot be read
 // (render never follows links out of the repository).
+//
+// It is safe for concurrent use: it reads objects through the repository's
+// object readers (reader.go), and the trees it decoded are immutable.
 type treeFS struct {
-	root *object.Tree
-	when time.Time
-	// dirs caches decoded subtrees (nil: none are cached).
-	dirs *treeCache
+	trees *treeCache
+	when  time.Time
 }
 
-// treeCache holds the subtrees of one commit's tree by path, each decoded
+// treeCache holds the trees of one commit by directory path, each decoded
 // once: a lookup otherwise decodes every tree on its path from the object
-// store, and a build stats each component of every path it reads.
+// store, and a build stats each component of every path it reads. The
+// commit is immutable, so a decoded tree never goes stale.
 type treeCache struct {
-	mu   sync.Mutex
-	dirs map[string]*object.Tree
+	objects *objectReaders
+	// root is the commit's tree; rootNode is made from it on first use.
+	root     *object.Tree
+	rootOnce sync.Once
+	rootNode *treeNode
+
+	mu   sync.RWMutex
+	dirs map[string]*treeNode
 }
 
-func newTreeCache() *treeCache { return &treeCache{dirs: map[string]*object.Tree{}} }
+func newTreeCache(objects *objectReaders, root *object.Tree) *treeCache {
+	return &treeCache{objects: objects, root: root, dirs: map[string]*treeNode{}}
+}
+
+// treeNode is a decoded tree, never modified once made (go-git's
+// object.Tree caches the subtrees it looked up in itself, so it cannot be
+// shared between goroutines).
+type treeNode struct {
+	entries []object.TreeEntry
+	// refused marks the entries whose names go-git refuses to look up
+	// (".git" and its spellings, control characters, ".." between
+	// backslashes): lookups do not find them, as go-git's do not (nil:
+	// none).
+	refused []bool
+	// byName indexes the entries a lookup finds: the first of a name.
+	byName map[string]int
+}
+
+func newTreeNode(entries []object.TreeEntry) *treeNode {
+	n := &treeNode{entries: entries, byName: make(map[string]int, len(entries))}
+	for i, e := range entries {
+		// An empty tree of its own (FindEntry writes to the tree) checks
+		// the name the way go-git's lookups do.
+		if _, err := new(object.Tree).FindEntry(e.Name); !errors.Is(err, object.ErrEntryNotFound) {
+			if n.refused == nil {
+				n.refused = make([]bool, len(entries))
+			}
+			n.refused[i] = true
+			continue
+		}
+		if _, dup := n.byName[e.Name]; !dup {
+			n.byName[e.Name] = i
+		}
+	}
+	return n
+}
+
+// find returns the entry called name, if a lookup finds one.
+func (n *treeNode) find(name string) (object.TreeEntry, bool) {
+	i, ok := n.byName[name]
+	if !ok {
+		return object.TreeEntry{}, false
+	}
+	return n.entries[i], true
+}
 
 // dir returns the tree of directory p ("." is the root), or an error
 // wrapping fs.ErrNotExist when p is not a directory of the tree.
-func (t *treeFS) dir(p string) (*object.Tree, error) {
+func (c *treeCache) dir(p string) (*treeNode, error) {
 	if p == "." {
-		return t.root, nil
+		c.rootOnce.Do(func() { c.rootNode = newTreeNode(c.root.Entries) })
+		return c.rootNode, nil
 	}
-	if t.dirs != nil {
-		t.dirs.mu.Lock()
-		tr, ok := t.dirs.dirs[p]
-		t.dirs.mu.Unlock()
-		if ok {
-			return tr, nil
-		}
+	c.mu.RLock()
+	n, ok := c.dirs[p]
+	c.mu.RUnlock()
+	if ok {
+		return n, nil
 	}
-	parent, err := t.dir(path.Dir(p))
+	parent, err := c.dir(path.Dir(p))
 	if err != nil {
 		return nil, err
 	}
-	e, err := parent.FindEntry(path.Base(p))
-	if err != nil || e.Mode != filemode.Dir {
+	e, ok := parent.find(path.Base(p))
+	if !ok || e.Mode != filemode.Dir {
 		return nil, fs.ErrNotExist
 	}
-	tr, err := parent.Tree(path.Base(p))
+	return c.subtree(p, e.Hash)
+}
+
+// subtree decodes the tree h of directory p and caches it.
+func (c *treeCache) subtree(p string, h plumbing.Hash) (*treeNode, error) {
+	c.mu.RLock()
+	n, ok := c.dirs[p]
+	c.mu.RUnlock()
+	if ok {
+		return n, nil
+	}
+	obj, err := c.objects.object(plumbing.TreeObject, h)
 	if err != nil {
 		return nil, err
 	}
-	if t.dirs != nil {
-		t.dirs.mu.Lock()
-		t.dirs.dirs[p] = tr
-		t.dirs.mu.Unlock()
+	var t object.Tree
+	if err := t.Decode(obj); err != nil {
+		return nil, err
 	}
-	return tr, nil
+	n = newTreeNode(t.Entries)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.dirs[p]; ok {
+		return old, nil // decoded meanwhile by another reader
+	}
+	c.dirs[p] = n
+	return n, nil
 }
 
-// ListFiles lists the files of the tree in one walk (spec.FileLister).
+// blob reads the blob of file name.
+func (c *treeCache) blob(name string) (plumbing.EncodedObject, error) {
+	parent, err := c.dir(path.Dir(name))
+	if err != nil {
+		return nil, object.ErrFileNotFound
+	}
+	e, ok := parent.find(path.Base(name))
+	if !ok {
+		return nil, object.ErrFileNotFound
+	}
+	return c.objects.object(plumbing.BlobObject, e.Hash)
+}
+
+// ListFiles lists the files of the tree in one walk (spec.FileLister). The
+// trees it decodes stay cached for later lookups.
 func (t *treeFS) ListFiles(keep func(path string) bool, skip func(dir string) bool) ([]string, error) {
 	var out []string
-	var walk func(tree *object.Tree, prefix string) error
-	walk = func(tree *object.Tree, prefix string) error {
-		for _, e := range tree.Entries {
+	var walk func(tree *treeNode, prefix string) error
+	walk = func(tree *treeNode, prefix string) error {
+		for i, e := range tree.entries {
 			p := e.Name
 			if prefix != "" {
 				p = prefix + "/" + e.Name
@@ -86,7 +168,10 @@ func (t *treeFS) ListFiles(keep func(path string) bool, skip func(dir string) bo
 				if skip(p) {
 					continue
 				}
-				sub, err := tree.Tree(e.Name)
+				if tree.refused != nil && tree.refused[i] {
+					return object.ErrDirectoryNotFound // as go-git's lookup says
+				}
+				sub, err := t.trees.subtree(p, e.Hash)
 				if err != nil {
 					return err
 				}
@@ -99,7 +184,11 @@ func (t *treeFS) ListFiles(keep func(path string) bool, skip func(dir string) bo
 		}
 		return nil
 	}
-	return out, walk(t.root, "")
+	root, err := t.trees.dir(".")
+	if err != nil {
+		return nil, err
+	}
+	return out, walk(root, "")
 }
 
 var (
@@ -109,32 +198,36 @@ var (
 	_ fs.ReadLinkFS = (*treeFS)(nil)
 )
 
-func (t *treeFS) lookup(op, name string) (*object.TreeEntry, *object.Tree, error) {
+func (t *treeFS) lookup(op, name string) (*object.TreeEntry, *treeNode, error) {
 	if !fs.ValidPath(name) {
 		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
 	if name == "." {
-		return nil, t.root, nil
+		root, err := t.trees.dir(".")
+		if err != nil {
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
+		}
+		return nil, root, nil
 	}
-	parent, err := t.dir(path.Dir(name))
+	parent, err := t.trees.dir(path.Dir(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 	}
 	if err != nil {
 		return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
-	e, err := parent.FindEntry(path.Base(name))
-	if err != nil {
+	e, ok := parent.find(path.Base(name))
+	if !ok {
 		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 	}
 	if e.Mode == filemode.Dir {
-		sub, err := t.dir(name)
+		sub, err := t.trees.dir(name)
 		if err != nil {
 			return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
 		}
-		return e, sub, nil
+		return &e, sub, nil
 	}
-	return e, nil, nil
+	return &e, nil, nil
 }
 
 func (t *treeFS) Open(name string) (fs.File, error) {
@@ -153,7 +246,7 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &treeFile{info: t.info(e.Name, e.Mode, int64(len(data))), r: strings.NewReader(string(data))}, nil
+	return &treeFile{info: t.info(e.Name, e.Mode, int64(len(data))), r: bytes.NewReader(data)}, nil
 }
 
 func (t *treeFS) ReadFile(name string) ([]byte, error) {
@@ -164,40 +257,27 @@ func (t *treeFS) ReadFile(name string) ([]byte, error) {
 	if dir != nil || !e.Mode.IsFile() || e.Mode == filemode.Symlink {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
 	}
-	return t.blob(name, e.Hash)
+	return t.blob(name)
 }
 
 // maxBlobBytes bounds a blob read through the tree: a hostile commit's
 // 2 GiB file is an error, not the process's memory.
 const maxBlobBytes = 64 << 20
 
-func (t *treeFS) blob(name string, h plumbing.Hash) ([]byte, error) {
-	f, err := t.file(name)
+func (t *treeFS) blob(name string) ([]byte, error) {
+	obj, err := t.trees.blob(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
-	if f.Size > maxBlobBytes {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%d bytes, larger than the limit of %d", f.Size, maxBlobBytes)}
+	if obj.Size() > maxBlobBytes {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%d bytes, larger than the limit of %d", obj.Size(), maxBlobBytes)}
 	}
-	rd, err := f.Reader()
+	rd, err := obj.Reader()
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
 	defer rd.Close()
 	return io.ReadAll(rd)
-}
-
-// file is the blob of the file name, found through the cached trees.
-func (t *treeFS) file(name string) (*object.File, error) {
-	parent, err := t.dir(path.Dir(name))
-	if err != nil {
-		return nil, object.ErrFileNotFound
-	}
-	e, err := parent.FindEntry(path.Base(name))
-	if err != nil {
-		return nil, object.ErrFileNotFound
-	}
-	return parent.TreeEntryFile(e)
 }
 
 // Lstat implements fs.ReadLinkFS. It does not follow symlinks (nor does
@@ -224,14 +304,14 @@ func (t *treeFS) ReadLink(name string) (string, error) {
 	if dir != nil || e.Mode != filemode.Symlink {
 		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
 	}
-	f, err := t.file(name)
+	obj, err := t.trees.blob(name)
 	if err != nil {
 		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
 	}
-	if f.Size > 4096 {
+	if obj.Size() > 4096 {
 		return "", &fs.PathError{Op: "readlink", Path: name, Err: errors.New("symlink target longer than 4096 bytes")}
 	}
-	data, err := t.blob(name, e.Hash)
+	data, err := t.blob(name)
 	return string(data), err
 }
 
@@ -255,8 +335,8 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 		return t.info(path.Base(name), filemode.Dir, 0), nil
 	}
 	var size int64
-	if obj, err := t.file(name); err == nil {
-		size = obj.Size
+	if obj, err := t.trees.blob(name); err == nil {
+		size = obj.Size()
 	}
 	return t.info(e.Name, e.Mode, size), nil
 }
@@ -264,9 +344,9 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 // entries lists a directory. The entries' sizes are not filled in (Stat
 // has them): a size needs the blob read, and listing a directory of a large
 // repository must not read every file in it.
-func (t *treeFS) entries(dir *object.Tree, name string) ([]fs.DirEntry, error) {
-	out := make([]fs.DirEntry, 0, len(dir.Entries))
-	for _, e := range dir.Entries {
+func (t *treeFS) entries(dir *treeNode, name string) ([]fs.DirEntry, error) {
+	out := make([]fs.DirEntry, 0, len(dir.entries))
+	for _, e := range dir.entries {
 		info := t.info(e.Name, e.Mode, 0)
 		info.hash = e.Hash
 		out = append(out, fs.FileInfoToDirEntry(info))
@@ -319,7 +399,7 @@ func (i fileInfo) Mode() fs.FileMode {
 
 type treeFile struct {
 	info fileInfo
-	r    *strings.Reader
+	r    *bytes.Reader
 }
 
 func (f *treeFile) Stat() (fs.FileInfo, error) { return f.info, nil }

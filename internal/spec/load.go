@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // IsSpecFile reports whether a file name is a spec file's: canary.yaml or
@@ -71,23 +74,57 @@ func Discover(ctx context.Context, fsys fs.FS) ([]string, error) {
 // Load discovers, parses, normalises and validates every Canary in fsys. It
 // returns the valid canaries sorted by name, and a *ValidationError listing
 // every problem in every file (including duplicate names), or an I/O error.
+// It reads the files concurrently, one per CPU at a time (an fs.FS is safe
+// for concurrent reads, as os.DirFS and fstest.MapFS are), and reports
+// them in the order of their paths all the same.
 func Load(ctx context.Context, fsys fs.FS) ([]*Canary, error) {
 	files, err := Discover(ctx, fsys)
 	if err != nil {
 		return nil, err
 	}
+	type loaded struct {
+		cs  []*Canary
+		err error
+	}
+	results := make([]loaded, len(files))
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				results[i].cs, results[i].err = loadFileSafely(fsys, files[i])
+			}
+		})
+	}
+	wg.Wait()
 	var (
 		out  []*Canary
 		errs []error
 	)
-	for _, file := range files {
-		cs, err := LoadFile(fsys, file)
-		out = append(out, cs...)
-		errs = append(errs, err)
+	for _, r := range results {
+		out = append(out, r.cs...)
+		errs = append(errs, r.err)
 	}
 	out, err = dedupe(out)
 	errs = append(errs, err)
 	return out, Join(errs...)
+}
+
+// loadFileSafely is LoadFile with a panic (a bug) reported as the file's
+// error: it runs on a goroutine of Load's, where no caller could recover it.
+func loadFileSafely(fsys fs.FS, file string) (cs []*Canary, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cs, err = nil, fmt.Errorf("%s: internal error: %v", file, r)
+		}
+	}()
+	return LoadFile(fsys, file)
 }
 
 // LoadFile parses, normalises and validates the canaries of one file,

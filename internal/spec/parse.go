@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -227,8 +228,22 @@ func unknownFieldMessage(key string, fields map[string]reflect.StructField) stri
 	return "unknown field"
 }
 
-// yamlFields maps the YAML names of a struct's fields to the fields.
+// fieldsOf caches yamlFields by type: checkFields asks for every mapping
+// of every document.
+var fieldsOf sync.Map // reflect.Type -> map[string]reflect.StructField
+
+// yamlFields maps the YAML names of a struct's fields to the fields. The
+// map is shared: callers must not modify it.
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.StructField)
+	}
+	m := structFields(t)
+	shared, _ := fieldsOf.LoadOrStore(t, m)
+	return shared.(map[string]reflect.StructField)
+}
+
+func structFields(t reflect.Type) map[string]reflect.StructField {
 	m := map[string]reflect.StructField{}
 	for i := range t.NumField() {
 		f := t.Field(i)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -393,6 +394,82 @@ func TestLoad(t *testing.T) {
 			t.Fatalf("got %v\nwant %s", err, want)
 		}
 	})
+}
+
+// Load reads files concurrently; what it returns is what reading them one
+// by one in the order of their paths gives.
+func TestLoadManyFilesInOrder(t *testing.T) {
+	fsys := fstest.MapFS{"apps/myapp/overlays/production/k.md": {Data: []byte("x")}}
+	for i := range 120 {
+		src := strings.Replace(valid, "name: myapp\n", fmt.Sprintf("name: app-%03d\n", i%100), 1)
+		switch {
+		case i%7 == 0:
+			src = strings.Replace(src, "weight: 10", "weight: 200", 1)
+		case i%11 == 0:
+			src = "not: [valid"
+		case i%13 == 0:
+			src = strings.Replace(src, "overlays/production", "overlays/missing", 1)
+		}
+		fsys[fmt.Sprintf("apps/app-%03d/canary.yaml", i)] = &fstest.MapFile{Data: []byte(src)}
+	}
+	cs, err := Load(context.Background(), fsys)
+
+	files, derr := Discover(context.Background(), fsys)
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	var (
+		want []*Canary
+		errs []error
+	)
+	for _, f := range files {
+		got, err := LoadFile(fsys, f)
+		want = append(want, got...)
+		errs = append(errs, err)
+	}
+	want, derr = dedupe(want)
+	wantErr := Join(append(errs, derr)...)
+	if err == nil || wantErr == nil || err.Error() != wantErr.Error() {
+		t.Fatalf("Load's problems:\n%v\nwant, as read one by one:\n%v", err, wantErr)
+	}
+	if len(cs) != len(want) {
+		t.Fatalf("Load returned %d canaries, want %d", len(cs), len(want))
+	}
+	for i := range cs {
+		if cs[i].Metadata.Name != want[i].Metadata.Name || cs[i].Source.File != want[i].Source.File {
+			t.Errorf("canary %d = %s from %s, want %s from %s", i, cs[i].Metadata.Name, cs[i].Source.File, want[i].Metadata.Name, want[i].Source.File)
+		}
+	}
+}
+
+// panicFS panics when the file bad is opened.
+type panicFS struct {
+	fstest.MapFS
+	bad string
+}
+
+func (p panicFS) Open(name string) (fs.File, error) {
+	if name == p.bad {
+		panic("broken file system")
+	}
+	return p.MapFS.Open(name)
+}
+
+// A panic while Load reads a file (on a goroutine of its own) is that
+// file's error, not the end of the process.
+func TestLoadPanicIsAnError(t *testing.T) {
+	fsys := panicFS{MapFS: fstest.MapFS{
+		"apps/myapp/overlays/production/k.md": {Data: []byte("x")},
+		"a/canary.yaml":                       {Data: []byte(valid)},
+		"b/canary.yaml":                       {Data: []byte(valid)},
+	}, bad: "b/canary.yaml"}
+	cs, err := Load(context.Background(), fsys)
+	if len(cs) != 1 || cs[0].Source.File != "a/canary.yaml" {
+		t.Errorf("got %d canaries, want the one of a/canary.yaml", len(cs))
+	}
+	if err == nil || !strings.Contains(err.Error(), "b/canary.yaml: internal error: broken file system") {
+		t.Errorf("got %v, want b/canary.yaml's internal error", err)
+	}
 }
 
 func TestOverlaySymlinkOut(t *testing.T) {
