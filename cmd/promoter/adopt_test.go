@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -114,12 +115,31 @@ var adoptFixtures = []adoptFixture{
 	},
 }
 
-// promoterCmd runs promoter in-process and returns its standard output
-// and exit code; its log goes to the test log.
+// promoterCmd runs promoter and returns its standard output and exit
+// code; its log goes to the test log. It runs in-process, or as the
+// binary $PROMOTER_TEST_BINARY names when that is set (make test: see
+// testBinary), so that the adoption and init tests, which drive promoter
+// through whole schedules, do not run kustomize and the PromQL client
+// under the race detector there; the GitHub and watch end-to-end tests
+// still run promoter in-process under -race.
 func promoterCmd(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	var out, log bytes.Buffer
-	code := execute(context.Background(), args, strings.NewReader(""), &out, &log)
+	var code int
+	if bin := testBinary(t); bin != "" {
+		cmd := exec.Command(bin, args...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &out, &log
+		err := cmd.Run()
+		var exit *exec.ExitError
+		switch {
+		case errors.As(err, &exit):
+			code = exit.ExitCode()
+		case err != nil:
+			t.Fatalf("promoter %s: %v", args[0], err)
+		}
+	} else {
+		code = execute(context.Background(), args, strings.NewReader(""), &out, &log)
+	}
 	if log.Len() > 0 {
 		t.Logf("promoter %s:\n%s", args[0], log.String())
 	}
