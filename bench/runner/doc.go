@@ -151,15 +151,15 @@ func (r *results) markdown(o options) string {
 		p("| same run | peak RSS | %s | %d | |\n", mb(medianInt(rsss(a.Promoter))), len(a.Promoter))
 	}
 	if len(r.Prom) > 0 {
-		var per []float64
-		for _, x := range r.Prom {
-			per = append(per, float64(x.Requests[0])/float64(x.Canaries))
+		// One pass's requests, whatever the number of canaries: the
+		// queries are batched per metric family.
+		same := true
+		parts := make([]string, len(r.Prom))
+		for i, x := range r.Prom {
+			same = same && x.Requests[0] == r.Prom[0].Requests[0]
+			parts[i] = fmt.Sprintf("%d canaries: %d", x.Canaries, x.Requests[0])
 		}
-		constant := true
-		for _, v := range per {
-			constant = constant && v == per[0]
-		}
-		p("| Prometheus requests per canary per run | constant | %s | %d each | %s |\n", perList(r.Prom, per), r.Prom[0].runs(), verdict(constant))
+		p("| Prometheus requests of one pass | the same for any number of canaries | %s | %d each | %s |\n", strings.Join(parts, "; "), r.Prom[0].runs(), verdict(same))
 	}
 	if rb := r.Rollback; rb != nil {
 		in := median(rb.InProcess)
@@ -206,14 +206,6 @@ func (r *results) markdown(o options) string {
 }
 
 func (x promResult) runs() int { return len(x.Samples) }
-
-func perList(ps []promResult, per []float64) string {
-	parts := make([]string, len(ps))
-	for i, x := range ps {
-		parts[i] = fmt.Sprintf("%d canaries: %.2f", x.Canaries, per[i])
-	}
-	return strings.Join(parts, "; ")
-}
 
 func allZero(xs []int) bool {
 	for _, x := range xs {
@@ -331,7 +323,7 @@ func (r *results) headline(p func(format string, args ...any)) {
 		p("| `run`, nothing due, %d canaries, nothing changed since the pass before: wall %s | the Git CLI reading every blob of the tree (`floor.sh read`): %s | **%.1fx** | <= 10x | %s |\n",
 			r.Meta.Apps, secs(w), secs(f), ratio, verdict(ratio <= 10))
 		p("| same, CPU time (user + system) %s | %s | %.1fx | | |\n", secs(c), secs(fc), float64(c)/float64(fc))
-		p("| the first of those passes, right after the generated history's human edits: wall %s, CPU %s; it builds the %d canaries whose inputs the edits changed and saves their build records | %s, CPU %s | %.1fx | (once per edit) | |\n",
+		p("| the first of those passes, right after the generated history's human edits: wall %s, CPU %s; it builds the canaries whose inputs the edits changed and saves their %d build records | %s, CPU %s | %.1fx | (once per edit) | |\n",
 			secs(i.First.Wall), secs(i.First.CPU), i.Recorded, secs(i.FirstFloor.Wall), secs(i.FirstFloor.CPU), float64(i.First.Wall)/float64(i.FirstFloor.Wall))
 	}
 	if a := r.Advance; a != nil {
