@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,14 +101,7 @@ func TestBuildRecords(t *testing.T) {
 
 			// A malformed ref pushed by hand: reported, read as none, and
 			// replaced by the next save.
-			human := filepath.Join(t.TempDir(), "human")
-			gittest.Git(t, filepath.Dir(human), "init", "-q", "-b", "records", human)
-			if err := os.WriteFile(filepath.Join(human, "records"), []byte("app-a\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			gittest.Git(t, human, "add", "records")
-			gittest.Git(t, human, "-c", "user.name=h", "-c", "user.email=h@example.com", "commit", "-q", "-m", "records by hand")
-			gittest.Git(t, human, "push", "-q", "-f", bare, "records:"+gitops.RecordsRefPrefix+"main")
+			gittest.PushRef(t, bare, gitops.RecordsRefPrefix+"main", map[string]string{"records": "app-a\n"})
 			if _, err := a.Fetch(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -2,8 +2,6 @@ package promote
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -105,14 +103,7 @@ func TestBuildRecordsAcrossPasses(t *testing.T) {
 	}
 
 	// Malformed records, pushed by hand.
-	human := filepath.Join(t.TempDir(), "human")
-	gittest.Git(t, filepath.Dir(human), "init", "-q", "-b", "records", human)
-	if err := os.WriteFile(filepath.Join(human, "records"), []byte("alpha\nbeta\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gittest.Git(t, human, "add", "records")
-	gittest.Git(t, human, "-c", "user.name=h", "-c", "user.email=h@example.com", "commit", "-q", "-m", "by hand")
-	gittest.Git(t, human, "push", "-q", "-f", h.bare, "records:refs/promoter/builds/main")
+	gittest.PushRef(t, h.bare, "refs/promoter/builds/main", map[string]string{"records": "alpha\nbeta\n"})
 	h.log.Reset()
 	if n := pass("malformed records", false); n < 2 {
 		t.Fatalf("malformed records: %d builds, want both canaries built", n)
@@ -125,20 +116,9 @@ func TestBuildRecordsAcrossPasses(t *testing.T) {
 	}
 
 	// beta is gone: a pass over every canary drops its record.
-	removeSpec(t, h, files, "beta")
+	gittest.CommitFiles(t, h.bare, "main", "remove beta", map[string]string{"apps/beta/canary.yaml": ""})
 	pass("beta removed", false)
 	if got := records(); line(got, "beta") != "" || line(got, "alpha") == "" {
 		t.Errorf("after beta's spec was removed, records:\n%s", got)
 	}
-}
-
-// removeSpec deletes name's Canary spec from the harness's main branch.
-func removeSpec(t *testing.T, h *harness, files map[string]string, name string) {
-	t.Helper()
-	work := filepath.Join(t.TempDir(), "work")
-	gittest.Git(t, filepath.Dir(work), "clone", "-q", h.bare, work)
-	gittest.Git(t, work, "rm", "-q", "apps/"+name+"/canary.yaml")
-	gittest.Git(t, work, "-c", "user.name=h", "-c", "user.email=h@example.com", "commit", "-q", "-m", "remove "+name)
-	gittest.Git(t, work, "push", "-q", "origin", "HEAD:main")
-	delete(files, "apps/"+name+"/canary.yaml")
 }

@@ -192,6 +192,22 @@ func CommitFiles(t testing.TB, bare, branch, message string, files map[string]st
 	return Git(t, work, "rev-parse", "HEAD")
 }
 
+// PushRef makes ref of the bare repository at bare point at a new commit
+// without parents whose tree holds files (path → content), forced, as a
+// human with the Git CLI would, and returns the commit's hash.
+func PushRef(t testing.TB, bare, ref string, files map[string]string) string {
+	t.Helper()
+	work := t.TempDir()
+	Git(t, work, "init", "-q", "-b", "pushed")
+	for p, content := range files {
+		writeFile(t, filepath.Join(work, p), content)
+	}
+	Git(t, work, "add", "-A")
+	Git(t, work, "commit", "-q", "-m", "pushed by hand")
+	Git(t, work, "push", "-q", "-f", bare, "pushed:"+ref)
+	return Git(t, work, "rev-parse", "HEAD")
+}
+
 // Git runs the Git CLI in dir ("" for the current directory) with a fixed
 // identity and returns its trimmed standard output; it fails the test on a
 // non-zero exit.
