@@ -77,18 +77,7 @@ func parseAndValidate(src string) error {
 }
 
 func TestValidSpec(t *testing.T) {
-	cs, err := Parse(strings.NewReader(valid), "canary.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cs) != 1 {
-		t.Fatalf("got %d canaries, want 1", len(cs))
-	}
-	c := cs[0]
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
+	c := validCanary(t, valid, "canary.yaml")
 	if got := c.Spec.Steps[1].Pause.Duration; got != time.Hour {
 		t.Errorf("steps[1].pause = %v, want 1h", got)
 	}
@@ -239,15 +228,7 @@ func TestMalformedSpecs(t *testing.T) {
 // analysis.syncStatus: the timeout's default, and contexts matched exactly
 // or by pattern (Flux ends its context with part of a Provider's UID).
 func TestSyncStatus(t *testing.T) {
-	cs, err := Parse(strings.NewReader(edit(t, "interval: 5m\n", "interval: 5m\n    syncStatus: {context: kustomization/myapp/*}\n")), "canary.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := cs[0]
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
+	c := validCanary(t, edit(t, "interval: 5m\n", "interval: 5m\n    syncStatus: {context: kustomization/myapp/*}\n"), "canary.yaml")
 	ss := c.Spec.Analysis.SyncStatus
 	if ss == nil || ss.Timeout.Duration != DefaultSyncTimeout {
 		t.Fatalf("syncStatus %+v: want the default timeout %s", ss, DefaultSyncTimeout)
@@ -330,15 +311,7 @@ spec:
         templateRef: {name: not-found}
         thresholdRange: {max: 5}
 `
-	cs, err := Parse(strings.NewReader(src), "podinfo.canary.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := cs[0]
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	c := validCanary(t, src, "podinfo.canary.yaml")
 	var weights []int
 	for _, s := range c.Spec.Steps {
 		weights = append(weights, s.Weight)
@@ -530,15 +503,7 @@ func httpRouteSpec(t *testing.T) string {
 }
 
 func TestGatewayRouteSpec(t *testing.T) {
-	cs, err := Parse(strings.NewReader(httpRouteSpec(t)), "canary.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := cs[0]
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
+	c := validCanary(t, httpRouteSpec(t), "canary.yaml")
 	s := &c.Spec
 	if s.RouteKind() != KindHTTPRoute || !s.GatewayRoute() || s.RouteName() != "myapp" || s.RouteNamespace() != "canary-demo" {
 		t.Errorf("route %s %s/%s, gateway %v", s.RouteKind(), s.RouteNamespace(), s.RouteName(), s.GatewayRoute())
@@ -631,4 +596,23 @@ func TestFeatureFlagDefaults(t *testing.T) {
 	if got, want := *c.Spec.FeatureFlag, (FeatureFlag{Name: "a", ConfigMap: "flags", Key: "all.json"}); got != want {
 		t.Errorf("featureFlag %+v, want %+v", got, want)
 	}
+}
+
+// validCanary parses src, the text of file, into its one Canary, normalised
+// and valid; it fails the test otherwise.
+func validCanary(t *testing.T, src, file string) *Canary {
+	t.Helper()
+	cs, err := Parse(strings.NewReader(src), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 {
+		t.Fatalf("%s: got %d canaries, want 1", file, len(cs))
+	}
+	c := cs[0]
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	return c
 }
