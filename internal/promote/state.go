@@ -147,8 +147,8 @@ func derive(ctx context.Context, h history, tip snapshot, head gitops.Commit, c 
 
 // deriveRecorded is derive for the states of a pass. When the committed
 // component records a build whose inputs did not change since promoter
-// wrote it (render.Unchanged), the overlay builds exactly as when promoter
-// built and checked it, and the component is byte for byte what promoter
+// wrote it (render.InputsHash, render.Holds), the overlay builds exactly
+// as when promoter built and checked it, and the component is byte for byte what promoter
 // rendered from it: the base's images and versions come from the record,
 // there is no drift, and nothing is built. saved, the canary's entry in
 // the build records beside the target branch (gitops.Records), is taken

@@ -24,7 +24,7 @@ import (
 // hash of everything the build of the overlay depends on. A later run
 // that computes the same hash knows that the overlay builds exactly as it
 // did when promoter checked it, and can take the base's facts from the
-// record instead of building (see [Recorded]). A run that computes any
+// record instead of building (see [InputsHash]). A run that computes any
 // other hash builds, as if nothing were recorded.
 //
 // What the hash covers. A build runs on the in-memory copy the copier
@@ -115,35 +115,14 @@ func parseRecord(v string) (*Recorded, error) {
 	return r, nil
 }
 
-// Unchanged reports whether the build recorded in the committed component
-// of c still holds on repo: the hash of the build's inputs is the one
-// recorded. It returns the record when it holds; nil when the component
-// records no build (written by an older promoter, or by hand) or the
-// inputs changed. An error means the record or the inputs could not be
-// read: the caller builds, and the build reports what is wrong.
-func Unchanged(c *spec.Canary, repo fs.FS, committed *Committed) (*Recorded, error) {
-	if committed == nil || committed.Build == "" {
-		return nil, nil
-	}
-	r, err := parseRecord(committed.Build)
-	if err != nil {
-		return nil, fmt.Errorf("%s: annotation %s: %w", StateFile(c), AnnotationBuild, err)
-	}
-	h, err := InputsHash(c, repo, committed)
-	if err != nil {
-		return nil, err
-	}
-	if h != r.Hash {
-		return nil, nil
-	}
-	return r, nil
-}
-
 // InputsHash is the hash of the inputs of the build of c's overlay on
 // repo, with the component as committed: the hash a record must hold to
-// be taken. The committed component's own recorded hash, if it records
-// one, is left out of it (see AnnotationBuild). A record kept elsewhere
-// for the same inputs (see [Holds]) is taken on this hash too.
+// be taken (see [Holds]): the build recorded then still holds, because
+// nothing it reads changed. The committed component's own recorded hash,
+// if it records one, is left out of it (see AnnotationBuild). A record
+// kept elsewhere for the same inputs is taken on this hash too. An error
+// means the record or the inputs could not be read: the caller builds,
+// and the build reports what is wrong.
 func InputsHash(c *spec.Canary, repo fs.FS, committed *Committed) (string, error) {
 	recorded := ""
 	if committed != nil && committed.Build != "" {

@@ -1,12 +1,15 @@
 package render
 
 import (
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/promoter-dev/promoter/internal/spec"
 )
 
 // committedRepo renders step 1 of the example and returns the repository
@@ -35,7 +38,7 @@ func recordOn(t *testing.T, repo fstest.MapFS) *Recorded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Unchanged(c, repo, committed)
+	r, err := unchanged(c, repo, committed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,12 +151,12 @@ func TestRecordMissingOrMalformed(t *testing.T) {
 	}
 	old := *committed
 	old.Build = ""
-	if r, err := Unchanged(c, repo, &old); r != nil || err != nil {
+	if r, err := unchanged(c, repo, &old); r != nil || err != nil {
 		t.Errorf("no record: got %+v, %v", r, err)
 	}
 	bad := *committed
 	bad.Build = "stable=x"
-	_, err = Unchanged(c, repo, &bad)
+	_, err = unchanged(c, repo, &bad)
 	if err == nil || !strings.Contains(err.Error(), StateFile(c)) || !strings.Contains(err.Error(), AnnotationBuild) {
 		t.Errorf("malformed record: %v", err)
 	}
@@ -177,7 +180,7 @@ func TestRecordHoldsAcrossFilesystems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Unchanged(c, disk, committed)
+	r, err := unchanged(c, disk, committed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,4 +230,21 @@ func TestRecordedKustomizeVersion(t *testing.T) {
 	if !strings.Contains(string(gosum), "sigs.k8s.io/kustomize/api "+version+" "+sum+"\n") {
 		t.Errorf("go.sum has no %s %s for sigs.k8s.io/kustomize/api: update kustomizeAPI", version, sum)
 	}
+}
+
+// unchanged reports whether the build recorded in the committed component
+// of c still holds on repo: the hash of the build's inputs is the one
+// recorded. It returns the record when it holds; nil when the component
+// records no build (written by an older promoter, or by hand) or the
+// inputs changed. An error means the record or the inputs could not be
+// read: the caller builds, and the build reports what is wrong.
+func unchanged(c *spec.Canary, repo fs.FS, committed *Committed) (*Recorded, error) {
+	if committed == nil || committed.Build == "" {
+		return nil, nil
+	}
+	h, err := InputsHash(c, repo, committed)
+	if err != nil {
+		return nil, err
+	}
+	return Holds(committed.Build, h)
 }
