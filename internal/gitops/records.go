@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -110,7 +111,7 @@ func (r *Repo) readRecords(h plumbing.Hash) (map[string]string, error) {
 
 // parseRecords reads a records file: "<name> <record>" lines, and lines
 // starting with # as comments.
-func parseRecords(rd interface{ Read([]byte) (int, error) }) (map[string]string, error) {
+func parseRecords(rd io.Reader) (map[string]string, error) {
 	out := map[string]string{}
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
